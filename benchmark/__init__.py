@@ -1,0 +1,1 @@
+"""GFACE-Bench core: registry, protocols, clustering, scoring, runner and leaderboard."""

@@ -1,0 +1,1 @@
+"""Backbones registered by name in ``benchmark.registries.BACKBONES``."""

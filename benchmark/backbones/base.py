@@ -1,0 +1,59 @@
+"""The contract of a registered backbone and safe loading of weight files."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from benchmark.errors import GFaceError, MissingFileError
+
+
+@dataclass
+class Backbone:
+    """A feature extractor and the input it expects.
+
+    ``model`` maps a float batch (B, 3, input_size, input_size), normalised with ``mean``/``std``, to
+    (B, feature_dim) features. ``weights_sha256`` identifies the weights in run records and cache keys.
+    ``trainable_prefixes`` names the parameters that partial fine-tuning unfreezes (e.g. the last block).
+    The test transform resizes to ``input_size / crop_pct`` and centre-crops ``input_size`` (DINO: 256 -> 224).
+    """
+
+    name: str
+    model: torch.nn.Module
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    feature_dim: int
+    weights_sha256: str
+    trainable_prefixes: tuple[str, ...] = ()
+    crop_pct: float = 1.0
+
+
+class BackboneFactory(Protocol):
+    """What ``BACKBONES.register(name)`` expects: ``factory(cache_dir) -> Backbone`` (weights loaded, eval mode)."""
+
+    def __call__(self, cache_dir: Path) -> Backbone: ...
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_state_dict(path: Path, *, what: str, obtain_from: str) -> dict[str, torch.Tensor]:
+    """Load a weight file from strangers safely (``weights_only=True``); one clear message if absent or bad."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise MissingFileError(f"{what}: weight file {path} not found. Get it from {obtain_from} and put it "
+                               f"there (or pass its path); nothing is downloaded unless you ask for it")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling/format failure gets the same advice
+        raise GFaceError(f"{what}: {path} is not a loadable PyTorch weight file ({type(exc).__name__}: {exc}). "
+                         f"Re-download it from {obtain_from}") from exc

@@ -1,0 +1,142 @@
+"""SynthFaceCNN: a small ResNet-like network for 48 px faces, pretrained without expression labels.
+
+Registered as backbone ``synthface-cnn``. The first request pretrains it (see ``synthface_pretrain``) on
+synthetic identities disjoint from the benchmark split and caches the weights under
+``<cache_dir>/backbones/synthface-cnn-<key>.pt``; later requests load that file.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmark.atomic import write_bytes
+from benchmark.backbones.base import Backbone, file_sha256, load_state_dict
+from benchmark.backbones.synthface_pretrain import DEFAULT_CONFIG, PretrainConfig, train
+from benchmark.errors import GFaceError
+from benchmark.registries import BACKBONES
+from datasets.base import content_key
+
+ARCH_VERSION = "synthface-cnn/1"
+INPUT_SIZE = 48
+STAGE_WIDTHS = (32, 64, 128, 256)
+FEATURE_DIM = STAGE_WIDTHS[-1]
+LAST_STAGE = "stage4"
+NAME = "synthface-cnn"
+MEAN_KEY, STD_KEY = "input_normalisation.mean", "input_normalisation.std"
+
+FaceSource = Callable[[PretrainConfig], tuple[np.ndarray, np.ndarray]]
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with a residual connection (projected when the shape changes)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                                          nn.BatchNorm2d(out_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class SynthFaceCNN(nn.Module):
+    """Stem (3x3, 24 ch) then four stride-2 stages of one BasicBlock each (48→24→12→6→3 px), global average pool.
+
+    ``forward`` maps (B, 3, 48, 48) to (B, 256) features; ``stage4`` is the last stage (partial fine-tuning).
+    """
+
+    feature_dim = FEATURE_DIM
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 24, 3, 1, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(inplace=True))
+        widths = (24,) + STAGE_WIDTHS
+        for index in range(len(STAGE_WIDTHS)):
+            self.add_module(f"stage{index + 1}", BasicBlock(widths[index], widths[index + 1], stride=2))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        x = self.stage4(self.stage3(self.stage2(self.stage1(x))))
+        return self.pool(x).flatten(1)
+
+
+def weight_file(cache_dir: Path, config: PretrainConfig, generator_version: str) -> Path:
+    """Cache path keyed by generator version, pretraining config (seed included) and architecture version."""
+    key = content_key(generator_version, config.key_text(), ARCH_VERSION)[:16]
+    return Path(cache_dir) / "backbones" / f"{NAME}-{key}.pt"
+
+
+def load_backbone(path: Path) -> Backbone:
+    """A Backbone (eval mode) from a cached weight file; one clear message if it is absent or unusable."""
+    state = load_state_dict(path, what=f"backbone {NAME!r}",
+                            obtain_from=f"a fresh pretraining: delete {path} and request {NAME!r} again")
+    if not isinstance(state, dict) or MEAN_KEY not in state or STD_KEY not in state:
+        raise GFaceError(f"backbone {NAME!r}: {path} is not a {NAME} weight file (no input normalisation). "
+                         f"Delete it and request {NAME!r} again to pretrain it anew")
+    mean, std = state.pop(MEAN_KEY), state.pop(STD_KEY)
+    model = SynthFaceCNN()
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise GFaceError(f"backbone {NAME!r}: {path} does not match architecture {ARCH_VERSION} ({exc}). "
+                         f"Delete it and request {NAME!r} again to pretrain it anew") from exc
+    return Backbone(name=NAME, model=model.eval(), input_size=INPUT_SIZE,
+                    mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std),
+                    feature_dim=FEATURE_DIM, weights_sha256=file_sha256(path), trainable_prefixes=(LAST_STAGE,))
+
+
+def save_weights(model: SynthFaceCNN, mean: np.ndarray, std: np.ndarray, path: Path) -> None:
+    """Write model weights plus the input normalisation atomically (temp file in the same folder, then rename)."""
+    state = {**model.state_dict(), MEAN_KEY: torch.as_tensor(mean, dtype=torch.float32),
+             STD_KEY: torch.as_tensor(std, dtype=torch.float32)}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes(path, buffer.getvalue())
+
+
+def render_pretraining_faces(config: PretrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """SynthFACE expression-blind faces (persons disjoint from the benchmark's), identities as 0..n-1."""
+    from datasets.synthface.pretraining_faces import render_random_faces
+
+    images, ids = render_random_faces(config.n_images, seed=config.seed, image_size=INPUT_SIZE,
+                                      n_identities=config.n_identities)
+    return images, np.unique(ids, return_inverse=True)[1]
+
+
+def build_backbone(cache_dir: Path, *, config: PretrainConfig = DEFAULT_CONFIG,
+                   faces: FaceSource | None = None, generator_version: str | None = None) -> Backbone:
+    """Load the cached backbone, pretraining and caching it first if absent.
+
+    ``faces(config) -> (uint8 images n×48×48×3, identity ids)`` defaults to ``render_pretraining_faces``;
+    ``generator_version`` (default: SynthFACE's) enters the cache key.
+    """
+    if faces is None:
+        from datasets.synthface.generate import GENERATOR_VERSION
+        faces, generator_version = render_pretraining_faces, generator_version or GENERATOR_VERSION
+    if generator_version is None:
+        raise ValueError("generator_version is required with a custom face source")
+    path = weight_file(cache_dir, config, generator_version)
+    if not path.exists():
+        images, identities = faces(config)
+        result = train(SynthFaceCNN, images, identities, config, desc=f"pretraining {NAME}")
+        save_weights(result.model, result.mean, result.std, path)
+    return load_backbone(path)
+
+
+@BACKBONES.register(NAME)
+def synthface_cnn(cache_dir: Path) -> Backbone:
+    """The expression-blind SynthFACE backbone (pretrained on first use, about 3 min on 2 CPU cores)."""
+    return build_backbone(cache_dir)

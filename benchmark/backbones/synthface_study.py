@@ -1,0 +1,105 @@
+"""Choose the SynthFaceCNN pretraining objective by measurement.
+
+``python -m benchmark.backbones.synthface_study`` pretrains one backbone per candidate objective on the
+SynthFACE pretraining faces, then scores plain k-means (K = number of classes) on the L2-normalised features
+of all train images of synthface-basic and synthface-compound with Hungarian-matched accuracy, next to two
+floors: raw pixels and a randomly initialised SynthFaceCNN.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmark.backbones.synthface_cnn import INPUT_SIZE, SynthFaceCNN
+from benchmark.backbones.synthface_pretrain import DEFAULT_CONFIG, OBJECTIVES, channel_stats, embed, seeded, train
+from benchmark.paths import default_cache_dir
+
+DATASET_NAMES = ("synthface-basic", "synthface-compound")
+
+
+def hungarian_accuracy(truth: np.ndarray, clusters: np.ndarray) -> float:
+    """Accuracy under the best one-to-one matching of clusters to classes."""
+    from scipy.optimize import linear_sum_assignment
+
+    size = max(truth.max(), clusters.max()) + 1
+    contingency = np.zeros((size, size), np.int64)
+    np.add.at(contingency, (clusters, truth), 1)
+    rows, cols = linear_sum_assignment(contingency, maximize=True)
+    return float(contingency[rows, cols].sum() / len(truth))
+
+
+def kmeans_accuracy(features: np.ndarray, labels: np.ndarray) -> float:
+    """sklearn KMeans(K, n_init=10, random_state=0) on L2-normalised features, Hungarian accuracy."""
+    from sklearn.cluster import KMeans
+
+    x = features.reshape(len(features), -1).astype(np.float32)
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    k = len(np.unique(labels))
+    return hungarian_accuracy(labels, KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(x))
+
+
+def train_pools(cache_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(images, labels) of the train split of each SynthFACE dataset."""
+    from benchmark.plugins import load_plugins
+    from benchmark.registries import DATASETS
+
+    load_plugins()
+    pools = {}
+    for name in DATASET_NAMES:
+        data = DATASETS.get(name)(None, cache_dir)
+        mask = np.asarray(data.is_train, bool)
+        pools[name] = np.asarray(data.images[mask]), data.labels[mask]
+    return pools
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmark.backbones.synthface_study",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=OBJECTIVES)
+    parser.add_argument("--n-images", type=int, default=DEFAULT_CONFIG.n_images)
+    parser.add_argument("--epochs", type=int, default=DEFAULT_CONFIG.epochs)
+    parser.add_argument("--lr", type=float, default=DEFAULT_CONFIG.lr)
+    parser.add_argument("--seed", type=int, default=DEFAULT_CONFIG.seed)
+    parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    args = parser.parse_args(argv)
+    from tabulate import tabulate
+
+    from datasets.synthface.pretraining_faces import render_random_faces
+
+    pools = train_pools(args.cache_dir)
+    rows = []
+
+    def score(name: str, seconds: float, featurise) -> None:
+        accuracies = [100 * kmeans_accuracy(featurise(images), labels) for images, labels in pools.values()]
+        rows.append([name, f"{seconds:.0f}", *[f"{a:.1f}" for a in accuracies]])
+        print(tabulate(rows[-1:], tablefmt="plain"), flush=True)
+
+    score("raw pixels", 0, lambda images: images.astype(np.float32) / 255.0)
+    with seeded(args.seed):
+        random_net = SynthFaceCNN().eval()
+    score("random-init CNN", 0, lambda images: embed(random_net, images, *channel_stats(images)))
+    start = time.perf_counter()
+    faces, identities = render_random_faces(args.n_images, seed=args.seed, image_size=INPUT_SIZE)
+    render_seconds = time.perf_counter() - start
+    print(f"rendered {len(faces)} pretraining faces of {len(np.unique(identities))} identities "
+          f"in {render_seconds:.0f} s", flush=True)
+    for objective in args.objectives:
+        config = replace(DEFAULT_CONFIG, objective=objective, n_images=args.n_images, epochs=args.epochs,
+                         lr=args.lr, seed=args.seed)
+        start = time.perf_counter()
+        result = train(SynthFaceCNN, faces, identities, config, desc=objective)
+        seconds = render_seconds + time.perf_counter() - start
+        score(objective, seconds, lambda images: embed(result.model, images, result.mean, result.std))
+    print("\nk-means Hungarian accuracy (%) on all train images; time = rendering + pretraining (s), "
+          f"torch threads {torch.get_num_threads()}")
+    print(tabulate(rows, headers=["features", "time s", *DATASET_NAMES]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,41 @@
+"""DINO ViT-B/16 (Caron et al., ICCV 2021) on timm's architecture, weights from a local file (METHODS.md §0.1).
+
+Feature: the CLS token after the final LayerNorm (768-d). Partial fine-tuning unfreezes ``blocks.11`` only.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import timm
+
+from benchmark.backbones.base import Backbone, file_sha256, load_state_dict
+from benchmark.errors import GFaceError
+from benchmark.registries import BACKBONES
+
+WEIGHTS_ENV = "GFACE_DINO_VITB16"
+WEIGHTS_FILE = "dino_vitbase16_pretrain.pth"
+OBTAIN_FROM = ("facebookresearch/dino (ViT-B/16 'backbone only' checkpoint, "
+               "https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth)")
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def weights_path(cache_dir: Path) -> Path:
+    """``$GFACE_DINO_VITB16`` if set, else ``<cache_dir>/weights/dino_vitbase16_pretrain.pth``."""
+    return Path(os.environ.get(WEIGHTS_ENV) or Path(cache_dir) / "weights" / WEIGHTS_FILE).expanduser()
+
+
+@BACKBONES.register("vit_b16_dino")
+def vit_b16_dino(cache_dir: Path) -> Backbone:
+    """DINO ViT-B/16, CLS feature after the final LayerNorm; weights from a local file."""
+    path = weights_path(cache_dir)
+    state = load_state_dict(path, what=f"backbone vit_b16_dino (or set ${WEIGHTS_ENV})", obtain_from=OBTAIN_FROM)
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    model = timm.create_model("vit_base_patch16_224", pretrained=False, num_classes=0, global_pool="token")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or [k for k in unexpected if not k.startswith("head")]:
+        raise GFaceError(f"{path} does not hold DINO ViT-B/16 weights: missing {missing[:5]}, unexpected "
+                         f"{unexpected[:5]}. Use the backbone-only checkpoint from {OBTAIN_FROM}")
+    return Backbone(name="vit_b16_dino", model=model.eval(), input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                    feature_dim=768, weights_sha256=file_sha256(path), trainable_prefixes=("blocks.11.",),
+                    crop_pct=0.875)

@@ -1,0 +1,27 @@
+"""Device choice and a description of it for run records."""
+from __future__ import annotations
+
+import platform
+
+import torch
+
+from benchmark.errors import GFaceError
+
+
+def resolve_device(requested: str = "auto") -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise GFaceError(f"--device {requested} asked for, but PyTorch sees no CUDA GPU; use --device cpu or auto")
+    try:
+        return torch.device(requested)
+    except RuntimeError as exc:
+        raise GFaceError(f"--device {requested!r} is not a device name (try auto, cpu, cuda, cuda:1)") from exc
+
+
+def describe(device: torch.device) -> dict:
+    info = {"device": str(device), "cpu": platform.processor() or platform.machine(),
+            "torch_threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info

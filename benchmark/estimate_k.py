@@ -1,0 +1,31 @@
+"""Estimating the number of classes K as in GCD (METHODS.md §1.3): Brent's method over k, scored on D_L."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from benchmark.clustering import KMeansConfig, kmeans
+from benchmark.scorer import cluster_accuracy
+
+
+def estimate_k(features: np.ndarray, labelled_positions: np.ndarray, labelled_y: np.ndarray, k_min: int, k_max: int,
+               n_init: int = 10, seed: int = 0) -> tuple[int, dict[int, float]]:
+    """The k in [k_min, k_max] whose k-means clustering of *all* features best fits the labelled subset.
+
+    Objective: Hungarian accuracy of the clusters of the labelled rows against their labels, maximised with bounded
+    Brent minimisation of ``-acc(int(k))``, memoised per integer k and stopped once the bracket is narrower than 1.
+    Returns the best k and every evaluated ``{k: accuracy}``.
+    """
+    k_max = min(k_max, len(features))
+    scores: dict[int, float] = {}
+
+    def negative_accuracy(k: float) -> float:
+        k = int(k)
+        if k not in scores:
+            labels = kmeans(features, KMeansConfig(k, n_init=n_init, seed=seed)).labels
+            scores[k] = cluster_accuracy(labelled_y, labels[labelled_positions])
+        return -scores[k]
+
+    minimize_scalar(negative_accuracy, bounds=(k_min, k_max), method="bounded", options={"xatol": 1.0})
+    best = max(scores, key=lambda k: (scores[k], -k))
+    return best, scores

@@ -1,0 +1,147 @@
+"""Leaderboard tables from ``results.csv``: markdown (also between markers in README.md), LaTeX and a chart.
+
+Cells are ``mean ± sample std (n seeds)``; accuracies in % with one decimal, AUROC and FPR@TPR95 as fractions with
+three. A column never mixes protocol versions or scorer versions.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from benchmark.errors import GFaceError
+
+README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
+SPLITS = (("all", "All"), ("old", "Old"), ("new", "New"))
+REGENERATE = "python run_benchmark.py leaderboard"
+RUN_KEY = ["protocol", "method", "run_id"]
+
+
+def check_consistent(frame: pd.DataFrame) -> None:
+    for protocol, group in frame.groupby("protocol"):
+        for column in ("protocol_version", "scorer", "split_sha256"):
+            values = sorted(group[column].astype(str).unique())
+            if column == "split_sha256":
+                per_seed = group.groupby("split_seed")[column].nunique()
+                if (per_seed > 1).any():
+                    raise GFaceError(f"results for protocol {protocol!r} mix different splits for one split seed; "
+                                     f"the data or split changed: delete the stale run folders and re-run")
+            elif len(values) > 1:
+                raise GFaceError(f"results for protocol {protocol!r} mix {column} values {values}; a column never "
+                                 f"mixes versions: delete the stale run folders (runs/{protocol}/) and re-run")
+
+
+def row_labels(frame: pd.DataFrame) -> pd.Series:
+    """The method name, plus the differing parameters when one method ran with several configurations."""
+    labels = {}
+    for method, group in frame.groupby("method"):
+        configs = sorted(group["params"].unique())
+        if len(configs) == 1:
+            labels[(method, configs[0])] = method
+            continue
+        parsed = [json.loads(c) for c in configs]
+        varying = sorted(k for k in parsed[0] if len({json.dumps(p.get(k)) for p in parsed}) > 1)
+        for config, params in zip(configs, parsed):
+            labels[(method, config)] = f"{method} ({', '.join(f'{k}={params[k]}' for k in varying)})"
+    return frame.apply(lambda r: labels[(r["method"], r["params"])], axis=1)
+
+
+def cell(values: pd.Series, percent: bool) -> str:
+    values = values.dropna().astype(float)
+    if values.empty:
+        return "–"
+    scale, digits = (100.0, 1) if percent else (1.0, 3)
+    mean = values.mean() * scale
+    if len(values) == 1:
+        return f"{mean:.{digits}f} (1)"
+    return f"{mean:.{digits}f} ± {values.std(ddof=1) * scale:.{digits}f} ({len(values)})"
+
+
+def pivot(frame: pd.DataFrame, eval_set: str, metrics: list[tuple[str, str, bool]]) -> tuple[list[str], list[list]]:
+    """Rows = methods, columns = protocol x metric; ``metrics`` = (metric, header, percent)."""
+    subset = frame[frame["eval_set"] == eval_set].copy()
+    if subset.empty:
+        return [], []
+    subset["row"] = row_labels(subset)
+    protocols = sorted(subset["protocol"].unique())
+    headers = ["Method"] + [f"{p} {h}" for p in protocols for _, h, _ in metrics]
+    rows = []
+    for label in sorted(subset["row"].unique()):
+        mine = subset[subset["row"] == label]
+        row = [label]
+        for protocol in protocols:
+            here = mine[mine["protocol"] == protocol]
+            for metric, _, percent in metrics:
+                row.append(cell(here.loc[here["metric"] == metric, "value"], percent))
+        rows.append(row)
+    return headers, rows
+
+
+MAIN_METRICS = [(m, h, True) for m, h in SPLITS]
+BALANCED_METRICS = [("all_balanced", "MCA", True), ("auroc", "AUROC", False), ("fpr_at_tpr95", "FPR95", False)]
+
+
+def render_markdown(frame: pd.DataFrame) -> str:
+    check_consistent(frame)
+    protocols = frame.drop_duplicates("protocol").sort_values("protocol")
+    lines = ["# GFACE-Bench leaderboard", "",
+             f"Generated from `leaderboard/results.csv` ({len(frame.drop_duplicates(RUN_KEY))} runs) by `{REGENERATE}`; "
+             "do not edit by hand. Cells: mean ± sample std (n seeds). Accuracies in %, Hungarian-matched; "
+             "AUROC and FPR@TPR95 (known = positive) as fractions.", "",
+             "| Protocol | Version | Dataset | Backbone | Scorer |", "|---|---|---|---|---|"]
+    for _, p in protocols.iterrows():
+        backbones = ", ".join(sorted(frame.loc[frame["protocol"] == p["protocol"], "backbone"].unique()))
+        lines.append(f"| {p['protocol']} | {p['protocol_version']} | {p['dataset']} | {backbones} | {p['scorer']} |")
+    sections = [
+        ("Transductive: unlabelled training pool D_U (primary), v2 accuracy", "unlabelled_train", MAIN_METRICS),
+        ("Inductive: test split, v2 accuracy", "test", MAIN_METRICS),
+        ("Class balance and knownness on D_U: mean class accuracy (v2b), AUROC, FPR@TPR95", "unlabelled_train",
+         BALANCED_METRICS),
+    ]
+    for title, eval_set, metrics in sections:
+        headers, rows = pivot(frame, eval_set, metrics)
+        if rows:
+            lines += ["", f"## {title}", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True)]
+    return "\n".join(lines) + "\n"
+
+
+def main_table(frame: pd.DataFrame) -> str:
+    headers, rows = pivot(frame, "unlabelled_train", MAIN_METRICS)
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+
+
+def splice_readme(readme: str, table: str) -> str:
+    if README_START not in readme or README_END not in readme:
+        raise GFaceError(f"README.md lacks the markers {README_START} / {README_END} around the leaderboard table")
+    head, rest = readme.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    return f"{head}{README_START}\n{table}\n{README_END}{tail}"
+
+
+def render_latex(frame: pd.DataFrame) -> str:
+    """Booktabs table of the primary (D_U, v2) results."""
+    check_consistent(frame)
+    headers, rows = pivot(frame, "unlabelled_train", MAIN_METRICS)
+    protocols = sorted(frame.loc[frame["eval_set"] == "unlabelled_train", "protocol"].unique())
+
+    def tex(text: str) -> str:
+        return text.replace("±", r"$\pm$").replace("_", r"\_").replace("%", r"\%")
+
+    spec = "l" + "ccc" * len(protocols)
+    group = " & ".join(rf"\multicolumn{{3}}{{c}}{{{tex(p)}}}" for p in protocols)
+    rules = " ".join(rf"\cmidrule(lr){{{2 + 3 * i}-{4 + 3 * i}}}" for i in range(len(protocols)))
+    sub = " & ".join(h for _ in protocols for _, h in SPLITS)
+    body = [" & ".join(tex(c) for c in row) + r" \\" for row in rows]
+    return "\n".join([r"% " + f"generated by {REGENERATE} --latex; needs \\usepackage{{booktabs}}",
+                      rf"\begin{{tabular}}{{{spec}}}", r"\toprule", rf" & {group} \\", rules,
+                      rf"Method & {sub} \\", r"\midrule", *body, r"\bottomrule", r"\end{tabular}", ""])
+
+
+def summary_means(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> pd.DataFrame:
+    """Mean and std per (row label, protocol, metric) for the chart."""
+    subset = frame[(frame["eval_set"] == eval_set) & frame["metric"].isin([m for m, _ in SPLITS])].copy()
+    subset["row"] = row_labels(subset)
+    return subset.groupby(["protocol", "row", "metric"])["value"].agg(
+        mean="mean", std=lambda v: v.std(ddof=1) if len(v) > 1 else np.nan).reset_index()

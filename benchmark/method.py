@@ -1,0 +1,91 @@
+"""The method contract (benchopt-style plugin): a ``Params`` dataclass, named profiles, and ``run(task)``.
+
+A method sees a ``GCDTask`` (images, labelled labels, unlabelled and test indices; never their labels) and returns
+``Predictions``: cluster ids per evaluation set and optionally a knownness score. Methods never score themselves.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from benchmark.errors import GFaceError
+from benchmark.task import GCDTask
+
+
+@dataclass
+class Predictions:
+    """Per evaluation set (``"unlabelled_train"``, ``"test"``): cluster ids in the order of ``task.indices``.
+
+    ``knownness`` (higher = more likely a known class) comes with the name of the adapter that produced it.
+    ``info`` holds JSON-able facts worth keeping in the record (inertia, iterations, K used).
+    """
+
+    clusters: dict[str, np.ndarray]
+    knownness: dict[str, np.ndarray] = field(default_factory=dict)
+    score_adapter: str | None = None
+    info: dict = field(default_factory=dict)
+
+
+class Method(ABC):
+    """Subclass, set ``Params`` (paper defaults) and optionally ``profiles``, implement ``run``, register it."""
+
+    Params: ClassVar[type]
+    profiles: ClassVar[dict[str, dict]] = {}
+    summary: ClassVar[str] = ""
+
+    def __init__(self, params):
+        self.params = params
+
+    @abstractmethod
+    def run(self, task: GCDTask) -> Predictions:
+        """Fit on the task and predict every set in ``task.eval_sets``."""
+
+
+def resolve_params(method_name: str, method: type[Method], profile: str, overrides: dict[str, str]):
+    """Paper defaults, then the profile's values (if the method has that profile), then ``--set`` overrides."""
+    values = dict(method.profiles.get(profile, {}))
+    hints = typing.get_type_hints(method.Params)
+    names = [f.name for f in dataclasses.fields(method.Params)]
+    for key, raw in overrides.items():
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=2)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise GFaceError(f"--set {method_name}.{key}: {method_name} has no parameter {key!r}.{hint} "
+                             f"Its parameters: {', '.join(names)}")
+        values[key] = _convert(raw, hints[key], f"{method_name}.{key}")
+    return method.Params(**values)
+
+
+def _convert(raw: str, kind, where: str):
+    if kind is bool:
+        lowered = raw.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise GFaceError(f"--set {where}={raw}: expected true or false")
+    base = next((t for t in typing.get_args(kind) if t is not type(None)), kind) if typing.get_args(kind) else kind
+    if raw.lower() == "none" and type(None) in typing.get_args(kind):
+        return None
+    try:
+        return base(raw)
+    except (TypeError, ValueError) as exc:
+        raise GFaceError(f"--set {where}={raw}: expected a value of type {getattr(base, '__name__', base)}") from exc
+
+
+def parse_overrides(items: list[str]) -> dict[str, dict[str, str]]:
+    """``["gcd.epochs=5", "kmeans.n_init=3"]`` -> ``{"gcd": {"epochs": "5"}, "kmeans": {"n_init": "3"}}``."""
+    parsed: dict[str, dict[str, str]] = {}
+    for item in items:
+        target, sep, value = item.partition("=")
+        method, dot, key = target.partition(".")
+        if not (sep and dot and method and key):
+            raise GFaceError(f"--set {item!r}: expected METHOD.PARAM=VALUE, e.g. --set ss-kmeans.n_init=20")
+        parsed.setdefault(method, {})[key] = value
+    return parsed

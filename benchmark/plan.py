@@ -1,0 +1,74 @@
+"""Expanding methods x protocols x seeds into idempotent runs with stable ids and folders."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark.errors import GFaceError
+from benchmark.method import resolve_params
+from benchmark.protocol import Protocol
+from benchmark.registries import METHODS, PROTOCOLS
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    protocol: Protocol
+    method: str
+    profile: str
+    params: dict
+    backbone: str
+    split_seed: int
+    repetition: int
+
+    @property
+    def training_seed(self) -> int:
+        """Derived from method, dataset, protocol, split seed and repetition (EVALUATION.md §9)."""
+        key = f"{self.method}|{self.protocol.dataset}|{self.protocol.id}|{self.split_seed}|{self.repetition}"
+        return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
+
+    @property
+    def run_id(self) -> str:
+        """Seeds in clear, then a hash of everything else that changes results (params, backbone, versions)."""
+        config = {"method": self.method, "params": self.params, "backbone": self.backbone,
+                  "protocol": self.protocol.id, "protocol_version": self.protocol.version}
+        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
+        return f"split{self.split_seed}-rep{self.repetition}-{digest}"
+
+    def folder(self, runs_dir: Path) -> Path:
+        return Path(runs_dir) / self.protocol.id / self.method / self.run_id
+
+    def to_dict(self) -> dict:
+        return {"run_id": self.run_id, "protocol": self.protocol.id, "protocol_version": self.protocol.version,
+                "dataset": self.protocol.dataset, "method": self.method, "profile": self.profile,
+                "params": self.params, "backbone": self.backbone, "split_seed": self.split_seed,
+                "repetition": self.repetition, "training_seed": self.training_seed}
+
+
+def expand(method_patterns: list[str], protocol_patterns: list[str] | None, repetitions: int,
+           overrides: dict[str, dict[str, str]], profile: str | None = None) -> list[RunSpec]:
+    """All runs of the sweep. ``protocol_patterns=None`` means the default (embedded) protocols."""
+    methods = METHODS.select(method_patterns)
+    protocols = (PROTOCOLS.select(protocol_patterns) if protocol_patterns
+                 else [p for p in PROTOCOLS.names() if PROTOCOLS.get(p).default])
+    unknown_targets = set(overrides) - set(methods)
+    if unknown_targets:
+        raise GFaceError(f"--set names {sorted(unknown_targets)}, which are not among the selected methods "
+                         f"{methods}; write --set METHOD.PARAM=VALUE for a method you run")
+    specs = []
+    for protocol_id in protocols:
+        protocol = PROTOCOLS.get(protocol_id)
+        chosen_profile = profile or protocol.profile
+        for method in methods:
+            params = dataclasses.asdict(resolve_params(method, METHODS.get(method), chosen_profile,
+                                                       overrides.get(method, {})))
+            specs += [RunSpec(protocol, method, chosen_profile, params, protocol.backbone, seed, rep)
+                      for seed in protocol.split_seeds for rep in range(repetitions)]
+    return specs
+
+
+def is_done(spec: RunSpec, runs_dir: Path) -> bool:
+    folder = spec.folder(runs_dir)
+    return (folder / "done").exists() and (folder / "record.json").exists()

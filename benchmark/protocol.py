@@ -1,0 +1,173 @@
+"""Protocols are data: ``protocols/<id>.yaml`` names known and new classes; the split is materialised from it.
+
+Split construction follows GCD (DATASETS_AND_PROTOCOLS.md §6): known-class training images in file order, NumPy's
+legacy ``RandomState(split_seed).choice`` draws ``floor(fraction * N_old)`` of them without replacement as the
+labelled set; every other training image of the protocol's classes is unlabelled; the test set is the official
+test split. Classes are re-indexed known first (0..K_old-1), then new, in protocol order.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from benchmark.errors import GFaceError
+from benchmark.paths import PROTOCOLS_DIR
+from benchmark.registries import PROTOCOLS
+from datasets.base import FERData
+
+EVAL_SETS = ("unlabelled_train", "test")
+_REQUIRED = {"id", "version", "dataset", "backbone", "known", "new", "labelled_fraction", "split_seeds",
+             "k_given", "eval_sets", "model_selection", "scorer"}
+_OPTIONAL = {"description", "profile", "default", "split_sha256"}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    id: str
+    version: int
+    dataset: str
+    backbone: str
+    known: tuple[str, ...]
+    new: tuple[str, ...]
+    labelled_fraction: float
+    split_seeds: tuple[int, ...]
+    k_given: bool
+    eval_sets: tuple[str, ...]
+    model_selection: str
+    scorer: str
+    description: str = ""
+    profile: str = "paper"
+    default: bool = False
+    split_sha256: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.known + self.new
+
+    @property
+    def n_known(self) -> int:
+        return len(self.known)
+
+    @classmethod
+    def from_file(cls, path: Path) -> "Protocol":
+        try:
+            raw = yaml.safe_load(Path(path).read_text())
+        except yaml.YAMLError as exc:
+            raise GFaceError(f"protocol file {path} is not valid YAML: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise GFaceError(f"protocol file {path} must hold a mapping of fields, got {type(raw).__name__}")
+        missing, unknown = _REQUIRED - raw.keys(), raw.keys() - _REQUIRED - _OPTIONAL
+        if missing or unknown:
+            raise GFaceError(f"protocol file {path}: " + "; ".join(
+                part for part in (f"missing fields {sorted(missing)}" if missing else "",
+                                  f"unknown fields {sorted(unknown)}" if unknown else "") if part)
+                + f". Allowed fields: {sorted(_REQUIRED | _OPTIONAL)}")
+        if raw["id"] != Path(path).stem:
+            raise GFaceError(f"protocol file {path} declares id {raw['id']!r}; the id must equal the file name")
+        protocol = cls(
+            id=raw["id"], version=int(raw["version"]), dataset=raw["dataset"], backbone=raw["backbone"],
+            known=tuple(raw["known"]), new=tuple(raw["new"]),
+            labelled_fraction=float(raw["labelled_fraction"]),
+            split_seeds=tuple(int(s) for s in raw["split_seeds"]), k_given=bool(raw["k_given"]),
+            eval_sets=tuple(raw["eval_sets"]), model_selection=raw["model_selection"], scorer=raw["scorer"],
+            description=raw.get("description", ""), profile=raw.get("profile", "paper"),
+            default=bool(raw.get("default", False)),
+            split_sha256=tuple(sorted((int(k), str(v)) for k, v in (raw.get("split_sha256") or {}).items())))
+        protocol.validate(path)
+        return protocol
+
+    def validate(self, where: Path | str) -> None:
+        problems = []
+        overlap = set(self.known) & set(self.new)
+        if overlap:
+            problems.append(f"classes {sorted(overlap)} are both known and new")
+        if len(set(self.class_names)) != len(self.class_names):
+            problems.append("a class is listed twice")
+        if not self.known:
+            problems.append("no known classes")
+        if not 0 < self.labelled_fraction <= 1:
+            problems.append(f"labelled_fraction {self.labelled_fraction} is not in (0, 1]")
+        bad_sets = set(self.eval_sets) - set(EVAL_SETS)
+        if bad_sets or not self.eval_sets:
+            problems.append(f"eval_sets must be a non-empty subset of {list(EVAL_SETS)}, got {list(self.eval_sets)}")
+        if not self.split_seeds:
+            problems.append("split_seeds is empty")
+        if problems:
+            raise GFaceError(f"protocol {self.id!r} ({where}): " + "; ".join(problems))
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Row indices into the dataset and re-indexed labels of the labelled, unlabelled and test sets."""
+
+    protocol: Protocol
+    split_seed: int
+    labelled_idx: np.ndarray
+    labelled_y: np.ndarray
+    unlabelled_idx: np.ndarray
+    unlabelled_y: np.ndarray
+    test_idx: np.ndarray
+    test_y: np.ndarray
+    sha256: str
+
+    def indices(self, eval_set: str) -> np.ndarray:
+        return {"unlabelled_train": self.unlabelled_idx, "test": self.test_idx}[eval_set]
+
+    def labels(self, eval_set: str) -> np.ndarray:
+        return {"unlabelled_train": self.unlabelled_y, "test": self.test_y}[eval_set]
+
+    def histograms(self) -> dict[str, dict[str, int]]:
+        names = self.protocol.class_names
+        return {part: dict(zip(names, np.bincount(y, minlength=len(names)).tolist()))
+                for part, y in (("labelled", self.labelled_y), ("unlabelled", self.unlabelled_y),
+                                ("test", self.test_y))}
+
+
+def materialise(protocol: Protocol, data: FERData, split_seed: int) -> Split:
+    """Build the split deterministically and hash it; a pinned hash that differs is an error."""
+    native_to_protocol = np.full(len(data.class_names), -1, dtype=np.int64)
+    for new_index, name in enumerate(protocol.class_names):
+        try:
+            native_to_protocol[data.class_index(name)] = new_index
+        except GFaceError as exc:
+            raise GFaceError(f"protocol {protocol.id!r} names class {name!r}, which dataset {data.name!r} lacks. "
+                             f"Its classes are: {', '.join(data.class_names)}. Fix the class name in "
+                             f"protocols/{protocol.id}.yaml") from exc
+    y = native_to_protocol[data.labels]
+    in_protocol = y >= 0
+    train_rows = np.flatnonzero(in_protocol & data.is_train)
+    known_rows = train_rows[y[train_rows] < protocol.n_known]
+    chosen = np.random.RandomState(split_seed).choice(
+        len(known_rows), size=int(protocol.labelled_fraction * len(known_rows)), replace=False)
+    labelled = np.sort(known_rows[chosen])
+    unlabelled = np.setdiff1d(train_rows, labelled)
+    test = np.flatnonzero(in_protocol & ~data.is_train)
+    for part, rows in (("training", train_rows), ("test", test)):
+        absent = set(protocol.class_names) - {protocol.class_names[c] for c in np.unique(y[rows])}
+        if absent:
+            raise GFaceError(f"protocol {protocol.id!r}: dataset {data.name!r} has no {part} images of "
+                             f"{sorted(absent)}; check the dataset files or the protocol's class list")
+    digest = split_digest(protocol, split_seed, data, y, labelled, unlabelled, test)
+    pinned = dict(protocol.split_sha256).get(split_seed)
+    if pinned and pinned != digest:
+        raise GFaceError(f"protocol {protocol.id!r} pins split seed {split_seed} to sha256 {pinned[:12]}…, but "
+                         f"the data gives {digest[:12]}…. The dataset or the split code changed; a changed split "
+                         f"needs a new protocol id (or version), never a silent edit")
+    return Split(protocol, split_seed, labelled, y[labelled], unlabelled, y[unlabelled], test, y[test], digest)
+
+
+def split_digest(protocol: Protocol, split_seed: int, data: FERData, y: np.ndarray, *parts: np.ndarray) -> str:
+    """SHA-256 of the class list and the (sample id, class) pairs of each part, in order."""
+    payload = {"classes": list(protocol.class_names), "split_seed": split_seed,
+               "parts": [[[data.sample_ids[i], protocol.class_names[y[i]]] for i in rows] for rows in parts]}
+    return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode()).hexdigest()
+
+
+def register_protocol_files(folder: Path = PROTOCOLS_DIR) -> None:
+    for path in sorted(folder.glob("*.yaml")):
+        PROTOCOLS.add(path.stem, Protocol.from_file(path))

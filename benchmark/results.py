@@ -1,0 +1,54 @@
+"""Run records -> one long-format table (a row per run, evaluation set and metric): ``leaderboard/results.csv``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.errors import GFaceError
+
+METRICS = ("all", "old", "new", "all_v1", "old_v1", "new_v1", "all_balanced", "old_balanced", "new_balanced",
+           "auroc", "fpr_at_tpr95")
+COLUMNS = ("protocol", "protocol_version", "dataset", "method", "params", "backbone", "scorer", "eval_set",
+           "split_seed", "repetition", "run_id", "split_sha256", "score_adapter", "metric", "value")
+
+
+def collect_records(runs_dir: Path) -> pd.DataFrame:
+    """Every finished run (a ``done`` marker next to ``record.json``) under ``runs_dir``, in long format."""
+    rows = []
+    for done in sorted(Path(runs_dir).glob("*/*/*/done")):
+        path = done.parent / "record.json"
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise GFaceError(f"run record {path} is unreadable ({exc}); delete its folder to re-run it") from exc
+        rows += record_rows(record)
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def record_rows(record: dict) -> list[dict]:
+    base = {"protocol": record["protocol"]["id"], "protocol_version": record["protocol"]["version"],
+            "dataset": record["protocol"]["dataset"], "method": record["method"]["name"],
+            "params": json.dumps(record["method"]["params"], sort_keys=True), "backbone": record["backbone"]["name"],
+            "scorer": record["scorer"], "split_seed": record["seeds"]["split"],
+            "repetition": record["seeds"]["repetition"], "run_id": record["run_id"],
+            "split_sha256": record["protocol"]["split_sha256"],
+            "score_adapter": record["method"].get("score_adapter") or ""}
+    return [{**base, "eval_set": eval_set, "metric": metric, "value": values.get(metric)}
+            for eval_set, values in record["results"].items() for metric in METRICS if metric in values]
+
+
+def write_results(frame: pd.DataFrame, path: Path) -> None:
+    from benchmark.atomic import write_text
+    ordered = frame.sort_values(["protocol", "method", "params", "split_seed", "repetition", "eval_set", "metric"],
+                                kind="stable")
+    write_text(path, ordered.to_csv(index=False, float_format="%.6f"))
+
+
+def read_results(path: Path) -> pd.DataFrame:
+    if not Path(path).exists():
+        raise GFaceError(f"{path} does not exist and no run records were found; run the benchmark first "
+                         f"(python run_benchmark.py --methods all)")
+    return pd.read_csv(path, dtype={"params": str, "score_adapter": str}, keep_default_na=False,
+                       na_values={"value": [""]})

@@ -1,0 +1,182 @@
+"""Executes runs: load data, materialise the split, run the method, score, write the record atomically.
+
+Each run owns ``runs/<protocol>/<method>/<run_id>/`` holding ``spec.json``, ``log.txt``, ``record.json`` and a
+``done`` marker written last. A run with a ``done`` marker is skipped; one without (killed, crashed) is run again,
+and learning methods resume from the checkpoints they keep in that folder.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from benchmark import atomic
+from benchmark.device import describe
+from benchmark.errors import GFaceError
+from benchmark.knownness import auroc, fpr_at_tpr95
+from benchmark.method import Predictions
+from benchmark.plan import RunSpec, is_done
+from benchmark.protocol import Split, materialise
+from benchmark.provenance import git_state, package_versions, peak_rss_mb
+from benchmark.backbones.base import Backbone
+from benchmark.registries import BACKBONES, DATASETS, METHODS
+from benchmark.scorer import SCORER_VERSION, score
+from benchmark.task import GCDTask
+from datasets.base import FERData
+
+RECORD_SCHEMA = 1
+log = logging.getLogger("gface")
+
+
+@dataclass
+class Environment:
+    runs_dir: Path
+    cache_dir: Path
+    data_root: Path | None
+    device: torch.device
+    _datasets: dict = field(default_factory=dict)
+    _splits: dict = field(default_factory=dict)
+    _backbones: dict = field(default_factory=dict)
+
+    def backbone(self, name: str) -> Backbone:
+        if name not in self._backbones:
+            self._backbones[name] = BACKBONES.get(name)(self.cache_dir)
+        return self._backbones[name]
+
+    def dataset(self, name: str) -> FERData:
+        if name not in self._datasets:
+            self._datasets[name] = DATASETS.get(name)(self.data_root, self.cache_dir)
+        return self._datasets[name]
+
+    def split(self, spec: RunSpec) -> Split:
+        key = (spec.protocol.id, spec.split_seed)
+        if key not in self._splits:
+            self._splits[key] = materialise(spec.protocol, self.dataset(spec.protocol.dataset), spec.split_seed)
+        return self._splits[key]
+
+
+@dataclass
+class SweepResult:
+    ran: list[RunSpec]
+    skipped: list[RunSpec]
+    failed: list[tuple[RunSpec, str]]
+
+
+def run_sweep(specs: list[RunSpec], env: Environment) -> SweepResult:
+    """Run every pending spec; a user mistake (GFaceError) stops the sweep, other failures are logged and counted."""
+    pending = [s for s in specs if not is_done(s, env.runs_dir)]
+    result = SweepResult([], [s for s in specs if s not in pending], [])
+    for spec in tqdm(pending, desc="runs", unit="run", disable=not pending):
+        try:
+            run_one(spec, env)
+            result.ran.append(spec)
+        except GFaceError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - logged with traceback in the run folder, sweep goes on
+            result.failed.append((spec, f"{type(exc).__name__}: {exc}"))
+            log.error("run %s/%s/%s failed: %s (see %s)", spec.protocol.id, spec.method, spec.run_id, exc,
+                      spec.folder(env.runs_dir) / "log.txt")
+    return result
+
+
+def run_one(spec: RunSpec, env: Environment) -> dict:
+    folder = spec.folder(env.runs_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(folder / "spec.json", spec.to_dict())
+    handler = logging.FileHandler(folder / "log.txt")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    try:
+        log.info("start %s", spec.to_dict())
+        record = _execute(spec, env, folder)
+        atomic.write_json(folder / "record.json", record)
+        atomic.write_text(folder / "done", record["provenance"]["finished_at"] + "\n")
+        log.info("done: All %.4f Old %.4f New %.4f on unlabelled_train", *(
+            record["results"].get("unlabelled_train", {}).get(k, float("nan")) for k in ("all", "old", "new")))
+        return record
+    except BaseException:
+        log.error("failed:\n%s", traceback.format_exc())
+        raise
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def _execute(spec: RunSpec, env: Environment, folder: Path) -> dict:
+    started, t0 = _now(), time.perf_counter()
+    data = env.dataset(spec.protocol.dataset)
+    split = env.split(spec)
+    method = METHODS.get(spec.method)
+    task = GCDTask(
+        protocol_id=spec.protocol.id, dataset_name=data.name, data_key=data.content_key, images=data.images,
+        labelled_idx=split.labelled_idx, labelled_y=split.labelled_y, unlabelled_idx=split.unlabelled_idx,
+        test_idx=split.test_idx, n_known=spec.protocol.n_known,
+        n_classes=len(spec.protocol.class_names) if spec.protocol.k_given else None,
+        eval_sets=spec.protocol.eval_sets, backbone=env.backbone(spec.backbone), seed=spec.training_seed,
+        device=env.device, cache_dir=env.cache_dir, work_dir=folder, known_class_names=spec.protocol.known)
+    seed_everything(spec.training_seed)
+    if env.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(env.device)
+    predictions = method(method.Params(**spec.params)).run(task)
+    results = score_predictions(predictions, split, spec.protocol.n_known)
+    provenance = {**git_state(), "packages": package_versions(), **describe(env.device),
+                  "started_at": started, "finished_at": _now(), "wall_time_s": round(time.perf_counter() - t0, 3),
+                  "peak_rss_mb": round(peak_rss_mb(), 1)}
+    if env.device.type == "cuda":
+        provenance["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated(env.device) / 2**20, 1)
+    p = spec.protocol
+    return {
+        "schema": RECORD_SCHEMA,
+        "run_id": spec.run_id,
+        "protocol": {"id": p.id, "version": p.version, "dataset": p.dataset, "known": list(p.known),
+                     "new": list(p.new), "labelled_fraction": p.labelled_fraction, "k_given": p.k_given,
+                     "split_seed": spec.split_seed, "split_sha256": split.sha256, "histograms": split.histograms()},
+        "method": {"name": spec.method, "profile": spec.profile, "params": spec.params,
+                   "model_selection": p.model_selection, "score_adapter": predictions.score_adapter},
+        "backbone": {"name": spec.backbone, "weights_sha256": task.backbone.weights_sha256},
+        "seeds": {"split": spec.split_seed, "repetition": spec.repetition, "training": spec.training_seed,
+                  "cudnn_deterministic": torch.backends.cudnn.deterministic},
+        "K": {"value": len(p.class_names), "given": p.k_given},
+        "scorer": SCORER_VERSION,
+        "results": results,
+        "info": predictions.info,
+        "dataset_provenance": data.provenance,
+        "provenance": provenance,
+    }
+
+
+def score_predictions(predictions: Predictions, split: Split, n_known: int) -> dict:
+    """Check the method's output against the split, then score every evaluation set it covers."""
+    results = {}
+    names = list(split.protocol.class_names)
+    for eval_set in split.protocol.eval_sets:
+        y_true = split.labels(eval_set)
+        clusters = predictions.clusters.get(eval_set)
+        if clusters is None or len(clusters) != len(y_true):
+            raise ValueError(f"method returned {None if clusters is None else len(clusters)} predictions for "
+                             f"{eval_set}, expected {len(y_true)}")
+        entry = score(y_true, np.asarray(clusters).astype(np.int64), n_known, names).to_dict()
+        known_score = predictions.knownness.get(eval_set)
+        if known_score is not None:
+            entry["auroc"] = auroc(y_true < n_known, known_score)
+            entry["fpr_at_tpr95"] = fpr_at_tpr95(y_true < n_known, known_score)
+        results[eval_set] = entry
+    return results
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,1 @@
+"""Shared training machinery for the learning methods: losses, sampler, on-device augmentation, trainer."""

@@ -1,0 +1,56 @@
+"""Losses of the GCD family (METHODS.md §0.4, §3.2). Batches hold 2B rows: view 1 of every image, then view 2."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def info_nce(z: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """SimCLR InfoNCE over all 2B rows: the other view is the positive, every other row a negative."""
+    z = F.normalize(z, dim=1)
+    n = z.shape[0] // 2
+    logits = (z @ z.T) / temperature
+    logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    positives = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(logits, positives)
+
+
+def supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float = 0.07,
+           base_temperature: float = 0.07) -> torch.Tensor:
+    """Supervised contrastive loss (Khosla et al.) over labelled rows ``z`` (both views) with ``labels``.
+
+    A batch without labelled rows contributes zero (with a graph, so ``backward`` still works).
+    """
+    if len(z) < 2:
+        return z.sum() * 0.0
+    z = F.normalize(z, dim=1)
+    logits = (z @ z.T) / temperature
+    logits = logits - logits.max(dim=1, keepdim=True).values.detach()
+    self_mask = torch.eye(len(z), dtype=torch.bool, device=z.device)
+    positive = (labels[:, None] == labels[None, :]) & ~self_mask
+    log_prob = logits - torch.logsumexp(logits.masked_fill(self_mask, float("-inf")), dim=1, keepdim=True)
+    mean_log_prob_pos = (log_prob * positive).sum(1) / positive.sum(1).clamp(min=1)
+    return -(temperature / base_temperature) * mean_log_prob_pos.mean()
+
+
+def cross_view_distillation(logits: torch.Tensor, student_temperature: float,
+                            teacher_temperature: float) -> torch.Tensor:
+    """SimGCD self-distillation: each view's sharpened, detached prediction teaches the other view."""
+    student = F.log_softmax(logits / student_temperature, dim=1).chunk(2)
+    teacher = F.softmax(logits.detach() / teacher_temperature, dim=1).chunk(2)
+    return 0.5 * sum(-(teacher[t] * student[1 - t]).sum(1).mean() for t in (0, 1))
+
+
+def mean_entropy_regulariser(logits: torch.Tensor, student_temperature: float) -> torch.Tensor:
+    """log K - H(mean prediction) >= 0: minimising it spreads predictions over all K classes."""
+    mean_prob = F.softmax(logits / student_temperature, dim=1).mean(0)
+    return math.log(logits.shape[1]) + (mean_prob * torch.log(mean_prob.clamp_min(1e-12))).sum()
+
+
+def teacher_temperature(epoch: int, warmup_epochs: int, start: float = 0.07, end: float = 0.04) -> float:
+    """Linear from ``start`` to ``end`` over ``warmup_epochs`` evenly spaced values, then ``end`` (SimGCD)."""
+    if epoch >= warmup_epochs:
+        return end
+    return start if warmup_epochs == 1 else start + (end - start) * epoch / (warmup_epochs - 1)

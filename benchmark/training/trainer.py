@@ -1,0 +1,107 @@
+"""The shared training loop: balanced sampler, on-device views, SGD with a per-epoch cosine schedule, bf16 autocast
+on GPU, a checkpoint after every epoch and exact resume from it (CPU, fixed seed)."""
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from benchmark import atomic
+from benchmark.training.finetune import sgd_param_groups, train_mode
+from benchmark.training.sampler import balanced_epoch
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    weight_decay: float
+    decay_1d: bool  # GCD decays every parameter; SimGCD exempts biases and 1-D parameters
+    min_lr_ratio: float = 1e-3  # cosine annealing to lr * 1e-3
+
+
+@dataclass
+class Batch:
+    views: torch.Tensor  # (2B, 3, S, S): view 1 of every image, then view 2
+    labels: torch.Tensor  # (B,) re-indexed labels; -1 for unlabelled images (never to be read by a loss)
+    is_labelled: torch.Tensor  # (B,) bool
+    epoch: int
+
+
+StepFn = Callable[[torch.nn.Module, Batch], tuple[torch.Tensor, dict[str, float]]]
+ViewFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+@dataclass
+class TrainStats:
+    epochs_run: int
+    resumed_from_epoch: int
+    seconds: float
+    images_per_second: float
+
+
+def fit(model: torch.nn.Module, step: StepFn, make_views: ViewFn, images: np.ndarray, labelled_idx: np.ndarray,
+        labelled_y: np.ndarray, unlabelled_idx: np.ndarray, optim: OptimConfig, work_dir: Path, seed: int,
+        device: torch.device, desc: str) -> TrainStats:
+    """Train ``model`` in place; resumes from ``work_dir/checkpoint.pt`` when a killed run left one."""
+    model.to(device)
+    optimizer = torch.optim.SGD(sgd_param_groups(model, optim.weight_decay, optim.decay_1d), lr=optim.lr,
+                                momentum=optim.momentum)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=optim.epochs,
+                                                           eta_min=optim.lr * optim.min_lr_ratio)
+    generator = torch.Generator().manual_seed(seed)
+    start = _resume(Path(work_dir) / CHECKPOINT, model, optimizer, scheduler, generator)
+    rows = np.concatenate([labelled_idx, unlabelled_idx])
+    labels = torch.cat([torch.as_tensor(labelled_y, dtype=torch.long),
+                        torch.full((len(unlabelled_idx),), -1, dtype=torch.long)])
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    n_images, t0 = 0, time.perf_counter()
+    for epoch in range(start, optim.epochs):
+        train_mode(model)
+        batches = balanced_epoch(len(labelled_idx), len(unlabelled_idx), optim.batch_size, generator)
+        running: dict[str, float] = {}
+        bar = tqdm(batches, desc=f"{desc} epoch {epoch + 1}/{optim.epochs}", unit="batch", leave=False)
+        for positions in bar:
+            uint8 = torch.from_numpy(np.ascontiguousarray(images[rows[positions.numpy()]])).to(device)
+            batch = Batch(make_views(uint8, generator), labels[positions].to(device),
+                          (labels[positions] >= 0).to(device), epoch)
+            with autocast:
+                loss, logs = step(model, batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            n_images += len(positions)
+            running = {k: 0.9 * running.get(k, v) + 0.1 * v for k, v in {"loss": loss.item(), **logs}.items()}
+            bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()})
+        scheduler.step()
+        _save(Path(work_dir) / CHECKPOINT, epoch + 1, model, optimizer, scheduler, generator)
+    seconds = time.perf_counter() - t0
+    return TrainStats(optim.epochs - start, start, round(seconds, 2), round(n_images / max(seconds, 1e-9), 1))
+
+
+def _save(path: Path, epoch: int, model, optimizer, scheduler, generator: torch.Generator) -> None:
+    buffer = io.BytesIO()
+    torch.save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "generator": generator.get_state()}, buffer)
+    atomic.write_bytes(path, buffer.getvalue())
+
+
+def _resume(path: Path, model, optimizer, scheduler, generator: torch.Generator) -> int:
+    if not path.exists():
+        return 0
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    generator.set_state(state["generator"])
+    return int(state["epoch"])

@@ -1,0 +1,1 @@
+"""Dataset loaders. Each module registers its loaders in ``benchmark.registries.DATASETS``."""

@@ -1,0 +1,1 @@
+"""SynthFACE: a synthetic facial-expression dataset drawn from FACS action-unit intensities."""

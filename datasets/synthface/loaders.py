@@ -1,0 +1,89 @@
+"""Registered datasets "synthface-basic" (7 classes) and "synthface-compound" (basic ∪ compound, 18 classes).
+
+Both use the default ``SynthConfig`` and seed 0; ``load_synthface`` takes others.
+
+Generated arrays are cached under ``<cache_dir>/synthface/<key>/<dataset>/`` as .npy files (written to a temp
+folder, then renamed) and re-opened as read-only memory maps. ``key`` covers the generator version, config
+and seed, so a change to any of them regenerates.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.registries import DATASETS
+from datasets.base import FERData, content_key
+from datasets.synthface.action_units import BASIC_CLASSES, COMPOUND_CLASSES
+from datasets.synthface.generate import GENERATOR_VERSION, SynthConfig, generate_subset
+
+SEED = 0
+NAMES = ("synthface-basic", "synthface-compound")
+_ARRAYS = ("images", "labels", "is_train", "sample_ids")
+
+
+def synthface_key(config: SynthConfig, seed: int) -> str:
+    return content_key(GENERATOR_VERSION, config.to_json(), str(seed))
+
+
+def load_synthface(name: str, cache_dir: Path, config: SynthConfig = SynthConfig(), seed: int = SEED) -> FERData:
+    """"synthface-basic" or "synthface-compound" for a config and seed, generated once then cached."""
+    if name not in NAMES:
+        raise ValueError(f"unknown SynthFACE dataset {name!r}; choose one of {', '.join(NAMES)}")
+    key = synthface_key(config, seed)
+    folder = Path(cache_dir) / "synthface" / key
+    basic = _cached(folder / "synthface-basic", lambda: _subset_arrays("basic", config, seed))
+    if name == "synthface-basic":
+        arrays, classes = basic, BASIC_CLASSES
+    else:
+        arrays = _cached(folder / name, lambda: _concatenate(basic, _subset_arrays("compound", config, seed)))
+        classes = BASIC_CLASSES + COMPOUND_CLASSES
+    return FERData(name=name, class_names=classes, images=arrays["images"], labels=arrays["labels"],
+                   is_train=arrays["is_train"], sample_ids=tuple(arrays["sample_ids"].tolist()),
+                   content_key=content_key(name, key),
+                   provenance={"generator": "synthface", "generator_version": GENERATOR_VERSION, "seed": seed,
+                               "image_size": config.image_size})
+
+
+@DATASETS.register("synthface-basic")
+def synthface_basic(data_root: Path | None, cache_dir: Path) -> FERData:
+    """Generated, so ``data_root`` is ignored."""
+    return load_synthface("synthface-basic", cache_dir)
+
+
+@DATASETS.register("synthface-compound")
+def synthface_compound(data_root: Path | None, cache_dir: Path) -> FERData:
+    """Generated, so ``data_root`` is ignored."""
+    return load_synthface("synthface-compound", cache_dir)
+
+
+def _subset_arrays(subset: str, config: SynthConfig, seed: int) -> dict[str, np.ndarray]:
+    part = generate_subset(subset, config, seed)
+    return {"images": part.images, "labels": part.labels, "is_train": part.is_train,
+            "sample_ids": np.array([f"{subset}/{stem}" for stem in part.file_stems])}
+
+
+def _concatenate(basic: dict[str, np.ndarray], compound: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Basic rows then compound rows; compound labels follow the 7 basic ones."""
+    shifted = {**compound, "labels": compound["labels"] + len(BASIC_CLASSES)}
+    return {name: np.concatenate([basic[name], shifted[name]]) for name in _ARRAYS}
+
+
+def _cached(folder: Path, build) -> dict[str, np.ndarray]:
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        arrays = build()
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+        try:
+            for name in _ARRAYS:
+                np.save(tmp / f"{name}.npy", arrays[name], allow_pickle=False)
+            os.replace(tmp, folder)
+        except OSError:
+            if not folder.is_dir():  # a concurrent writer that won the rename is fine
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS}

@@ -1,0 +1,99 @@
+"""GCD (Vaze et al., CVPR 2022): contrastive fine-tuning, then semi-supervised k-means (METHODS.md §2).
+
+Loss: (1 - λ) InfoNCE(all rows, τ_u = 1.0) + λ SupCon(labelled rows, τ = 0.07), λ = 0.35, both on the output of a
+DINO-style projection head (65,536-d in the release); only the backbone's last block and the head train. Then
+semi-supervised k-means on the fine-tuned backbone's L2-normalised features (never the head's output).
+Model selection: last epoch (the release's "best old-class test accuracy" is not offered: it reads test labels).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmark.clustering import KMeansConfig, semi_supervised_kmeans
+from benchmark.estimate_k import estimate_k
+from benchmark.features import l2_normalise, max_cosine
+from benchmark.method import Method, Predictions
+from benchmark.registries import METHODS
+from benchmark.task import GCDTask
+from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
+from benchmark.training.heads import DINOHead
+from benchmark.training.losses import info_nce, supcon
+from benchmark.training.trainer import Batch, OptimConfig, fit
+from methods.requirements import require_k
+
+
+@dataclass
+class GCDParams:
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-5  # the released script (argument default 1e-4)
+    sup_con_weight: float = 0.35  # the released script (argument default 0.5)
+    info_nce_temperature: float = 1.0
+    supcon_temperature: float = 0.07
+    head_hidden_dim: int = 2048
+    head_bottleneck_dim: int = 256
+    head_out_dim: int = 65536
+    crop_pct: float = 0.875
+    n_init: int = 100  # SS-k-means restarts (k_means.sh)
+    max_iter: int = 200
+    kmeans_seed: int = 0
+    estimate_k: bool = False  # estimate K with Brent's method instead of taking the protocol's
+    k_max: int = 1000
+
+
+class GCDNetwork(nn.Module):
+    def __init__(self, backbone: nn.Module, head: nn.Module):
+        super().__init__()
+        self.backbone, self.head = backbone, head
+
+
+@METHODS.register("gcd")
+class GCD(Method):
+    Params = GCDParams
+    profiles = {"cpu": {"epochs": 12, "batch_size": 128, "head_hidden_dim": 512, "head_out_dim": 4096,
+                        "n_init": 10, "k_max": 60}}
+    summary = "GCD: contrastive fine-tuning (SupCon + InfoNCE) then semi-supervised k-means"
+
+    def run(self, task: GCDTask) -> Predictions:
+        p = self.params
+        head = DINOHead(task.backbone.feature_dim, p.head_hidden_dim, p.head_bottleneck_dim, p.head_out_dim)
+        network = GCDNetwork(trainable_copy(task.backbone), head)
+        stats = fit(network, self._step, view_maker(task.backbone, p.crop_pct), task.images, task.labelled_idx,
+                    task.labelled_y, task.unlabelled_idx,
+                    OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=True),
+                    task.work_dir, task.seed, task.device, desc="gcd")
+        rows = np.concatenate([task.labelled_idx, task.unlabelled_idx, task.test_idx])
+        feats = l2_normalise(features_of(task, network.backbone, rows))
+        n_l, n_u = len(task.labelled_idx), len(task.unlabelled_idx)
+        f_l, f_u, f_test = feats[:n_l], feats[n_l:n_l + n_u], feats[n_l + n_u:]
+        k, k_scores = self._number_of_classes(task, feats[:n_l + n_u])
+        result = semi_supervised_kmeans(f_u, KMeansConfig(k, p.n_init, p.max_iter, seed=p.kmeans_seed), f_l,
+                                        task.labelled_y)
+        set_feats = {"unlabelled_train": f_u, "test": f_test}
+        clusters = {s: result.labels if s == "unlabelled_train" else result.assign(set_feats[s])
+                    for s in task.eval_sets}
+        knownness = {s: max_cosine(set_feats[s], result.centres[:task.n_known]) for s in task.eval_sets}
+        return Predictions(clusters, knownness, "max_cosine_to_labelled_cluster_centres",
+                           {"train": vars(stats), "k_used": k, "k_estimates": k_scores, "inertia": result.inertia})
+
+    def _step(self, network: GCDNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        p = self.params
+        z = network.head(network.backbone(batch.views))
+        labelled = batch.is_labelled.repeat(2)
+        unsup = info_nce(z, p.info_nce_temperature)
+        sup = supcon(z[labelled], batch.labels.repeat(2)[labelled], p.supcon_temperature)
+        loss = (1 - p.sup_con_weight) * unsup + p.sup_con_weight * sup
+        return loss, {"infonce": unsup.item(), "supcon": sup.item()}
+
+    def _number_of_classes(self, task: GCDTask, train_feats: np.ndarray) -> tuple[int, dict]:
+        if not self.params.estimate_k:
+            return require_k(task, "gcd"), {}
+        k, scores = estimate_k(train_feats, np.arange(len(task.labelled_idx)), task.labelled_y, task.n_known,
+                               self.params.k_max, seed=self.params.kmeans_seed)
+        return k, {str(key): value for key, value in sorted(scores.items())}

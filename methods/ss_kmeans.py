@@ -1,0 +1,42 @@
+"""Semi-supervised k-means (GCD) on frozen backbone features, K given (METHODS.md §1.2)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchmark.clustering import KMeansConfig, semi_supervised_kmeans
+from benchmark.features import l2_normalise, max_cosine
+from benchmark.method import Method, Predictions
+from benchmark.registries import METHODS
+from benchmark.task import GCDTask
+from methods.requirements import require_k
+
+
+@dataclass
+class SSKMeansParams:
+    n_init: int = 100  # the released k_means.sh (argument default 10)
+    max_iter: int = 200
+    tol: float = 1e-4
+    seed: int = 0
+
+
+@METHODS.register("ss-kmeans")
+class SemiSupervisedKMeans(Method):
+    """Labelled class means seed the first K_old centres and labelled points stay pinned to them."""
+
+    Params = SSKMeansParams
+    profiles = {"cpu": {"n_init": 10}}
+    summary = "GCD's semi-supervised k-means on frozen backbone features"
+
+    def run(self, task: GCDTask) -> Predictions:
+        p = self.params
+        feats = l2_normalise(task.frozen_features)
+        config = KMeansConfig(require_k(task, "ss-kmeans"), p.n_init, p.max_iter, p.tol, p.seed)
+        result = semi_supervised_kmeans(feats[task.unlabelled_idx], config, feats[task.labelled_idx],
+                                        task.labelled_y)
+        clusters, knownness = {}, {}
+        for eval_set in task.eval_sets:
+            rows = task.indices(eval_set)
+            clusters[eval_set] = result.labels if eval_set == "unlabelled_train" else result.assign(feats[rows])
+            knownness[eval_set] = max_cosine(feats[rows], result.centres[:task.n_known])
+        return Predictions(clusters, knownness, "max_cosine_to_labelled_cluster_centres",
+                           {"kmeans": config.resolved(), "inertia": result.inertia, "n_iter": result.n_iter})

@@ -1,0 +1,95 @@
+"""Leaderboard: golden output from frozen records, version mixing refused, staleness check, LaTeX, chart."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.errors import GFaceError
+from benchmark.leaderboard import README_END, README_START, cell, render_latex, render_markdown
+from benchmark.results import collect_records, read_results, write_results
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def board(tmp_path):
+    runs = tmp_path / "runs"
+    shutil.copytree(DATA / "frozen_runs", runs)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{README_START}\nold table\n{README_END}\n\nmore text\n")
+    out = tmp_path / "leaderboard"
+    return runs, readme, out
+
+
+def _leaderboard(board, *extra):
+    runs, readme, out = board
+    return main(["leaderboard", "--runs-dir", str(runs), "--readme", str(readme), "--output-dir", str(out), *extra])
+
+
+def test_golden_markdown_from_frozen_records(board):
+    assert _leaderboard(board, "--latex") == 0
+    _, readme, out = board
+    assert (out / "LEADERBOARD.md").read_text() == (DATA / "leaderboard_golden.md").read_text()
+    assert (out / "leaderboard.tex").read_text() == (DATA / "leaderboard_golden.tex").read_text()
+    text = readme.read_text()
+    assert "old table" not in text and text.endswith(f"{README_END}\n\nmore text\n")
+    assert "| ss-kmeans | 65.2 ± 1.0 (3) |" in text
+    assert (out / "leaderboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_check_passes_when_fresh_and_fails_when_stale(board, capsys):
+    assert _leaderboard(board) == 0
+    assert _leaderboard(board, "--check") == 0
+    _, readme, out = board
+    (out / "LEADERBOARD.md").write_text((out / "LEADERBOARD.md").read_text().replace("65.2", "99.9"))
+    assert _leaderboard(board, "--check") == 1
+    assert "stale: LEADERBOARD.md" in capsys.readouterr().err
+
+
+def test_without_records_the_committed_csv_is_rendered(board):
+    assert _leaderboard(board) == 0
+    runs, _, out = board
+    first = (out / "LEADERBOARD.md").read_text()
+    shutil.rmtree(runs)
+    runs.mkdir()
+    assert _leaderboard(board) == 0
+    assert (out / "LEADERBOARD.md").read_text() == first
+
+
+def test_mixing_protocol_versions_is_refused(board, tmp_path):
+    runs, _, _ = board
+    record_path = next(runs.glob("proto-a/kmeans/*/record.json"))
+    record = json.loads(record_path.read_text())
+    record["protocol"]["version"] = 2
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(GFaceError, match="mix protocol_version values \\['1', '2'\\]"):
+        render_markdown(collect_records(runs))
+
+
+def test_mixing_scorers_is_refused(board):
+    runs, _, _ = board
+    record_path = next(runs.glob("proto-b/kmeans/*/record.json"))
+    record = json.loads(record_path.read_text())
+    record["scorer"] = "hungarian_v1/1"
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(GFaceError, match="mix scorer values"):
+        render_latex(collect_records(runs))
+
+
+def test_csv_round_trip_keeps_per_seed_values(board, tmp_path):
+    frame = collect_records(board[0])
+    write_results(frame, tmp_path / "results.csv")
+    back = read_results(tmp_path / "results.csv")
+    assert len(back) == len(frame) == 8 * 2 * 11  # 8 runs, 2 evaluation sets, 11 metrics
+    primary = back[(back.metric == "all") & (back.eval_set == "unlabelled_train")]
+    assert sorted(primary["value"]) == pytest.approx(sorted([0.512, 0.498, 0.655, 0.641, 0.66, 0.301, 0.45, 0.47]))
+
+
+def test_cell_format():
+    import pandas as pd
+    assert cell(pd.Series([0.5, 0.6]), percent=True) == "55.0 ± 7.1 (2)"
+    assert cell(pd.Series([0.5]), percent=True) == "50.0 (1)"
+    assert cell(pd.Series([0.91234, 0.9]), percent=False) == "0.906 ± 0.009 (2)"
+    assert cell(pd.Series([], dtype=float), percent=True) == "–"
