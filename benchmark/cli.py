@@ -16,6 +16,7 @@ examples:
   python run_benchmark.py --methods all                  every method on the embedded SynthFACE protocols
   python run_benchmark.py --methods ss-kmeans --protocols rafdb-basic --data-root ~/fer --seeds 3
   python run_benchmark.py --methods 'ss-*' --set ss-kmeans.n_init=20 --dry-run
+  python run_benchmark.py --methods digface --ablate     full DIG-FACE plus each loss term removed in turn
   python run_benchmark.py --list protocols
   python run_benchmark.py leaderboard [--check] [--latex]   rebuild tables from run records
 
@@ -36,6 +37,9 @@ def build_run_parser() -> argparse.ArgumentParser:
                         help="repetitions per split seed, each with its own derived training seed (default: 1)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="METHOD.PARAM=VALUE",
                         help="override a method parameter, e.g. --set ss-kmeans.n_init=20 (repeatable)")
+    parser.add_argument("--ablate", action="store_true",
+                        help="also run, for each selected method that declares loss terms, one configuration per "
+                             "term with that term's weight set to 0 (an 'Ablations' table in LEADERBOARD.md)")
     parser.add_argument("--profile", choices=["paper", "cpu"],
                         help="parameter profile (default: the protocol's; 'cpu' on the embedded protocols)")
     parser.add_argument("--data-root", type=Path, help="folder holding the real datasets (or $GFACE_DATA_ROOT)")
@@ -68,7 +72,8 @@ def build_leaderboard_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("gface").setLevel(logging.INFO)
     try:
         if argv[:1] == ["leaderboard"]:
             return leaderboard_command(build_leaderboard_parser().parse_args(argv[1:]))
@@ -94,7 +99,8 @@ def run_command(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         raise GFaceError(f"--seeds {args.seeds}: need at least 1 repetition")
     from benchmark.method import parse_overrides
-    specs = expand(args.methods, args.protocols, args.seeds, parse_overrides(args.overrides), args.profile)
+    specs = expand(args.methods, args.protocols, args.seeds, parse_overrides(args.overrides), args.profile,
+                   args.ablate)
     done = [s for s in specs if is_done(s, args.runs_dir)]
     print(plan_table(specs, args.runs_dir))
     print(f"{len(specs)} runs: {len(done)} done, {len(specs) - len(done)} pending")
@@ -151,17 +157,16 @@ def leaderboard_command(args: argparse.Namespace) -> int:
 
 
 def list_names(kind: str, registry) -> str:
-    from benchmark.registries import PROTOCOLS
-    lines = []
-    for name in registry.names():
-        obj = registry.get(name)
-        if registry is PROTOCOLS:
-            detail = f"{obj.dataset}: {len(obj.known)} known / {len(obj.new)} new{' (default)' if obj.default else ''}"
-        else:
-            detail = (getattr(obj, "summary", "") or (obj.__doc__ or "").strip().splitlines()[0:1] or [""])
-            detail = detail if isinstance(detail, str) else detail[0]
-        lines.append(f"  {name:<22} {detail}")
-    return f"{kind}:\n" + "\n".join(lines)
+    """One line per registered name with a short description."""
+    return f"{kind}:\n" + "\n".join(f"  {name:<22} {describe_entry(registry.get(name))}" for name in registry.names())
+
+
+def describe_entry(obj) -> str:
+    from benchmark.protocol import Protocol
+    if isinstance(obj, Protocol):
+        return f"{obj.dataset}: {len(obj.known)} known / {len(obj.new)} new{' (default)' if obj.default else ''}"
+    doc = (getattr(obj, "summary", "") or obj.__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else ""
 
 
 def plan_table(specs, runs_dir: Path) -> str:

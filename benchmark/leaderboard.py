@@ -1,7 +1,8 @@
 """Leaderboard tables from ``results.csv``: markdown (also between markers in README.md), LaTeX and a chart.
 
 Cells are ``mean ± sample std (n seeds)``; accuracies in % with one decimal, AUROC and FPR@TPR95 as fractions with
-three. A column never mixes protocol versions or scorer versions.
+three. A column never mixes protocol versions or scorer versions. Ablation runs (a loss term removed) stay out of
+the main tables and form their own section.
 """
 from __future__ import annotations
 
@@ -60,8 +61,8 @@ def cell(values: pd.Series, percent: bool) -> str:
 
 
 def pivot(frame: pd.DataFrame, eval_set: str, metrics: list[tuple[str, str, bool]]) -> tuple[list[str], list[list]]:
-    """Rows = methods, columns = protocol x metric; ``metrics`` = (metric, header, percent)."""
-    subset = frame[frame["eval_set"] == eval_set].copy()
+    """Rows = methods, columns = protocol x metric; ``metrics`` = (metric, header, percent). No ablation runs."""
+    subset = frame[(frame["eval_set"] == eval_set) & (frame["ablation"] == "")].copy()
     if subset.empty:
         return [], []
     subset["row"] = row_labels(subset)
@@ -104,7 +105,69 @@ def render_markdown(frame: pd.DataFrame) -> str:
         headers, rows = pivot(frame, eval_set, metrics)
         if rows:
             lines += ["", f"## {title}", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True)]
+    tables = ablation_tables(frame)
+    if tables:
+        lines += ["", "## Ablations: each loss term removed in turn (D_U, v2 accuracy; ΔAll vs full in points)"]
+        for title, (headers, rows) in tables:
+            lines += ["", f"### {title}", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True)]
     return "\n".join(lines) + "\n"
+
+
+def ablation_tables(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> list[tuple[str, tuple[list, list]]]:
+    """Per full configuration with ablation runs: (title, (headers, rows)); rows full and "− term", columns
+    protocol x All/Old/New/ΔAll.
+
+    An ablation run's full configuration is the non-ablation configuration of the same method whose parameters
+    differ from it in exactly one, zeroed, weight.
+    """
+    subset = frame[frame["eval_set"] == eval_set]
+    main, ablated = subset[subset["ablation"] == ""], subset[subset["ablation"] != ""]
+    if ablated.empty:
+        return []
+    labels = dict(zip(zip(main["method"], main["params"]), row_labels(main))) if not main.empty else {}
+    groups: dict[tuple[str, str | None], list[tuple[str, str]]] = {}
+    for method, params, term in ablated[["method", "params", "ablation"]].drop_duplicates().itertuples(index=False):
+        full = _full_config(params, main.loc[main["method"] == method, "params"].unique())
+        groups.setdefault((method, full), []).append((term, params))
+    tables = []
+    for (method, full), terms in sorted(groups.items(), key=lambda group: (group[0][0], group[0][1] or "")):
+        mine = subset[subset["method"] == method]
+        configs = [("full", mine[(mine["params"] == full) & (mine["ablation"] == "")])]
+        configs += [(f"− {term}", mine[(mine["params"] == params) & (mine["ablation"] == term)])
+                    for term, params in sorted(terms)]
+        tables.append((labels.get((method, full), f"{method} (full configuration not run)"), _ablation_rows(configs)))
+    return tables
+
+
+def _ablation_rows(configs: list[tuple[str, pd.DataFrame]]) -> tuple[list[str], list[list[str]]]:
+    full = configs[0][1]
+    protocols = sorted(set().union(*(set(runs["protocol"]) for _, runs in configs)))
+    headers = ["Configuration"] + [f"{p} {h}" for p in protocols for h in ("All", "Old", "New", "ΔAll")]
+    rows = []
+    for name, runs in configs:
+        row = [name]
+        for protocol in protocols:
+            here = runs[runs["protocol"] == protocol]
+            row += [cell(here.loc[here["metric"] == metric, "value"], True) for metric, _ in SPLITS]
+            row.append("" if runs is full else _delta(here, full[full["protocol"] == protocol]))
+        rows.append(row)
+    return headers, rows
+
+
+def _full_config(ablated: str, candidates) -> str | None:
+    params = json.loads(ablated)
+    for candidate in sorted(candidates):
+        full = json.loads(candidate)
+        differing = [k for k in set(full) | set(params) if full.get(k) != params.get(k)]
+        if len(differing) == 1 and params.get(differing[0]) == 0:
+            return candidate
+    return None
+
+
+def _delta(ablated: pd.DataFrame, full: pd.DataFrame) -> str:
+    """Mean All of the ablation minus mean All of the full configuration, in points."""
+    a, f = (rows.loc[rows["metric"] == "all", "value"].dropna() for rows in (ablated, full))
+    return f"{100 * (a.mean() - f.mean()):+.1f}" if len(a) and len(f) else "–"
 
 
 def main_table(frame: pd.DataFrame) -> str:
@@ -141,7 +204,8 @@ def render_latex(frame: pd.DataFrame) -> str:
 
 def summary_means(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> pd.DataFrame:
     """Mean and std per (row label, protocol, metric) for the chart."""
-    subset = frame[(frame["eval_set"] == eval_set) & frame["metric"].isin([m for m, _ in SPLITS])].copy()
+    subset = frame[(frame["eval_set"] == eval_set) & (frame["ablation"] == "")
+                   & frame["metric"].isin([m for m, _ in SPLITS])].copy()
     subset["row"] = row_labels(subset)
     return subset.groupby(["protocol", "row", "metric"])["value"].agg(
         mean="mean", std=lambda v: v.std(ddof=1) if len(v) > 1 else np.nan).reset_index()

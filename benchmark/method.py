@@ -38,6 +38,7 @@ class Method(ABC):
     Params: ClassVar[type]
     profiles: ClassVar[dict[str, dict]] = {}
     summary: ClassVar[str] = ""
+    ablation_terms: ClassVar[dict[str, str]] = {}  # term label -> weight parameter, for ``--ablate``
 
     def __init__(self, params):
         self.params = params

@@ -1,4 +1,8 @@
-"""Expanding methods x protocols x seeds into idempotent runs with stable ids and folders."""
+"""Expanding methods x protocols x seeds (x ablations) into idempotent runs with stable ids and folders.
+
+A method class may declare ``ablation_terms: ClassVar[dict[str, str]]`` (term label -> weight parameter); with
+``ablate=True`` each such method also runs once per term with that weight set to 0.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -22,6 +26,7 @@ class RunSpec:
     backbone: str
     split_seed: int
     repetition: int
+    ablation: str | None = None  # the removed term's label for an ablation run
 
     @property
     def training_seed(self) -> int:
@@ -34,6 +39,8 @@ class RunSpec:
         """Seeds in clear, then a hash of everything else that changes results (params, backbone, versions)."""
         config = {"method": self.method, "params": self.params, "backbone": self.backbone,
                   "protocol": self.protocol.id, "protocol_version": self.protocol.version}
+        if self.ablation is not None:
+            config["ablation"] = self.ablation
         digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
         return f"split{self.split_seed}-rep{self.repetition}-{digest}"
 
@@ -44,12 +51,15 @@ class RunSpec:
         return {"run_id": self.run_id, "protocol": self.protocol.id, "protocol_version": self.protocol.version,
                 "dataset": self.protocol.dataset, "method": self.method, "profile": self.profile,
                 "params": self.params, "backbone": self.backbone, "split_seed": self.split_seed,
-                "repetition": self.repetition, "training_seed": self.training_seed}
+                "repetition": self.repetition, "training_seed": self.training_seed, "ablation": self.ablation}
 
 
 def expand(method_patterns: list[str], protocol_patterns: list[str] | None, repetitions: int,
-           overrides: dict[str, dict[str, str]], profile: str | None = None) -> list[RunSpec]:
-    """All runs of the sweep. ``protocol_patterns=None`` means the default (embedded) protocols."""
+           overrides: dict[str, dict[str, str]], profile: str | None = None, ablate: bool = False) -> list[RunSpec]:
+    """All runs of the sweep. ``protocol_patterns=None`` means the default (embedded) protocols.
+
+    ``ablate``: after each method's full configuration, one configuration per declared ablation term.
+    """
     methods = METHODS.select(method_patterns)
     protocols = (PROTOCOLS.select(protocol_patterns) if protocol_patterns
                  else [p for p in PROTOCOLS.names() if PROTOCOLS.get(p).default])
@@ -57,6 +67,10 @@ def expand(method_patterns: list[str], protocol_patterns: list[str] | None, repe
     if unknown_targets:
         raise GFaceError(f"--set names {sorted(unknown_targets)}, which are not among the selected methods "
                          f"{methods}; write --set METHOD.PARAM=VALUE for a method you run")
+    if ablate and not any(ablation_terms(m) for m in methods):
+        declaring = [m for m in METHODS.names() if ablation_terms(m)]
+        raise GFaceError(f"--ablate: none of the selected methods {methods} declares ablation terms; methods that "
+                         f"do: {', '.join(declaring) or 'none'}")
     specs = []
     for protocol_id in protocols:
         protocol = PROTOCOLS.get(protocol_id)
@@ -64,9 +78,20 @@ def expand(method_patterns: list[str], protocol_patterns: list[str] | None, repe
         for method in methods:
             params = dataclasses.asdict(resolve_params(method, METHODS.get(method), chosen_profile,
                                                        overrides.get(method, {})))
-            specs += [RunSpec(protocol, method, chosen_profile, params, protocol.backbone, seed, rep)
-                      for seed in protocol.split_seeds for rep in range(repetitions)]
+            configs = [(params, None)] + (ablated_configs(method, params) if ablate else [])
+            specs += [RunSpec(protocol, method, chosen_profile, config, protocol.backbone, seed, rep, ablation)
+                      for config, ablation in configs for seed in protocol.split_seeds for rep in range(repetitions)]
     return specs
+
+
+def ablation_terms(method: str) -> dict[str, str]:
+    return METHODS.get(method).ablation_terms
+
+
+def ablated_configs(method: str, params: dict) -> list[tuple[dict, str]]:
+    """One ``(params with the term's weight at 0, term label)`` per term not already at 0 in ``params``."""
+    return [({**params, weight: type(params[weight])(0)}, term)
+            for term, weight in ablation_terms(method).items() if params[weight]]
 
 
 def is_done(spec: RunSpec, runs_dir: Path) -> bool:

@@ -10,7 +10,7 @@ from benchmark.errors import GFaceError
 
 METRICS = ("all", "old", "new", "all_v1", "old_v1", "new_v1", "all_balanced", "old_balanced", "new_balanced",
            "auroc", "fpr_at_tpr95")
-COLUMNS = ("protocol", "protocol_version", "dataset", "method", "params", "backbone", "scorer", "eval_set",
+COLUMNS = ("protocol", "protocol_version", "dataset", "method", "params", "ablation", "backbone", "scorer", "eval_set",
            "split_seed", "repetition", "run_id", "split_sha256", "score_adapter", "metric", "value")
 
 
@@ -30,7 +30,8 @@ def collect_records(runs_dir: Path) -> pd.DataFrame:
 def record_rows(record: dict) -> list[dict]:
     base = {"protocol": record["protocol"]["id"], "protocol_version": record["protocol"]["version"],
             "dataset": record["protocol"]["dataset"], "method": record["method"]["name"],
-            "params": json.dumps(record["method"]["params"], sort_keys=True), "backbone": record["backbone"]["name"],
+            "params": json.dumps(record["method"]["params"], sort_keys=True),
+            "ablation": record["method"].get("ablation") or "", "backbone": record["backbone"]["name"],
             "scorer": record["scorer"], "split_seed": record["seeds"]["split"],
             "repetition": record["seeds"]["repetition"], "run_id": record["run_id"],
             "split_sha256": record["protocol"]["split_sha256"],
@@ -41,8 +42,8 @@ def record_rows(record: dict) -> list[dict]:
 
 def write_results(frame: pd.DataFrame, path: Path) -> None:
     from benchmark.atomic import write_text
-    ordered = frame.sort_values(["protocol", "method", "params", "split_seed", "repetition", "eval_set", "metric"],
-                                kind="stable")
+    ordered = frame.sort_values(["protocol", "method", "params", "ablation", "split_seed", "repetition", "eval_set",
+                                 "metric"], kind="stable")
     write_text(path, ordered.to_csv(index=False, float_format="%.6f"))
 
 
@@ -50,5 +51,8 @@ def read_results(path: Path) -> pd.DataFrame:
     if not Path(path).exists():
         raise GFaceError(f"{path} does not exist and no run records were found; run the benchmark first "
                          f"(python run_benchmark.py --methods all)")
-    return pd.read_csv(path, dtype={"params": str, "score_adapter": str}, keep_default_na=False,
-                       na_values={"value": [""]})
+    frame = pd.read_csv(path, dtype={"params": str, "ablation": str, "score_adapter": str}, keep_default_na=False,
+                        na_values={"value": [""]})
+    if "ablation" not in frame:  # written before ablation runs existed
+        frame.insert(list(COLUMNS).index("ablation"), "ablation", "")
+    return frame

@@ -74,11 +74,13 @@ def load_affectnet_from(folder: Path, cache_dir: Path, *, n_classes: int = 8, cr
 
 @DATASETS.register("affectnet8")
 def affectnet8(data_root: Path | None, cache_dir: Path) -> FERData:
+    """AffectNet manually annotated: 8 classes; test = official validation set (DIR/affectnet)."""
     return load_affectnet_from(resolve_data_root(data_root, "affectnet", "affectnet8", OBTAIN_FROM), cache_dir)
 
 
 @DATASETS.register("affectnet7")
 def affectnet7(data_root: Path | None, cache_dir: Path) -> FERData:
+    """AffectNet manually annotated, contempt dropped: 7 classes (DIR/affectnet)."""
     return load_affectnet_from(resolve_data_root(data_root, "affectnet", "affectnet7", OBTAIN_FROM), cache_dir,
                                n_classes=7)
 

@@ -80,11 +80,13 @@ def load_ferplus_from(folder: Path, cache_dir: Path, *, with_contempt: bool = Tr
 
 @DATASETS.register("ferplus")
 def ferplus(data_root: Path | None, cache_dir: Path) -> FERData:
+    """FERPlus: 8 classes by the official majority vote, 48 px grey faces as RGB (DIR/ferplus)."""
     return load_ferplus_from(resolve_data_root(data_root, "ferplus", "ferplus", OBTAIN_FROM), cache_dir)
 
 
 @DATASETS.register("ferplus7")
 def ferplus7(data_root: Path | None, cache_dir: Path) -> FERData:
+    """FERPlus without contempt: 7 classes (DIR/ferplus)."""
     return load_ferplus_from(resolve_data_root(data_root, "ferplus", "ferplus7", OBTAIN_FROM), cache_dir,
                              with_contempt=False)
 

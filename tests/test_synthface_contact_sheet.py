@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from datasets.synthface.contact_sheet import GAP, LABEL_WIDTH, main
+from datasets.synthface.contact_sheet import GAP, main
 
 
 def test_contact_sheet_has_a_row_per_class(tmp_path):
@@ -11,5 +11,5 @@ def test_contact_sheet_has_a_row_per_class(tmp_path):
     assert main(["--out", str(out), "--per-class", "2", "--image-size", "24", "--zoom", "2"]) == 0
     sheet = Image.open(out)
     tile = 24 * 2
-    assert sheet.size == (LABEL_WIDTH + 2 * (tile + GAP), 18 * (tile + GAP))
+    assert sheet.size[1] == 18 * (tile + GAP) and sheet.size[0] > 2 * (tile + GAP) + 100
     assert main(["--out", str(out), "--per-class", "0"]) == 2

@@ -17,7 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-OBJECTIVES = ("classification", "simclr", "classification+simclr")
+from benchmark.training.grl import reverse_gradient, warm_start_coefficient
+
+OBJECTIVES = ("classification", "simclr", "classification+simclr", "simclr-adversarial")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class PretrainConfig:
     weight_decay: float = 5e-4
     temperature: float = 0.2
     min_crop_area: float = 0.5
+    adversary_weight: float = 1.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -85,16 +88,22 @@ def to_float(batch: torch.Tensor) -> torch.Tensor:
 
 
 def augment(x: torch.Tensor, generator: torch.Generator, min_crop_area: float) -> torch.Tensor:
-    """Random resized crop + horizontal flip, then (p=0.8) brightness/contrast/saturation jitter, (p=0.2) grey."""
-    b = x.shape[0]
+    """Random views that mimic SynthFACE's photographic nuisance, never its expressions.
+
+    Geometry: resized crop, rotation up to 15 degrees, horizontal flip. Photometry (p=0.8): brightness,
+    contrast and saturation in [0.6, 1.4]; a linear light ramp up to 0.45; grey (p=0.2). Sensor: Gaussian
+    blur (sigma up to 1 px) and noise (sigma up to 7/255).
+    """
+    b, _, height, width = x.shape
     u = lambda *shape: torch.rand(*shape, generator=generator)  # noqa: E731
     area = min_crop_area + (1 - min_crop_area) * u(b)
     ratio = torch.exp((u(b) - 0.5) * 2 * np.log(4 / 3))
     w, h = (area * ratio).sqrt().clamp(max=1), (area / ratio).sqrt().clamp(max=1)
     flip = torch.where(u(b) < 0.5, -1.0, 1.0)
-    theta = torch.zeros(b, 2, 3)
-    theta[:, 0, 0], theta[:, 1, 1] = w * flip, h
-    theta[:, 0, 2], theta[:, 1, 2] = (1 - w) * (2 * u(b) - 1), (1 - h) * (2 * u(b) - 1)
+    angle = (2 * u(b) - 1) * np.deg2rad(15)
+    cos, sin = angle.cos(), angle.sin()
+    theta = torch.stack([torch.stack([cos * w * flip, -sin * h, (1 - w) * (2 * u(b) - 1)], 1),
+                         torch.stack([sin * w * flip, cos * h, (1 - h) * (2 * u(b) - 1)], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
@@ -105,8 +114,24 @@ def augment(x: torch.Tensor, generator: torch.Generator, min_crop_area: float) -
     mean_grey = grey(x).mean((2, 3), keepdim=True)
     x = (x - mean_grey) * strength() + mean_grey
     x = grey(x) + (x - grey(x)) * strength()
+    ramp_angle = 2 * np.pi * u(b, 1, 1, 1)
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, height), torch.linspace(-1, 1, width), indexing="ij")
+    x = x * (1 + jitter * 0.45 * u(b, 1, 1, 1) * (ramp_angle.cos() * xs + ramp_angle.sin() * ys))
     x = torch.where(u(b, 1, 1, 1) < 0.2, grey(x).expand_as(x), x)
-    return x.clamp_(0, 1)
+    x = _gaussian_blur(x, sigma=u(b).clamp(min=1e-3))
+    return (x + torch.randn(x.shape, generator=generator) * (7 / 255) * u(b, 1, 1, 1)).clamp_(0, 1)
+
+
+def _gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Separable 5-tap Gaussian blur with one sigma (pixels) per image."""
+    b, c, height, width = x.shape
+    taps = torch.arange(-2, 3, dtype=x.dtype)
+    kernel = torch.exp(-0.5 * (taps[None] / sigma[:, None]) ** 2)
+    kernel = (kernel / kernel.sum(1, keepdim=True)).repeat_interleave(c, 0)
+    flat = x.reshape(1, b * c, height, width)
+    flat = F.conv2d(F.pad(flat, (2, 2, 0, 0), mode="reflect"), kernel.view(b * c, 1, 1, 5), groups=b * c)
+    flat = F.conv2d(F.pad(flat, (0, 0, 2, 2), mode="reflect"), kernel.view(b * c, 1, 5, 1), groups=b * c)
+    return flat.view(b, c, height, width)
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -140,15 +165,17 @@ def train(make_model: Callable[[], nn.Module], images: np.ndarray, labels: np.nd
         model = make_model().to(memory_format=torch.channels_last)  # about 1.4x faster convolutions on CPU
         classify = config.objective != "simclr"
         contrast = config.objective != "classification"
+        adversarial = config.objective == "simclr-adversarial"
         head = nn.Linear(model.feature_dim, int(labels.max()) + 1) if classify else None
         projector = projection_head(model.feature_dim) if contrast else None
         modules = nn.ModuleList([m for m in (model, head, projector) if m is not None]).train()
         optimizer = torch.optim.SGD(modules.parameters(), lr=config.lr, momentum=0.9, nesterov=True,
                                     weight_decay=config.weight_decay)
         steps_per_epoch = len(images) // config.batch_size
+        total_steps = config.epochs * steps_per_epoch
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr,
-                                                       total_steps=config.epochs * steps_per_epoch)
-        with tqdm(total=config.epochs * steps_per_epoch, desc=desc, unit="step") as bar:
+                                                       total_steps=total_steps)
+        with tqdm(total=total_steps, desc=desc, unit="step") as bar:
             for _ in range(config.epochs):
                 order = torch.randperm(len(images), generator=generator)
                 for step in range(steps_per_epoch):
@@ -157,7 +184,10 @@ def train(make_model: Callable[[], nn.Module], images: np.ndarray, labels: np.nd
                     features = model(_normalise(augment(x, generator, config.min_crop_area), norm_mean, norm_std))
                     loss = torch.zeros(())
                     if classify:
-                        loss = loss + F.cross_entropy(head(features), targets[index])
+                        weight = warm_start_coefficient(bar.n, high=config.adversary_weight, alpha=10,
+                                                        max_iters=total_steps) if adversarial else 0.0
+                        head_input = reverse_gradient(features, weight) if adversarial else features
+                        loss = loss + F.cross_entropy(head(head_input), targets[index])
                     if contrast:
                         other = model(_normalise(augment(x, generator, config.min_crop_area), norm_mean, norm_std))
                         loss = loss + nt_xent(projector(features), projector(other), config.temperature)

@@ -28,6 +28,7 @@ class OptimConfig:
     weight_decay: float
     decay_1d: bool  # GCD decays every parameter; SimGCD exempts biases and 1-D parameters
     min_lr_ratio: float = 1e-3  # cosine annealing to lr * 1e-3
+    clip_grad_norm: float | None = None  # global gradient-norm clipping (DIG-FACE: 100); None = no clipping
 
 
 @dataclass
@@ -36,6 +37,8 @@ class Batch:
     labels: torch.Tensor  # (B,) re-indexed labels; -1 for unlabelled images (never to be read by a loss)
     is_labelled: torch.Tensor  # (B,) bool
     epoch: int
+    step: int  # global iteration index (0-based), derived from epoch and position: it resumes exactly
+    total_steps: int  # iterations of the whole training
 
 
 StepFn = Callable[[torch.nn.Module, Batch], tuple[torch.Tensor, dict[str, float]]]
@@ -64,6 +67,7 @@ def fit(model: torch.nn.Module, step: StepFn, make_views: ViewFn, images: np.nda
     rows = np.concatenate([labelled_idx, unlabelled_idx])
     labels = torch.cat([torch.as_tensor(labelled_y, dtype=torch.long),
                         torch.full((len(unlabelled_idx),), -1, dtype=torch.long)])
+    n_batches = (len(labelled_idx) + len(unlabelled_idx)) // optim.batch_size  # per epoch, as balanced_epoch
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     n_images, t0 = 0, time.perf_counter()
     for epoch in range(start, optim.epochs):
@@ -71,14 +75,17 @@ def fit(model: torch.nn.Module, step: StepFn, make_views: ViewFn, images: np.nda
         batches = balanced_epoch(len(labelled_idx), len(unlabelled_idx), optim.batch_size, generator)
         running: dict[str, float] = {}
         bar = tqdm(batches, desc=f"{desc} epoch {epoch + 1}/{optim.epochs}", unit="batch", leave=False)
-        for positions in bar:
+        for index, positions in enumerate(bar):
             uint8 = torch.from_numpy(np.ascontiguousarray(images[rows[positions.numpy()]])).to(device)
             batch = Batch(make_views(uint8, generator), labels[positions].to(device),
-                          (labels[positions] >= 0).to(device), epoch)
+                          (labels[positions] >= 0).to(device), epoch, epoch * n_batches + index,
+                          optim.epochs * n_batches)
             with autocast:
                 loss, logs = step(model, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if optim.clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), optim.clip_grad_norm)
             optimizer.step()
             n_images += len(positions)
             running = {k: 0.9 * running.get(k, v) + 0.1 * v for k, v in {"loss": loss.item(), **logs}.items()}

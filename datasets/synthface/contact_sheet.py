@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ from benchmark.errors import GFaceError
 from datasets.synthface.generate import SUBSETS, SynthConfig, generate_subset
 from datasets.synthface.loaders import SEED
 
-LABEL_WIDTH = 190
 GAP = 4
 
 
@@ -33,15 +31,16 @@ def contact_sheet(per_class: int = 8, *, seed: int = SEED, image_size: int = 48,
         subset = generate_subset(name, config, seed, progress=False)
         rows += [(cls, subset.images[subset.labels == i]) for i, cls in enumerate(subset.class_names)]
     tile = image_size * zoom
-    sheet = Image.new("RGB", (LABEL_WIDTH + per_class * (tile + GAP), len(rows) * (tile + GAP)), "white")
-    draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default(size=max(12, tile // 8))
+    label_width = GAP * 4 + int(max(font.getlength(cls) for cls, _ in rows))
+    sheet = Image.new("RGB", (label_width + per_class * (tile + GAP), len(rows) * (tile + GAP)), "white")
+    draw = ImageDraw.Draw(sheet)
     for r, (cls, images) in enumerate(rows):
         top = r * (tile + GAP)
-        draw.text((8, top + tile // 2), cls, fill="black", font=font, anchor="lm")
+        draw.text((GAP * 2, top + tile // 2), cls, fill="black", font=font, anchor="lm")
         for c, image in enumerate(images):
             face = Image.fromarray(np.asarray(image)).resize((tile, tile), Image.Resampling.BICUBIC)
-            sheet.paste(face, (LABEL_WIDTH + c * (tile + GAP), top))
+            sheet.paste(face, (label_width + c * (tile + GAP), top))
     return sheet
 
 

@@ -89,15 +89,15 @@ def draw_face(canvas: np.ndarray, c: FaceContext) -> None:
 
 def _mouth_geometry(c: FaceContext) -> dict[str, np.ndarray]:
     a = c.a
-    width = c.t("mouth_w") * (1 + 0.35 * a(20) + 0.22 * a(12) - 0.2 * a(23) - 0.12 * a(24)
+    width = c.t("mouth_w") * (1 + 0.45 * a(20) + 0.22 * a(12) - 0.2 * a(23) - 0.12 * a(24)
                               - 0.14 * a(26) * (1 - a(20)) - 0.06 * a(17))
     centre = c.t("mouth_y") + 0.03 * a(26) - 0.02 * a(17) + 0.02 * a(15)
     corner = 0.11 * a(15) - 0.14 * a(12) + 0.02 * a(20) + 0.02 * a(16)
     s2 = np.minimum((c.xm / width) ** 2, 1.0)
     mid = centre + corner * s2
-    power = np.clip(0.5 - 0.3 * a(20) - 0.2 * a(12), 0.15, 0.5)
+    power = np.clip(0.5 - 0.35 * a(20) - 0.2 * a(12), 0.1, 0.5)
     shape = (1.0 - s2) ** power
-    gap_up = 0.015 * a(25) + 0.04 * a(26) + 0.06 * a(10) + 0.03 * a(12) * a(25)
+    gap_up = 0.015 * a(25) + 0.04 * a(26) + 0.07 * a(10) + 0.03 * a(12) * a(25)
     gap_lo = np.maximum(0.015 * a(25) + 0.2 * a(26) + 0.06 * a(16) + 0.03 * a(20) * a(25) - 0.03 * a(17), 0)
     inner_up = mid - gap_up * shape
     inner_lo = mid + gap_lo * shape
@@ -111,16 +111,16 @@ def _mouth_geometry(c: FaceContext) -> dict[str, np.ndarray]:
 
 def _mouth(canvas: np.ndarray, c: FaceContext, skin: np.ndarray, m: dict[str, np.ndarray]) -> None:
     inside_x = c.xm - m["width"]
-    press = 0.3 * _lip_press(c) * np.clip(1.0 - np.abs(ellipse(c.xm, c.y, 0.0, m["centre"], m["width"] + 0.06, 0.1))
-                                       / 0.03, 0.0, 1.0)
-    paint(canvas, press, skin * 0.65)
+    bulge_ring = np.abs(ellipse(c.xm, c.y, 0.0, m["centre"], m["width"] + 0.06, 0.1))
+    paint(canvas, 0.4 * _lip_press(c) * np.clip(1.0 - bulge_ring / 0.03, 0.0, 1.0), skin * 0.6)
     paint(canvas, c.cover(np.maximum(between(c.y, m["outer_up"], m["outer_lo"]), inside_x)), c.t("lips"))
     d_open = np.maximum(between(c.y, m["inner_up"], m["inner_lo"]), inside_x + 0.01)
     paint(canvas, 0.9 * c.cover(d_open - 0.006), _MOUTH_INSIDE * (0.5 + skin))
+    opening = np.clip((m["inner_lo"] - m["inner_up"]) / c.px - 0.5, 0.0, 1.0)  # no teeth between closed lips
     upper_teeth = np.maximum(np.maximum(d_open, c.y - (m["inner_up"] + 0.04)), c.xm - 0.75 * m["width"])
-    paint(canvas, c.cover(upper_teeth), _TEETH)
+    paint(canvas, opening * c.cover(upper_teeth), _TEETH)
     lower_teeth = np.maximum(np.maximum(d_open, m["inner_lo"] - 0.03 - c.y), c.xm - 0.6 * m["width"])
-    paint(canvas, (0.15 + 0.85 * c.a(16)) * c.cover(lower_teeth), _TEETH * 0.95)
+    paint(canvas, opening * (0.15 + 0.85 * c.a(16)) * c.cover(lower_teeth), _TEETH * 0.95)
     crease = np.maximum(stroke(c.y, m["chin"] - 0.02 * c.a(17), 0.012), c.xm - 0.1)
     paint(canvas, (0.12 + 0.4 * c.a(17)) * c.cover(crease), skin * 0.6)
 
@@ -162,7 +162,7 @@ def _nose(canvas: np.ndarray, c: FaceContext, skin: np.ndarray) -> None:
     eye_y = c.t("eye_y")
     for offset in (0.0, 0.045, 0.09):
         wrinkle = np.maximum(stroke(c.y, eye_y + offset + 0.04 * c.xn, 0.009), c.xn - 0.06)
-        paint(canvas, 0.6 * a(9) * c.cover(wrinkle), skin * 0.5)
+        paint(canvas, 0.8 * a(9) * c.cover(wrinkle), skin * 0.45)
 
 
 def _beard(canvas: np.ndarray, c: FaceContext, hair: np.ndarray, d_face: np.ndarray) -> None:
@@ -203,7 +203,7 @@ def _brows(canvas: np.ndarray, c: FaceContext, skin: np.ndarray, hair: np.ndarra
     length = c.t("brow_len")
     inner_x = c.t("eye_dx") - 0.4 * length - 0.06 * a(4)
     outer_x = inner_x + length + 0.02 * a(2)
-    inner_y = base - 0.14 * a(1) - 0.03 * a(2) + 0.09 * a(4) * (1 - 0.6 * a(1)) + 0.03 * a(9)
+    inner_y = base - 0.14 * a(1) - 0.03 * a(2) + 0.11 * a(4) * (1 - 0.6 * a(1)) + 0.05 * a(9)
     outer_y = base - 0.11 * a(2) - 0.02 * a(1) + 0.035 * a(4)
     arch = (c.t("brow_arch") + 0.03 * a(2) + 0.02 * a(1)) * (1 - 0.6 * a(4))
     t = np.clip((c.xm - inner_x) / (outer_x - inner_x), 0.0, 1.0)

@@ -11,13 +11,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from benchmark.errors import GFaceError
-from datasets.synthface.action_units import AU_CODES, BASIC_CLASSES, COMPOUND_CLASSES, prototype_matrix
+from datasets.synthface.action_units import BASIC_CLASSES, COMPOUND_CLASSES, prototype_matrix
 from datasets.synthface.identities import sample_identities
 from datasets.synthface.jpeg import decode_jpeg, encode_jpeg
 from datasets.synthface.nuisance import sample_nuisance
 from datasets.synthface.renderer import render_faces
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 SUBSETS = ("basic", "compound")
 
 # RAF-DB basic per-class counts (train, test), in BASIC_CLASSES order.
@@ -114,7 +114,7 @@ def sample_expressions(rng: np.random.Generator, prototypes: np.ndarray) -> np.n
     weak = rng.random(n) < _AMBIGUOUS_FRACTION
     intensity = np.where(weak, rng.uniform(0.25, 0.55, n), rng.uniform(0.6, 1.0, n))
     au = prototypes * intensity[:, None] * (1.0 + 0.15 * rng.standard_normal((n, k)))
-    spurious = (rng.random((n, k)) < 0.1) * rng.uniform(0.0, 0.3, (n, k))
+    spurious = (rng.random((n, k)) < 0.05) * rng.uniform(0.0, 0.25, (n, k))
     return np.clip(au + 0.04 * rng.standard_normal((n, k)) + spurious, 0.0, 1.0).astype(np.float32)
 
 

@@ -46,7 +46,7 @@ def sample_nuisance(rng: np.random.Generator, n: int) -> Nuisance:
         gain=f32(rng.uniform(0.7, 1.15, n)),
         tint=f32(rng.uniform(0.9, 1.1, (n, 3))),
         gray=rng.random(n) < 0.06,
-        blur=f32(0.9 * rng.random(n) ** 2),
+        blur=f32(0.8 * rng.random(n) ** 2),
         noise=f32(rng.uniform(1.0, 7.0, n)),
         noise_seed=rng.integers(0, 2**63, n, dtype=np.uint64),
     )
