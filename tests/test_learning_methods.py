@@ -43,7 +43,7 @@ def _toy_training(work_dir, crash_in_epoch=None):
         return torch.nn.functional.cross_entropy(logits[mask], batch.labels.repeat(2)[mask]), {}
 
     fit(network, step, view_maker(backbone, 0.875), data.images, labelled, data.labels[labelled], unlabelled,
-        OptimConfig(3, 8, 0.05, 0.9, 1e-4, decay_1d=False), work_dir, seed=7, device=torch.device("cpu"),
+        OptimConfig(3, 16, 0.05, 0.9, 1e-4, decay_1d=False), work_dir, seed=7, device=torch.device("cpu"),
         desc="toy")
     return network.state_dict()
 

@@ -161,7 +161,7 @@ def _nose(canvas: np.ndarray, c: FaceContext, skin: np.ndarray) -> None:
     paint(canvas, 0.2 * c.cover(ellipse(c.xn, c.y, 0.0, ny - 0.04, 0.035, 0.03)), np.minimum(skin * 1.2, 1.0))
     eye_y = c.t("eye_y")
     for offset in (0.0, 0.045, 0.09):
-        wrinkle = np.maximum(stroke(c.y, eye_y + offset + 0.04 * c.xn, 0.009), c.xn - 0.06)
+        wrinkle = np.maximum(stroke(c.y, eye_y + offset + 0.04 * c.xn, 0.012), c.xn - 0.065)
         paint(canvas, 0.8 * a(9) * c.cover(wrinkle), skin * 0.45)
 
 

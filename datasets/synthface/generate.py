@@ -17,7 +17,7 @@ from datasets.synthface.jpeg import decode_jpeg, encode_jpeg
 from datasets.synthface.nuisance import sample_nuisance
 from datasets.synthface.renderer import render_faces
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 SUBSETS = ("basic", "compound")
 
 # RAF-DB basic per-class counts (train, test), in BASIC_CLASSES order.
