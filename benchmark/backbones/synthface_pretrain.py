@@ -49,7 +49,7 @@ class PretrainConfig:
         return json.dumps(asdict(self), sort_keys=True)
 
 
-DEFAULT_CONFIG = PretrainConfig(objective="classification", n_images=12000, epochs=8)
+DEFAULT_CONFIG = PretrainConfig(objective="classification", n_images=6000, epochs=4)
 
 
 @dataclass
