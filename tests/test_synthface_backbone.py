@@ -1,4 +1,4 @@
-"""SynthFaceCNN backbone: shapes, deterministic pretraining, weight cache, bad weight files."""
+"""SynthFaceCNN backbone: shapes, augmentations, losses, deterministic pretraining, weight cache, bad files."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,21 +8,24 @@ import pytest
 import torch
 
 import benchmark.backbones.synthface_cnn as synthface_cnn
+from benchmark.backbones.synthface_augment import AUGMENTATIONS
+from benchmark.backbones.synthface_clips import render_face_clips
 from benchmark.backbones.synthface_cnn import (FEATURE_DIM, INPUT_SIZE, LAST_STAGE, SynthFaceCNN, build_backbone,
                                                load_backbone, weight_file)
-from benchmark.backbones.synthface_pretrain import PretrainConfig, augment, embed, nt_xent, train
+from benchmark.backbones.synthface_pretrain import PretrainConfig, embed, grouped_order, nt_xent, train
 from benchmark.errors import GFaceError, MissingFileError
 from benchmark.registries import BACKBONES
 
-TINY = PretrainConfig(objective="classification+simclr", n_images=64, n_identities=4, epochs=1, batch_size=32)
+TINY = PretrainConfig(objective="clip-contrast", n_images=64, n_identities=4, clip_length=8, epochs=1,
+                      batch_size=32, augmentation="mild")
 
 
-def stand_in_faces(n: int, seed: int, n_identities: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    """Identities, each a fixed random pattern plus per-image noise."""
+def stand_in_faces(n: int, seed: int, n_identities: int = 4, size: int = INPUT_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Identities (or clips), each a fixed random pattern plus per-image noise."""
     rng = np.random.default_rng(seed)
-    prototypes = rng.integers(0, 256, (n_identities, INPUT_SIZE, INPUT_SIZE, 3))
+    prototypes = rng.integers(0, 256, (n_identities, size, size, 3))
     identities = np.arange(n) % n_identities
-    noise = rng.integers(-20, 21, (n, INPUT_SIZE, INPUT_SIZE, 3))
+    noise = rng.integers(-20, 21, (n, size, size, 3))
     return np.clip(prototypes[identities] + noise, 0, 255).astype(np.uint8), identities
 
 
@@ -36,11 +39,13 @@ def test_forward_shape_and_stage_names():
     assert not any(n.startswith("stage5") for n in names)
 
 
-def test_augment_keeps_shape_and_range():
+@pytest.mark.parametrize("name", sorted(AUGMENTATIONS))
+def test_augment_keeps_shape_range_and_seed(name):
     x = torch.rand(6, 3, INPUT_SIZE, INPUT_SIZE)
-    out = augment(x, torch.Generator().manual_seed(0), min_crop_area=0.5)
+    out = AUGMENTATIONS[name](x, torch.Generator().manual_seed(0), min_crop_area=0.5)
     assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
     assert not torch.allclose(out, x)
+    assert torch.equal(out, AUGMENTATIONS[name](x, torch.Generator().manual_seed(0), min_crop_area=0.5))
 
 
 def test_nt_xent_prefers_matching_views():
@@ -48,16 +53,40 @@ def test_nt_xent_prefers_matching_views():
     assert nt_xent(z, z, 0.2) < nt_xent(z, torch.randn(8, 16), 0.2)
 
 
-@pytest.mark.parametrize("objective", ["classification", "simclr"])
+def test_nt_xent_with_groups_is_the_mean_of_per_group_losses():
+    z1, z2 = torch.randn(8, 16), torch.randn(8, 16)
+    groups = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    separate = (nt_xent(z1[:4], z2[:4], 0.2) + nt_xent(z1[4:], z2[4:], 0.2)) / 2
+    assert torch.isclose(nt_xent(z1, z2, 0.2, groups), separate)
+    assert not torch.isclose(nt_xent(z1, z2, 0.2), separate)
+
+
+def test_grouped_order_keeps_runs_of_one_label():
+    labels = torch.tensor([0] * 9 + [1] * 4 + [2] * 8)
+    order = grouped_order(labels, 4, torch.Generator().manual_seed(0))
+    assert len(order) == 20 and len(set(order.tolist())) == 20
+    runs = labels[order].view(-1, 4)
+    assert (runs == runs[:, :1]).all()
+
+
+def test_clips_share_person_and_photograph_but_not_frames():
+    frames, clips = render_face_clips(2, 3, seed=0, image_size=24)
+    assert frames.shape == (6, 24, 24, 3) and frames.dtype == np.uint8
+    assert clips.tolist() == [0, 0, 0, 1, 1, 1]
+    assert not np.array_equal(frames[0], frames[1])  # random facial movements differ between frames
+    assert np.array_equal(frames, render_face_clips(2, 3, seed=0, image_size=24)[0])
+
+
+@pytest.mark.parametrize("objective", ["classification", "simclr", "clip-contrast"])
 def test_training_is_deterministic_for_a_seed(objective):
-    images, ids = stand_in_faces(64, seed=1)
-    config = replace(TINY, objective=objective)
+    images, ids = stand_in_faces(64, seed=1, size=16)  # small images keep this test fast
+    config = replace(TINY, objective=objective, augmentation="strong")
     first, second = (train(SynthFaceCNN, images, ids, config) for _ in range(2))
     for (name, a), b in zip(first.model.state_dict().items(), second.model.state_dict().values()):
         assert torch.equal(a, b), name
     other = train(SynthFaceCNN, images, ids, replace(config, seed=1))
     assert not torch.equal(other.model.stem[0].weight, first.model.stem[0].weight)
-    assert (first.head is None) == (objective == "simclr")
+    assert (first.head is None) == (objective != "classification")
 
 
 def test_build_backbone_caches_and_reuses(tmp_path):
@@ -103,9 +132,20 @@ def test_corrupt_weight_file_is_a_clear_error(tmp_path, content):
         torch.save({"stem.0.weight": torch.zeros(1)}, path)
     else:
         path.write_bytes(content)
-    with pytest.raises(GFaceError, match="Delete|delete"):
+    with pytest.raises(GFaceError, match="[Dd]elete"):
         load_backbone(path)
 
 
 def test_registered_factory():
     assert BACKBONES.get("synthface-cnn") is synthface_cnn.synthface_cnn
+
+
+def test_oracle_confusion_and_most_confused():
+    from datasets.synthface.oracle import confusion_matrix, most_confused
+
+    truth = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    predicted = np.array([0, 1, 2, 1, 0, 2, 0, 0])
+    confusion = confusion_matrix(truth, predicted, 3)
+    assert confusion.tolist() == [[1, 1, 1], [1, 1, 0], [2, 0, 1]]
+    # class 0 mixed with 2 three times (1 + 2), with 1 twice (1 + 1); never with itself
+    assert most_confused(confusion, 0) == [(2, 3), (1, 2)]

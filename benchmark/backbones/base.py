@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import torch
 
@@ -18,6 +18,8 @@ class Backbone:
     ``model`` maps a float batch (B, 3, input_size, input_size), normalised with ``mean``/``std``, to
     (B, feature_dim) features. ``weights_sha256`` identifies the weights in run records and cache keys.
     ``trainable_prefixes`` names the parameters that partial fine-tuning unfreezes (e.g. the last block).
+    ``feature_map(model, x)`` (optional) returns the last spatial map (B, feature_dim, H, W) of ``model`` (the
+    backbone's network or a copy of it) for the same input; methods with class activation maps need it.
     The test transform resizes to ``input_size / crop_pct`` and centre-crops ``input_size`` (DINO: 256 -> 224).
     """
 
@@ -30,6 +32,7 @@ class Backbone:
     weights_sha256: str
     trainable_prefixes: tuple[str, ...] = ()
     crop_pct: float = 1.0
+    feature_map: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor] | None = None
 
 
 class BackboneFactory(Protocol):

@@ -1,8 +1,8 @@
 """SynthFaceCNN: a small ResNet-like network for 48 px faces, pretrained without expression labels.
 
-Registered as backbone ``synthface-cnn``. The first request pretrains it (see ``synthface_pretrain``) on
-synthetic identities disjoint from the benchmark split and caches the weights under
-``<cache_dir>/backbones/synthface-cnn-<key>.pt``; later requests load that file.
+Registered as backbone ``synthface-cnn``. The first request pretrains it by clip contrast (see
+``synthface_pretrain`` and README.md) on synthetic persons disjoint from the benchmark's and caches the weights
+under ``<cache_dir>/backbones/synthface-cnn-<key>.pt``; later requests load that file.
 """
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ from torch import nn
 
 from benchmark.atomic import write_bytes
 from benchmark.backbones.base import Backbone, file_sha256, load_state_dict
+from benchmark.backbones.synthface_clips import render_face_clips
 from benchmark.backbones.synthface_pretrain import DEFAULT_CONFIG, PretrainConfig, train
 from benchmark.errors import GFaceError
 from benchmark.registries import BACKBONES
 from datasets.base import content_key
+from datasets.synthface.generate import GENERATOR_VERSION
+from datasets.synthface.pretraining_faces import render_random_faces
 
 ARCH_VERSION = "synthface-cnn/1"
 INPUT_SIZE = 48
@@ -67,10 +70,12 @@ class SynthFaceCNN(nn.Module):
             self.add_module(f"stage{index + 1}", BasicBlock(widths[index], widths[index + 1], stride=2))
         self.pool = nn.AdaptiveAvgPool2d(1)
 
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The last stage's (B, 256, 3, 3) map, whose spatial mean is the feature."""
+        return self.stage4(self.stage3(self.stage2(self.stage1(self.stem(x)))))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        x = self.stage4(self.stage3(self.stage2(self.stage1(x))))
-        return self.pool(x).flatten(1)
+        return self.pool(self.feature_map(x)).flatten(1)
 
 
 def weight_file(cache_dir: Path, config: PretrainConfig, generator_version: str) -> Path:
@@ -95,7 +100,8 @@ def load_backbone(path: Path) -> Backbone:
                          f"Delete it and request {NAME!r} again to pretrain it anew") from exc
     return Backbone(name=NAME, model=model.eval(), input_size=INPUT_SIZE,
                     mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std),
-                    feature_dim=FEATURE_DIM, weights_sha256=file_sha256(path), trainable_prefixes=(LAST_STAGE,))
+                    feature_dim=FEATURE_DIM, weights_sha256=file_sha256(path), trainable_prefixes=(LAST_STAGE,),
+                    feature_map=SynthFaceCNN.feature_map)
 
 
 def save_weights(model: SynthFaceCNN, mean: np.ndarray, std: np.ndarray, path: Path) -> None:
@@ -108,9 +114,11 @@ def save_weights(model: SynthFaceCNN, mean: np.ndarray, std: np.ndarray, path: P
 
 
 def render_pretraining_faces(config: PretrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """SynthFACE expression-blind faces (persons disjoint from the benchmark's), identities as 0..n-1."""
-    from datasets.synthface.pretraining_faces import render_random_faces
-
+    """Expression-blind SynthFACE faces of persons disjoint from the benchmark's, with labels 0..C-1:
+    clip ids (clip contrast) or identities (the other objectives)."""
+    if config.objective == "clip-contrast":
+        return render_face_clips(config.n_images // config.clip_length, config.clip_length, seed=config.seed,
+                                 image_size=INPUT_SIZE, n_identities=config.n_identities)
     images, ids = render_random_faces(config.n_images, seed=config.seed, image_size=INPUT_SIZE,
                                       n_identities=config.n_identities)
     return images, np.unique(ids, return_inverse=True)[1]
@@ -120,23 +128,22 @@ def build_backbone(cache_dir: Path, *, config: PretrainConfig = DEFAULT_CONFIG,
                    faces: FaceSource | None = None, generator_version: str | None = None) -> Backbone:
     """Load the cached backbone, pretraining and caching it first if absent.
 
-    ``faces(config) -> (uint8 images n×48×48×3, identity ids)`` defaults to ``render_pretraining_faces``;
+    ``faces(config) -> (uint8 images n×48×48×3, labels)`` defaults to ``render_pretraining_faces``;
     ``generator_version`` (default: SynthFACE's) enters the cache key.
     """
     if faces is None:
-        from datasets.synthface.generate import GENERATOR_VERSION
         faces, generator_version = render_pretraining_faces, generator_version or GENERATOR_VERSION
     if generator_version is None:
         raise ValueError("generator_version is required with a custom face source")
     path = weight_file(cache_dir, config, generator_version)
     if not path.exists():
-        images, identities = faces(config)
-        result = train(SynthFaceCNN, images, identities, config, desc=f"pretraining {NAME}")
+        images, labels = faces(config)
+        result = train(SynthFaceCNN, images, labels, config, desc=f"pretraining {NAME}")
         save_weights(result.model, result.mean, result.std, path)
     return load_backbone(path)
 
 
 @BACKBONES.register(NAME)
 def synthface_cnn(cache_dir: Path) -> Backbone:
-    """The expression-blind SynthFACE backbone (pretrained on first use, about 3 min on 2 CPU cores)."""
+    """The expression-blind SynthFACE backbone (pretrained by clip contrast on first use, then cached)."""
     return build_backbone(cache_dir)

@@ -1,25 +1,33 @@
 """Choose the SynthFaceCNN pretraining objective by measurement.
 
-``python -m benchmark.backbones.synthface_study`` pretrains one backbone per candidate objective on the
-SynthFACE pretraining faces, then scores plain k-means (K = number of classes) on the L2-normalised features
-of all train images of synthface-basic and synthface-compound with Hungarian-matched accuracy, next to two
-floors: raw pixels and a randomly initialised SynthFaceCNN.
+``python -m benchmark.backbones.synthface_study`` pretrains one backbone per candidate objective on
+expression-blind SynthFACE pretraining faces, then scores plain k-means (K = number of classes) on the
+L2-normalised features of all train images of synthface-basic and synthface-compound with Hungarian-matched
+accuracy, next to two floors: raw pixels and a randomly initialised SynthFaceCNN.
 """
 from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from tabulate import tabulate
 
-from benchmark.backbones.synthface_cnn import INPUT_SIZE, SynthFaceCNN
-from benchmark.backbones.synthface_pretrain import DEFAULT_CONFIG, OBJECTIVES, channel_stats, embed, seeded, train
+from benchmark.backbones.synthface_cnn import SynthFaceCNN, render_pretraining_faces
+from benchmark.backbones.synthface_pretrain import DEFAULT_CONFIG, PretrainConfig, channel_stats, embed, seeded, train
 from benchmark.paths import default_cache_dir
 
 DATASET_NAMES = ("synthface-basic", "synthface-compound")
+# Equal compute: 8000 pretraining images, 500 steps of 128 single views or 250 steps of two views.
+_STRONG = dict(n_images=8000, augmentation="strong", min_crop_area=0.5, n_identities=500)
+CANDIDATES: dict[str, PretrainConfig] = {
+    "identity": PretrainConfig(objective="classification", epochs=8, **_STRONG),
+    "simclr": PretrainConfig(objective="simclr", epochs=4, **_STRONG),
+    "identity+simclr": PretrainConfig(objective="classification+simclr", epochs=4, **_STRONG),
+    "clip-contrast": DEFAULT_CONFIG,
+}
 
 
 def hungarian_accuracy(truth: np.ndarray, clusters: np.ndarray) -> float:
@@ -60,17 +68,9 @@ def train_pools(cache_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmark.backbones.synthface_study",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=OBJECTIVES)
-    parser.add_argument("--n-images", type=int, default=DEFAULT_CONFIG.n_images)
-    parser.add_argument("--epochs", type=int, default=DEFAULT_CONFIG.epochs)
-    parser.add_argument("--lr", type=float, default=DEFAULT_CONFIG.lr)
-    parser.add_argument("--seed", type=int, default=DEFAULT_CONFIG.seed)
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=CANDIDATES)
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     args = parser.parse_args(argv)
-    from tabulate import tabulate
-
-    from datasets.synthface.pretraining_faces import render_random_faces
-
     pools = train_pools(args.cache_dir)
     rows = []
 
@@ -80,23 +80,17 @@ def main(argv: list[str] | None = None) -> int:
         print(tabulate(rows[-1:], tablefmt="plain"), flush=True)
 
     score("raw pixels", 0, lambda images: images.astype(np.float32) / 255.0)
-    with seeded(args.seed):
+    with seeded(DEFAULT_CONFIG.seed):
         random_net = SynthFaceCNN().eval()
     score("random-init CNN", 0, lambda images: embed(random_net, images, *channel_stats(images)))
-    start = time.perf_counter()
-    faces, identities = render_random_faces(args.n_images, seed=args.seed, image_size=INPUT_SIZE)
-    render_seconds = time.perf_counter() - start
-    print(f"rendered {len(faces)} pretraining faces of {len(np.unique(identities))} identities "
-          f"in {render_seconds:.0f} s", flush=True)
-    for objective in args.objectives:
-        config = replace(DEFAULT_CONFIG, objective=objective, n_images=args.n_images, epochs=args.epochs,
-                         lr=args.lr, seed=args.seed)
+    for name in args.candidates:
+        config = CANDIDATES[name]
         start = time.perf_counter()
-        result = train(SynthFaceCNN, faces, identities, config, desc=objective)
-        seconds = render_seconds + time.perf_counter() - start
-        score(objective, seconds, lambda images: embed(result.model, images, result.mean, result.std))
-    print("\nk-means Hungarian accuracy (%) on all train images; time = rendering + pretraining (s), "
-          f"torch threads {torch.get_num_threads()}")
+        faces, labels = render_pretraining_faces(config)
+        result = train(SynthFaceCNN, faces, labels, config, desc=name)
+        score(name, time.perf_counter() - start, lambda images: embed(result.model, images, result.mean, result.std))
+    print(f"\nk-means Hungarian accuracy (%) on all train images; time = rendering + pretraining (s) with "
+          f"{torch.get_num_threads()} torch threads")
     print(tabulate(rows, headers=["features", "time s", *DATASET_NAMES]))
     return 0
 

@@ -1,13 +1,16 @@
 """DINO ViT-B/16 (Caron et al., ICCV 2021) on timm's architecture, weights from a local file (METHODS.md §0.1).
 
 Feature: the CLS token after the final LayerNorm (768-d). Partial fine-tuning unfreezes ``blocks.11`` only.
+Feature map (class activation maps): the 14x14 patch tokens after the final LayerNorm.
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import timm
+import torch
 
 from benchmark.backbones.base import Backbone, file_sha256, load_state_dict
 from benchmark.errors import GFaceError
@@ -25,6 +28,13 @@ def weights_path(cache_dir: Path) -> Path:
     return Path(os.environ.get(WEIGHTS_ENV) or Path(cache_dir) / "weights" / WEIGHTS_FILE).expanduser()
 
 
+def patch_token_map(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """(B, 768, 14, 14): the patch tokens after the final LayerNorm, laid out on their grid."""
+    tokens = model.forward_features(x)[:, model.num_prefix_tokens:]
+    side = math.isqrt(tokens.shape[1])
+    return tokens.transpose(1, 2).reshape(len(x), -1, side, side)
+
+
 @BACKBONES.register("vit_b16_dino")
 def vit_b16_dino(cache_dir: Path) -> Backbone:
     """DINO ViT-B/16, CLS feature after the final LayerNorm; weights from a local file."""
@@ -38,4 +48,4 @@ def vit_b16_dino(cache_dir: Path) -> Backbone:
                          f"{unexpected[:5]}. Use the backbone-only checkpoint from {OBTAIN_FROM}")
     return Backbone(name="vit_b16_dino", model=model.eval(), input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD,
                     feature_dim=768, weights_sha256=file_sha256(path), trainable_prefixes=("blocks.11.",),
-                    crop_pct=0.875)
+                    crop_pct=0.875, feature_map=patch_token_map)

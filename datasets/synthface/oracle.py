@@ -88,20 +88,20 @@ def run_oracle(dataset_name: str, cache_dir: Path, out_dir: Path, config: Pretra
     print(f"\n== {dataset_name}: {len(train_images)} train / {len(test_images)} test images, {n_classes} classes, "
           f"trained {seconds:.0f} s ({config.epochs} epochs)")
     print(f"test accuracy: {100 * accuracy:.2f} %")
-    short = [name[:10] for name in data.class_names]
-    print(tabulate([[name, *row] for name, row in zip(data.class_names, confusion)],
-                   headers=["true \\ predicted", *short]))
+    print("confusion matrix (rows: true class, columns: predicted class index)")
+    print(tabulate([[f"{i} {name}", *row] for i, (name, row) in enumerate(zip(data.class_names, confusion))],
+                   headers=["true \\ predicted", *map(str, range(n_classes))]))
     compound = [name for name in data.class_names if name in COMPOUND_RECIPES]
     if compound:
         rows = []
         for name in compound:
             row = data.class_names.index(name)
-            pairs = most_confused(confusion, row)
+            pairs = [(data.class_names[c], n) for c, n in most_confused(confusion, row) if n > 0]
             parts = COMPOUND_RECIPES[name][:2]
-            rows.append([name, *[f"{data.class_names[c]} ({n})" for c, n in pairs], " + ".join(parts),
-                         sum(data.class_names[c] in parts for c, n in pairs if n > 0)])
+            rows.append([name, *[f"{c} ({n})" for c, n in pairs] + ["-"] * (2 - len(pairs)), " + ".join(parts),
+                         sum(c in parts for c, _ in pairs)])
         print("\ncompound classes: the two classes each is most confused with (test errors in either direction)")
-        print(tabulate(rows, headers=["class", "1st", "2nd", "components", "components among them"]))
+        print(tabulate(rows, headers=["class", "1st", "2nd", "its components", "components among 1st/2nd"]))
     png = out_dir / f"oracle-confusion-{dataset_name}.png"
     save_confusion_png(confusion, data.class_names,
                        f"{dataset_name}: supervised oracle, test accuracy {100 * accuracy:.1f} %", png)

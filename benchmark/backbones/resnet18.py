@@ -1,0 +1,112 @@
+"""torchvision ResNet-18 backbones of the FER literature, weights from local files (METHODS.md §0.5).
+
+``resnet18_msceleb``: face-recognition pretraining on MS-Celeb-1M, the checkpoint RUL, EAC, Open-Set-FER and MEK
+start from. ``resnet18_imagenet``: torchvision's ImageNet weights. Feature: the global-average-pooled 512-d output
+of ``layer4`` (the classifier ``fc`` is dropped). Partial fine-tuning unfreezes ``layer4`` only.
+Faces are aligned crops, so the test transform resizes straight to 224 px (``crop_pct`` 1.0), as in those papers.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torchvision.models.resnet import BasicBlock, ResNet
+
+from benchmark.backbones.base import Backbone, file_sha256, load_state_dict
+from benchmark.backbones.vit_dino import IMAGENET_MEAN, IMAGENET_STD
+from benchmark.errors import GFaceError
+from benchmark.registries import BACKBONES
+
+INPUT_SIZE = 224
+FEATURE_DIM = 512
+LAST_STAGE = "layer4."
+_OPTIONAL_KEY_SUFFIX = "num_batches_tracked"  # absent from checkpoints saved before PyTorch 0.4.1
+
+
+class ResNet18Features(ResNet):
+    """torchvision ResNet-18 without its classifier: ``forward`` maps (B, 3, H, W) to (B, 512) pooled features;
+    ``feature_map`` gives the last stage's (B, 512, H/32, W/32) map (7x7 at 224 px; class activation maps)."""
+
+    def __init__(self):
+        super().__init__(BasicBlock, [2, 2, 2, 2])
+        del self.fc
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.avgpool(self.feature_map(x)), 1)
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """Where one registered ResNet-18's weight file lives and where a user gets it."""
+
+    name: str
+    env: str
+    file_name: str
+    obtain_from: str
+
+    def path(self, cache_dir: Path) -> Path:
+        """``$<env>`` if set, else ``<cache_dir>/weights/<file_name>``."""
+        return Path(os.environ.get(self.env) or Path(cache_dir) / "weights" / self.file_name).expanduser()
+
+
+MSCELEB = WeightSource(
+    "resnet18_msceleb", "GFACE_RESNET18_MSCELEB", "resnet18_msceleb.pth",
+    "the download links in the READMEs of FER code releases such as yaoing/DAN and "
+    "zyh-uaiaaaa/Relative-Uncertainty-Learning (a dict with the weights under 'state_dict')")
+IMAGENET = WeightSource(
+    "resnet18_imagenet", "GFACE_RESNET18_IMAGENET", "resnet18-f37072fd.pth",
+    "torchvision (ResNet18_Weights.IMAGENET1K_V1, https://download.pytorch.org/models/resnet18-f37072fd.pth)")
+
+
+def trunk_state(checkpoint: object, model: torch.nn.Module, source: WeightSource, path: Path) -> dict:
+    """The checkpoint's weights for ``model``: unwrapped from ``state_dict``, ``module.`` prefixes stripped,
+    ``fc.*`` dropped; any other missing, unexpected or misshapen key is an error that lists them."""
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else checkpoint
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise GFaceError(f"backbone {source.name}: {path} holds no ResNet-18 state dict (a dict of tensors, "
+                         f"possibly under 'state_dict'). Get the right file from {source.obtain_from}")
+    state = {key.removeprefix("module."): value for key, value in state.items()}
+    state = {key: value for key, value in state.items() if not key.startswith("fc.")}
+    expected = model.state_dict()
+    problems = {
+        "missing": [k for k in expected if k not in state and not k.endswith(_OPTIONAL_KEY_SUFFIX)],
+        "unexpected": [k for k in state if k not in expected],
+        "misshapen": [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
+                      if k in state and state[k].shape != v.shape],
+    }
+    if any(problems.values()):
+        listed = "; ".join(f"{len(keys)} {kind} ({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''})"
+                           for kind, keys in problems.items() if keys)
+        raise GFaceError(f"backbone {source.name}: {path} does not hold torchvision ResNet-18 weights: {listed}. "
+                         f"Get the right file from {source.obtain_from}")
+    return state
+
+
+def build_backbone(source: WeightSource, cache_dir: Path) -> Backbone:
+    """A ResNet-18 Backbone (eval mode) with the weights of ``source``; one clear message if they are unusable."""
+    path = source.path(cache_dir)
+    checkpoint = load_state_dict(path, what=f"backbone {source.name} (or set ${source.env})",
+                                 obtain_from=source.obtain_from)
+    model = ResNet18Features()
+    model.load_state_dict(trunk_state(checkpoint, model, source, path), strict=False)
+    return Backbone(name=source.name, model=model.eval(), input_size=INPUT_SIZE, mean=IMAGENET_MEAN,
+                    std=IMAGENET_STD, feature_dim=FEATURE_DIM, weights_sha256=file_sha256(path),
+                    trainable_prefixes=(LAST_STAGE,), feature_map=ResNet18Features.feature_map)
+
+
+@BACKBONES.register(MSCELEB.name)
+def resnet18_msceleb(cache_dir: Path) -> Backbone:
+    """ResNet-18 pretrained on MS-Celeb-1M face recognition (the FER papers' start point), 512-d pooled feature."""
+    return build_backbone(MSCELEB, cache_dir)
+
+
+@BACKBONES.register(IMAGENET.name)
+def resnet18_imagenet(cache_dir: Path) -> Backbone:
+    """ResNet-18 with torchvision's ImageNet weights, 512-d pooled feature."""
+    return build_backbone(IMAGENET, cache_dir)
