@@ -4,11 +4,13 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import os
 import sys
 from pathlib import Path
 
 from benchmark import atomic
 from benchmark.errors import GFaceError
+from benchmark.executors import EXECUTORS
 from benchmark.paths import DEFAULT_RUNS_DIR, LEADERBOARD_DIR, REPO_ROOT, default_cache_dir
 
 EPILOG = """\
@@ -19,10 +21,13 @@ examples:
   python run_benchmark.py --methods digface --ablate     full DIG-FACE plus each loss term removed in turn
   python run_benchmark.py --list protocols
   python run_benchmark.py leaderboard [--check] [--latex]   rebuild tables from run records
+  python run_benchmark.py --methods 'ss-*' --executor local-gpus       one worker per visible GPU
+  python run_benchmark.py --methods all --executor submitit --cluster-config slurm.yaml   Slurm job array
+  torchrun --nproc_per_node=4 run_benchmark.py --methods gcd             one run on 4 GPUs (DDP)
 
 Runs are idempotent: runs/<protocol>/<method>/<run_id>/ holds spec.json, log.txt, record.json and a done marker;
 re-running skips finished runs and re-runs killed ones. Real datasets are never downloaded: put them under
---data-root (see datasets/README.md)."""
+--data-root (see datasets/README.md). Scaling out (executors, torchrun): "Scaling out" in README.md."""
 
 
 def build_run_parser() -> argparse.ArgumentParser:
@@ -47,6 +52,14 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="features, image arrays, backbone weights (default: $GFACE_CACHE_DIR or ./.cache)")
     parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:N")
+    parser.add_argument("--executor", choices=list(EXECUTORS), default="local",
+                        help="where runs execute: " + "; ".join(f"{k}: {v}" for k, v in EXECUTORS.items()))
+    parser.add_argument("--cluster-config", type=Path, metavar="FILE.yaml",
+                        help="--executor submitit: cluster, partition, account, time_min, gpus_per_job, "
+                             "array_parallelism, setup lines (example in benchmark/executors/cluster_config.py)")
+    parser.add_argument("--detach", action="store_true",
+                        help="--executor submitit: submit and return; the same command later skips queued and "
+                             "done runs, waits for the rest and rebuilds the leaderboard")
     parser.add_argument("--dry-run", action="store_true", help="print the plan with done/pending counts and stop")
     parser.add_argument("--no-leaderboard", action="store_true", help="do not rebuild the leaderboard at the end")
     parser.add_argument("--list", choices=["methods", "datasets", "protocols", "backbones"],
@@ -101,17 +114,28 @@ def run_command(args: argparse.Namespace) -> int:
     from benchmark.method import parse_overrides
     specs = expand(args.methods, args.protocols, args.seeds, parse_overrides(args.overrides), args.profile,
                    args.ablate)
+    from benchmark import distributed
+    main_process = os.environ.get("RANK", "0") == "0"  # torchrun numbers its processes
     done = [s for s in specs if is_done(s, args.runs_dir)]
-    print(plan_table(specs, args.runs_dir))
-    print(f"{len(specs)} runs: {len(done)} done, {len(specs) - len(done)} pending")
+    if main_process:
+        print(plan_table(specs, args.runs_dir))
+        print(f"{len(specs)} runs: {len(done)} done, {len(specs) - len(done)} pending")
     if args.dry_run:
         return 0
     from benchmark.device import resolve_device
-    from benchmark.runner import Environment, run_sweep
-    env = Environment(args.runs_dir, args.cache_dir or default_cache_dir(), args.data_root,
-                      resolve_device(args.device))
-    result = run_sweep(specs, env)
-    print(f"ran {len(result.ran)}, skipped {len(result.skipped)} already done, failed {len(result.failed)}")
+    from benchmark.executors import execute
+    from benchmark.executors.job import Settings
+    device = args.device
+    if distributed.launched_by_torchrun():
+        if args.executor != "local":
+            raise GFaceError(f"under torchrun every process runs the sweep itself: drop --executor {args.executor}")
+        device = str(distributed.init_from_env(resolve_device(args.device)))
+    settings = Settings(args.runs_dir, args.cache_dir or default_cache_dir(), args.data_root, device)
+    result = execute(args.executor, specs, settings, args.cluster_config, args.detach)
+    if not main_process:
+        return 1 if result.failed else 0
+    queued = f", queued {len(result.queued)} (run the same command again to collect them)" if result.queued else ""
+    print(f"ran {len(result.ran)}, skipped {len(result.skipped)} already done, failed {len(result.failed)}{queued}")
     for spec, message in result.failed:
         print(f"  FAILED {spec.protocol.id}/{spec.method}/{spec.run_id}: {message}", file=sys.stderr)
     if not args.no_leaderboard:

@@ -2,7 +2,7 @@
 
 Cells are ``mean ± sample std (n seeds)``; accuracies in % with one decimal, AUROC and FPR@TPR95 as fractions with
 three. A column never mixes protocol versions or scorer versions. Ablation runs (a loss term removed) stay out of
-the main tables and form their own section.
+the main tables and form their own section. Open-set protocols get their own section (``leaderboard_openset.py``).
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmark.errors import GFaceError
+from benchmark.leaderboard_openset import open_set_lines
 
 README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 SPLITS = (("all", "All"), ("old", "Old"), ("new", "New"))
@@ -86,7 +87,7 @@ BALANCED_METRICS = [("all_balanced", "MCA", True), ("auroc", "AUROC", False), ("
 
 def render_markdown(frame: pd.DataFrame) -> str:
     check_consistent(frame)
-    protocols = frame.drop_duplicates("protocol").sort_values("protocol")
+    protocols = frame[frame["open_class"] == ""].drop_duplicates("protocol").sort_values("protocol")
     lines = ["# GFACE-Bench leaderboard", "",
              f"Generated from `leaderboard/results.csv` ({len(frame.drop_duplicates(RUN_KEY))} runs) by `{REGENERATE}`; "
              "do not edit by hand. Cells: mean ± sample std (n seeds). Accuracies in %, Hungarian-matched; "
@@ -105,6 +106,7 @@ def render_markdown(frame: pd.DataFrame) -> str:
         headers, rows = pivot(frame, eval_set, metrics)
         if rows:
             lines += ["", f"## {title}", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True)]
+    lines += open_set_lines(frame)
     tables = ablation_tables(frame)
     if tables:
         lines += ["", "## Ablations: each loss term removed in turn (D_U, v2 accuracy; ΔAll vs full in points)"]

@@ -24,12 +24,15 @@ class Predictions:
 
     ``knownness`` (higher = more likely a known class) comes with the name of the adapter that produced it.
     ``info`` holds JSON-able facts worth keeping in the record (inertia, iterations, K used).
+    ``closed_set``: the ids of known classes are their class indices (a closed-set classifier), so the scorer also
+    reports closed-set accuracy without matching (EVALUATION.md §6).
     """
 
     clusters: dict[str, np.ndarray]
     knownness: dict[str, np.ndarray] = field(default_factory=dict)
     score_adapter: str | None = None
     info: dict = field(default_factory=dict)
+    closed_set: bool = False
 
 
 class Method(ABC):

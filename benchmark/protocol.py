@@ -4,6 +4,10 @@ Split construction follows GCD (DATASETS_AND_PROTOCOLS.md §6): known-class trai
 legacy ``RandomState(split_seed).choice`` draws ``floor(fraction * N_old)`` of them without replacement as the
 labelled set; every other training image of the protocol's classes is unlabelled; the test set is the official
 test split. Classes are re-indexed known first (0..K_old-1), then new, in protocol order.
+
+Open-set protocols (``kind: open-set``; Open-Set-FER's leave-one-class-out, DATASETS_AND_PROTOCOLS.md §8) name one
+new class, the open class, and are scored on ``osfer_pool``: every test image plus the training images of the open
+class. Methods predict D_U and the test split; the pool is composed from those predictions when scoring.
 """
 from __future__ import annotations
 
@@ -20,10 +24,13 @@ from benchmark.paths import PROTOCOLS_DIR
 from benchmark.registries import PROTOCOLS
 from datasets.base import FERData
 
-EVAL_SETS = ("unlabelled_train", "test")
+PREDICTED_SETS = ("unlabelled_train", "test")  # the sets a method predicts
+OSFER_POOL = "osfer_pool"  # scored from the predictions of both predicted sets
+EVAL_SETS = PREDICTED_SETS + (OSFER_POOL,)
+KINDS = ("gcd", "open-set")
 _REQUIRED = {"id", "version", "dataset", "backbone", "known", "new", "labelled_fraction", "split_seeds",
              "k_given", "eval_sets", "model_selection", "scorer"}
-_OPTIONAL = {"description", "profile", "default", "split_sha256"}
+_OPTIONAL = {"description", "profile", "default", "split_sha256", "kind"}
 
 
 @dataclass(frozen=True)
@@ -44,10 +51,22 @@ class Protocol:
     profile: str = "paper"
     default: bool = False
     split_sha256: tuple[tuple[int, str], ...] = ()
+    kind: str = "gcd"
 
     @property
     def class_names(self) -> tuple[str, ...]:
         return self.known + self.new
+
+    @property
+    def open_class(self) -> str | None:
+        """The held-out class of an open-set protocol, else None."""
+        return self.new[0] if self.kind == "open-set" else None
+
+    @property
+    def prediction_sets(self) -> tuple[str, ...]:
+        """The sets methods predict: the evaluation sets, with ``osfer_pool`` standing for D_U and test."""
+        parts = [PREDICTED_SETS if s == OSFER_POOL else (s,) for s in self.eval_sets]
+        return tuple(dict.fromkeys(s for part in parts for s in part))
 
     @property
     def n_known(self) -> int:
@@ -77,7 +96,8 @@ class Protocol:
             eval_sets=tuple(raw["eval_sets"]), model_selection=raw["model_selection"], scorer=raw["scorer"],
             description=raw.get("description", ""), profile=raw.get("profile", "paper"),
             default=bool(raw.get("default", False)),
-            split_sha256=tuple(sorted((int(k), str(v)) for k, v in (raw.get("split_sha256") or {}).items())))
+            split_sha256=tuple(sorted((int(k), str(v)) for k, v in (raw.get("split_sha256") or {}).items())),
+            kind=raw.get("kind", "gcd"))
         protocol.validate(path)
         return protocol
 
@@ -97,6 +117,11 @@ class Protocol:
             problems.append(f"eval_sets must be a non-empty subset of {list(EVAL_SETS)}, got {list(self.eval_sets)}")
         if not self.split_seeds:
             problems.append("split_seeds is empty")
+        if self.kind not in KINDS:
+            problems.append(f"kind {self.kind!r} is not one of {list(KINDS)}")
+        if self.kind == "open-set" and (len(self.new) != 1 or OSFER_POOL not in self.eval_sets):
+            problems.append(f"an open-set protocol names exactly one new class (the open class) and scores "
+                            f"{OSFER_POOL!r}; got new {list(self.new)}, eval_sets {list(self.eval_sets)}")
         if problems:
             raise GFaceError(f"protocol {self.id!r} ({where}): " + "; ".join(problems))
 
@@ -116,10 +141,20 @@ class Split:
     sha256: str
 
     def indices(self, eval_set: str) -> np.ndarray:
-        return {"unlabelled_train": self.unlabelled_idx, "test": self.test_idx}[eval_set]
+        return self.pooled({"unlabelled_train": self.unlabelled_idx, "test": self.test_idx}, eval_set)
 
     def labels(self, eval_set: str) -> np.ndarray:
-        return {"unlabelled_train": self.unlabelled_y, "test": self.test_y}[eval_set]
+        return self.pooled({"unlabelled_train": self.unlabelled_y, "test": self.test_y}, eval_set)
+
+    def pooled(self, per_set: dict[str, np.ndarray], eval_set: str) -> np.ndarray | None:
+        """``per_set[eval_set]``; for ``osfer_pool`` the test values, then the D_U values of new-class images
+        (None when a part is missing)."""
+        if eval_set != OSFER_POOL:
+            return per_set.get(eval_set)
+        test, unlabelled = per_set.get("test"), per_set.get("unlabelled_train")
+        if test is None or unlabelled is None:
+            return None
+        return np.concatenate([test, np.asarray(unlabelled)[self.unlabelled_y >= self.protocol.n_known]])
 
     def histograms(self) -> dict[str, dict[str, int]]:
         names = self.protocol.class_names

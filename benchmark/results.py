@@ -9,9 +9,10 @@ import pandas as pd
 from benchmark.errors import GFaceError
 
 METRICS = ("all", "old", "new", "all_v1", "old_v1", "new_v1", "all_balanced", "old_balanced", "new_balanced",
-           "auroc", "fpr_at_tpr95")
-COLUMNS = ("protocol", "protocol_version", "dataset", "method", "params", "ablation", "backbone", "scorer", "eval_set",
-           "split_seed", "repetition", "run_id", "split_sha256", "score_adapter", "metric", "value")
+           "auroc", "fpr_at_tpr95", "closed_accuracy", "closed_mca")
+COLUMNS = ("protocol", "protocol_version", "dataset", "open_class", "method", "params", "ablation", "backbone",
+           "scorer", "eval_set", "split_seed", "repetition", "run_id", "split_sha256", "score_adapter", "metric",
+           "value")
 
 
 def collect_records(runs_dir: Path) -> pd.DataFrame:
@@ -29,7 +30,8 @@ def collect_records(runs_dir: Path) -> pd.DataFrame:
 
 def record_rows(record: dict) -> list[dict]:
     base = {"protocol": record["protocol"]["id"], "protocol_version": record["protocol"]["version"],
-            "dataset": record["protocol"]["dataset"], "method": record["method"]["name"],
+            "dataset": record["protocol"]["dataset"], "open_class": record["protocol"].get("open_class") or "",
+            "method": record["method"]["name"],
             "params": json.dumps(record["method"]["params"], sort_keys=True),
             "ablation": record["method"].get("ablation") or "", "backbone": record["backbone"]["name"],
             "scorer": record["scorer"], "split_seed": record["seeds"]["split"],
@@ -51,8 +53,9 @@ def read_results(path: Path) -> pd.DataFrame:
     if not Path(path).exists():
         raise GFaceError(f"{path} does not exist and no run records were found; run the benchmark first "
                          f"(python run_benchmark.py --methods all)")
-    frame = pd.read_csv(path, dtype={"params": str, "ablation": str, "score_adapter": str}, keep_default_na=False,
-                        na_values={"value": [""]})
-    if "ablation" not in frame:  # written before ablation runs existed
-        frame.insert(list(COLUMNS).index("ablation"), "ablation", "")
+    frame = pd.read_csv(path, dtype={"params": str, "ablation": str, "score_adapter": str, "open_class": str},
+                        keep_default_na=False, na_values={"value": [""]})
+    for column in ("open_class", "ablation"):  # written before open-set protocols or ablation runs existed
+        if column not in frame:
+            frame.insert(list(COLUMNS).index(column), column, "")
     return frame

@@ -2,7 +2,8 @@
 
 Each run owns ``runs/<protocol>/<method>/<run_id>/`` holding ``spec.json``, ``log.txt``, ``record.json`` and a
 ``done`` marker written last. A run with a ``done`` marker is skipped; one without (killed, crashed) is run again,
-and learning methods resume from the checkpoints they keep in that folder.
+and learning methods resume from the checkpoints they keep in that folder. Under ``torchrun`` every process runs each
+run (the trainer shards its batches) and rank 0 alone writes the folder.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from benchmark import atomic
+from benchmark import atomic, distributed
 from benchmark.device import describe
 from benchmark.errors import GFaceError
 from benchmark.knownness import auroc, fpr_at_tpr95
@@ -28,7 +29,7 @@ from benchmark.protocol import Split, materialise
 from benchmark.provenance import git_state, package_versions, peak_rss_mb
 from benchmark.backbones.base import Backbone
 from benchmark.registries import BACKBONES, DATASETS, METHODS
-from benchmark.scorer import SCORER_VERSION, score
+from benchmark.scorer import SCORER_VERSION, closed_set_scores, score
 from benchmark.task import GCDTask
 from datasets.base import FERData
 
@@ -68,19 +69,23 @@ class SweepResult:
     ran: list[RunSpec]
     skipped: list[RunSpec]
     failed: list[tuple[RunSpec, str]]
+    queued: list[RunSpec] = field(default_factory=list)  # submitted to a cluster, not waited for
 
 
 def run_sweep(specs: list[RunSpec], env: Environment) -> SweepResult:
     """Run every pending spec; a user mistake (GFaceError) stops the sweep, other failures are logged and counted."""
     pending = [s for s in specs if not is_done(s, env.runs_dir)]
+    distributed.barrier()  # every process has the same list before rank 0 writes a done marker
     result = SweepResult([], [s for s in specs if s not in pending], [])
-    for spec in tqdm(pending, desc="runs", unit="run", disable=not pending):
+    for spec in tqdm(pending, desc="runs", unit="run", disable=not pending or not distributed.is_main()):
         try:
             run_one(spec, env)
             result.ran.append(spec)
         except GFaceError:
             raise
         except Exception as exc:  # noqa: BLE001 - logged with traceback in the run folder, sweep goes on
+            if distributed.world_size() > 1:
+                raise  # the other processes cannot skip ahead in step with this one
             result.failed.append((spec, f"{type(exc).__name__}: {exc}"))
             log.error("run %s/%s/%s failed: %s (see %s)", spec.protocol.id, spec.method, spec.run_id, exc,
                       spec.folder(env.runs_dir) / "log.txt")
@@ -88,7 +93,10 @@ def run_sweep(specs: list[RunSpec], env: Environment) -> SweepResult:
 
 
 def run_one(spec: RunSpec, env: Environment) -> dict:
+    """Run one spec and write its folder; the unit of work every executor calls."""
     folder = spec.folder(env.runs_dir)
+    if not distributed.is_main():
+        return _execute(spec, env, folder)
     folder.mkdir(parents=True, exist_ok=True)
     atomic.write_json(folder / "spec.json", spec.to_dict())
     handler = logging.FileHandler(folder / "log.txt")
@@ -120,7 +128,7 @@ def _execute(spec: RunSpec, env: Environment, folder: Path) -> dict:
         labelled_idx=split.labelled_idx, labelled_y=split.labelled_y, unlabelled_idx=split.unlabelled_idx,
         test_idx=split.test_idx, n_known=spec.protocol.n_known,
         n_classes=len(spec.protocol.class_names) if spec.protocol.k_given else None,
-        eval_sets=spec.protocol.eval_sets, backbone=env.backbone(spec.backbone), seed=spec.training_seed,
+        eval_sets=spec.protocol.prediction_sets, backbone=env.backbone(spec.backbone), seed=spec.training_seed,
         device=env.device, cache_dir=env.cache_dir, work_dir=folder, known_class_names=spec.protocol.known)
     seed_everything(spec.training_seed)
     if env.device.type == "cuda":
@@ -129,14 +137,15 @@ def _execute(spec: RunSpec, env: Environment, folder: Path) -> dict:
     results = score_predictions(predictions, split, spec.protocol.n_known)
     provenance = {**git_state(), "packages": package_versions(), **describe(env.device),
                   "started_at": started, "finished_at": _now(), "wall_time_s": round(time.perf_counter() - t0, 3),
-                  "peak_rss_mb": round(peak_rss_mb(), 1)}
+                  "peak_rss_mb": round(peak_rss_mb(), 1), "world_size": distributed.world_size()}
     if env.device.type == "cuda":
         provenance["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated(env.device) / 2**20, 1)
     p = spec.protocol
     return {
         "schema": RECORD_SCHEMA,
         "run_id": spec.run_id,
-        "protocol": {"id": p.id, "version": p.version, "dataset": p.dataset, "known": list(p.known),
+        "protocol": {"id": p.id, "version": p.version, "kind": p.kind, "open_class": p.open_class,
+                     "dataset": p.dataset, "known": list(p.known),
                      "new": list(p.new), "labelled_fraction": p.labelled_fraction, "k_given": p.k_given,
                      "split_seed": spec.split_seed, "split_sha256": split.sha256, "histograms": split.histograms()},
         "method": {"name": spec.method, "profile": spec.profile, "params": spec.params,
@@ -160,12 +169,14 @@ def score_predictions(predictions: Predictions, split: Split, n_known: int) -> d
     names = list(split.protocol.class_names)
     for eval_set in split.protocol.eval_sets:
         y_true = split.labels(eval_set)
-        clusters = predictions.clusters.get(eval_set)
+        clusters = split.pooled(predictions.clusters, eval_set)
         if clusters is None or len(clusters) != len(y_true):
             raise ValueError(f"method returned {None if clusters is None else len(clusters)} predictions for "
                              f"{eval_set}, expected {len(y_true)}")
         entry = score(y_true, np.asarray(clusters).astype(np.int64), n_known, names).to_dict()
-        known_score = predictions.knownness.get(eval_set)
+        if predictions.closed_set:
+            entry.update(closed_set_scores(y_true, np.asarray(clusters).astype(np.int64), n_known))
+        known_score = split.pooled(predictions.knownness, eval_set)
         if known_score is not None:
             entry["auroc"] = auroc(y_true < n_known, known_score)
             entry["fpr_at_tpr95"] = fpr_at_tpr95(y_true < n_known, known_score)

@@ -1,4 +1,5 @@
-"""The one scorer: Hungarian clustering accuracy (v2 primary, v1 legacy), class-balanced v2b, per-class recall.
+"""The one scorer: Hungarian clustering accuracy (v2 primary, v1 legacy), class-balanced v2b, per-class recall,
+and closed-set accuracy without matching for closed-set classifiers.
 
 Labels are re-indexed so that known classes are ``0..n_known-1``; the Old/New partition always comes from the
 ground truth (``y_true < n_known``), never from predictions or the labelled flag. See EVALUATION.md §2–5.
@@ -99,6 +100,17 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, n_known: int, class_names: lis
         confusion=_matched_confusion(y_true, y_pred, match, len(class_names)).tolist(),
         confusion_columns=list(class_names) + ["unmatched"],
     )
+
+
+def closed_set_scores(y_true: np.ndarray, y_pred: np.ndarray, n_known: int) -> dict[str, float]:
+    """Closed-set accuracy without matching (EVALUATION.md §6) over the known-class samples: an id is right when it
+    equals the class index. ``closed_accuracy`` = top-1, ``closed_mca`` = mean recall over the known classes
+    present (scikit-learn's ``balanced_accuracy_score`` when every prediction is a present class); NaN if none."""
+    y_true, y_pred = _as_ids(y_true, "y_true"), _as_ids(y_pred, "y_pred")
+    known = y_true < n_known
+    hit = y_pred[known] == y_true[known]
+    recalls = [hit[y_true[known] == t].mean() for t in np.unique(y_true[known])]
+    return {"closed_accuracy": float(hit.mean()) if hit.size else float("nan"), "closed_mca": _mean(recalls)}
 
 
 def _matched_confusion(y_true, y_pred, match: dict[int, int], n_classes: int) -> np.ndarray:

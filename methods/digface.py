@@ -57,6 +57,7 @@ from benchmark.training.debias_losses import (class_adaptive_smoothing_loss, max
                                               within_between_ratio, worst_case_loss)
 from benchmark.training.grl import reverse_gradient, warm_start_coefficient
 from benchmark.training.heads import CosineLinear, ProjectionMLP
+from benchmark.training.rebalance_addon import RebalanceAddon
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
                                        teacher_temperature)
 from benchmark.training.trainer import Batch, OptimConfig, fit
@@ -104,11 +105,15 @@ class DigFaceParams:
     aux_hidden_dim: int = 2048
     aux_dropout: float = 0.5
     crop_pct: float = 0.875
+    rebalance: float = 0.0  # weight of MEK's add-on loss L_RSL + 0.1 L_RAC (training/rebalance_addon.py); 0 = off
 
     def __post_init__(self) -> None:
         if self.classifier_on not in CLASSIFIER_PLACEMENTS:
             raise GFaceError(f"digface.classifier_on={self.classifier_on!r}: choose one of "
                              f"{', '.join(CLASSIFIER_PLACEMENTS)}")
+        if self.rebalance and self.classifier_on != "backbone":
+            raise GFaceError("digface.rebalance computes class activation maps with the classifier's prototypes on "
+                             "the backbone's feature map; add --set digface.classifier_on=backbone")
 
 
 class DigFaceNetwork(nn.Module):
@@ -138,9 +143,9 @@ class DigFaceNetwork(nn.Module):
 @METHODS.register("digface")
 class DigFace(Method):
     Params = DigFaceParams
-    # SimGCD's cpu profile; epoch schedules scaled by 12/200 (teacher warm-up 30 -> 2, cluster start 50 -> 3), and
-    # the GRL ramp too (1000 -> 60 iterations), else a short run would keep lambda near 0
-    profiles = {"cpu": {"epochs": 12, "teacher_warmup_epochs": 2, "cluster_start_epoch": 3, "grl_max_iters": 60,
+    # SimGCD's cpu profile; epoch schedules scaled by 4/200 (teacher warm-up 30 -> 1, cluster start 50 -> 1), and
+    # the GRL ramp too (1000 -> 20 iterations), else a short run would keep lambda near 0
+    profiles = {"cpu": {"epochs": 4, "teacher_warmup_epochs": 1, "cluster_start_epoch": 1, "grl_max_iters": 20,
                         "proj_hidden_dim": 512}}
     summary = "DIG-FACE: SimGCD with implicit (adversarial worst-case head) and explicit (3-level) debiasing"
     ablation_terms: ClassVar[dict[str, str]] = {
@@ -157,6 +162,8 @@ class DigFace(Method):
         p = self.params
         k = require_k(task, "digface")
         network = DigFaceNetwork(trainable_copy(task.backbone), task.backbone.feature_dim, k, p)
+        if p.rebalance:
+            network.rebalance = RebalanceAddon(task.backbone, task.labelled_y, len(task.unlabelled_idx), k, "digface")
         stats = fit(network, self._step, view_maker(task.backbone, p.crop_pct), task.images, task.labelled_idx,
                     task.labelled_y, task.unlabelled_idx,
                     OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=False,
@@ -208,6 +215,8 @@ class DigFace(Method):
                 labelled_projections(), batch.labels[batch.is_labelled], p.released_code)),
             "max_min": (cluster_on * p.max_min_weight, lambda: max_min_spread(
                 labelled_projections(), batch.labels[batch.is_labelled], p.released_code)),
+            "rebalance": (p.rebalance, lambda: network.rebalance(network.backbone, batch, logits, p.student_temperature,
+                                                                 network.classifier.weight)),
         }
         values = {name: compute() for name, (weight, compute) in terms.items() if weight}
         loss = sum((terms[name][0] * value for name, value in values.items()), logits.sum() * 0.0)

@@ -56,7 +56,7 @@ class GCDNetwork(nn.Module):
 @METHODS.register("gcd")
 class GCD(Method):
     Params = GCDParams
-    profiles = {"cpu": {"epochs": 12, "batch_size": 128, "head_hidden_dim": 512, "head_out_dim": 4096,
+    profiles = {"cpu": {"epochs": 4, "batch_size": 128, "head_hidden_dim": 512, "head_out_dim": 4096,
                         "n_init": 10, "k_max": 60}}
     summary = "GCD: contrastive fine-tuning (SupCon + InfoNCE) then semi-supervised k-means"
 

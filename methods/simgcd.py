@@ -21,6 +21,7 @@ from benchmark.registries import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
 from benchmark.training.heads import CosineLinear, ProjectionMLP
+from benchmark.training.rebalance_addon import RebalanceAddon
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
                                        teacher_temperature)
 from benchmark.training.trainer import Batch, OptimConfig, fit
@@ -45,6 +46,7 @@ class SimGCDParams:
     proj_hidden_dim: int = 2048
     proj_out_dim: int = 256
     crop_pct: float = 0.875
+    rebalance: float = 0.0  # weight of MEK's add-on loss L_RSL + 0.1 L_RAC (training/rebalance_addon.py); 0 = off
 
 
 class SimGCDNetwork(nn.Module):
@@ -64,7 +66,7 @@ class SimGCDNetwork(nn.Module):
 @METHODS.register("simgcd")
 class SimGCD(Method):
     Params = SimGCDParams
-    profiles = {"cpu": {"epochs": 12, "teacher_warmup_epochs": 2, "proj_hidden_dim": 512}}  # schedules x 12/200
+    profiles = {"cpu": {"epochs": 4, "teacher_warmup_epochs": 1, "proj_hidden_dim": 512}}  # schedules x 4/200, >= 1
     summary = "SimGCD: cosine-prototype classifier with self-distillation and mean-entropy regularisation"
 
     def run(self, task: GCDTask) -> Predictions:
@@ -72,6 +74,8 @@ class SimGCD(Method):
         k = require_k(task, "simgcd")
         network = SimGCDNetwork(trainable_copy(task.backbone), task.backbone.feature_dim, k, p.proj_hidden_dim,
                                 p.proj_out_dim)
+        if p.rebalance:
+            network.rebalance = RebalanceAddon(task.backbone, task.labelled_y, len(task.unlabelled_idx), k, "simgcd")
         stats = fit(network, self._step, view_maker(task.backbone, p.crop_pct), task.images, task.labelled_idx,
                     task.labelled_y, task.unlabelled_idx,
                     OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=False),
@@ -100,6 +104,9 @@ class SimGCD(Method):
         sup_con = supcon(z[labelled], labels[labelled], p.supcon_temperature)
         w = p.sup_weight
         loss = (1 - w) * (distill + p.memax_weight * memax) + w * ce + (1 - w) * unsup_con + w * sup_con
+        if p.rebalance:
+            loss = loss + p.rebalance * network.rebalance(network.backbone, batch, logits, ts,
+                                                          network.prototypes.weight)
         return loss, {"ce": ce.item(), "distill": distill.item(), "memax": memax.item(),
                       "infonce": unsup_con.item(), "supcon": sup_con.item()}
 

@@ -61,3 +61,27 @@ def test_random_cases_agree_with_a_brute_force_roc(seed):
     auc, fpr = _brute_force(known, score)
     assert auroc(known, score) == pytest.approx(auc)
     assert fpr_at_tpr95(known, score) == pytest.approx(fpr)
+
+
+def test_hand_computed_case_with_ties_and_both_score_directions():
+    # 20 known (19 at 1.0, one at 0.5) and 4 new (1.0, 0.5, 0.5, 0.2); ROC points (0, 0), (1/4, 0.95), (3/4, 1), (1, 1)
+    known = np.r_[np.ones(20, bool), np.zeros(4, bool)]
+    score = np.r_[np.full(19, 1.0), 0.5, 1.0, 0.5, 0.5, 0.2]
+    # pairs: 19 known at 1.0 tie one new and beat three (19 * 3.5); the one at 0.5 ties two, beats one -> 68.5 / 80
+    assert auroc(known, score) == pytest.approx(68.5 / 80)
+    assert fpr_at_tpr95(known, score) == pytest.approx(0.25)  # TPR 0.95 reached exactly at FPR 1/4
+    # reversed scores: ROC (0, 0), (1/4, 0), (3/4, 0.05), (1, 1); FPR = 3/4 + (0.90 / 0.95) * 1/4, not flipped back
+    assert auroc(known, -score) == pytest.approx(1 - 68.5 / 80)
+    assert fpr_at_tpr95(known, -score) == pytest.approx(0.75 + 0.25 * 0.90 / 0.95)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_cases_agree_with_scikit_learns_roc_curve(seed):
+    from sklearn.metrics import auc, roc_curve
+    rng = np.random.default_rng(100 + seed)
+    known = np.r_[np.ones(40, bool), np.zeros(25, bool)]  # 40 known: TPR can hit 0.95 exactly
+    score = np.round(rng.normal(known * 0.7, 1.0), 1)
+    fpr, tpr, _ = roc_curve(known, score, drop_intermediate=False)
+    assert auroc(known, score) == pytest.approx(auc(fpr, tpr))  # trapezoidal area of the full ROC curve
+    assert fpr_at_tpr95(known, score) == pytest.approx(_brute_force(known, score)[1])
+    assert fpr_at_tpr95(known, score) == pytest.approx(fpr_at_tpr_from_roc(fpr, tpr, 0.95))

@@ -135,3 +135,20 @@ def test_list_prints_registered_names(capsys):
     assert "kmeans" in out and "ss-kmeans" in out
     assert main(["--list", "protocols"]) == 0
     assert "synthface-basic" in capsys.readouterr().out
+
+
+def test_atomic_writes_give_files_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    import numpy as np
+
+    from benchmark import atomic
+
+    atomic.write_text(tmp_path / "a.txt", "x")
+    atomic.save_npy(tmp_path / "b.npy", np.zeros(2))
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("a.txt", "b.npy"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask
+    assert (tmp_path / "a.txt").read_text() == "x" and np.load(tmp_path / "b.npy").tolist() == [0.0, 0.0]

@@ -17,3 +17,9 @@ def balanced_epoch(n_labelled: int, n_unlabelled: int, batch_size: int, generato
     draws = torch.multinomial(weights, n_labelled + n_unlabelled, replacement=True, generator=generator)
     n_batches = len(draws) // batch_size
     return list(draws[:n_batches * batch_size].view(n_batches, batch_size))
+
+
+def shuffled_epoch(n_items: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """Batches of one shuffled pass over ``n_items`` (supervised training); the last incomplete batch is dropped."""
+    n_batches = n_items // batch_size
+    return list(torch.randperm(n_items, generator=generator)[:n_batches * batch_size].view(n_batches, batch_size))

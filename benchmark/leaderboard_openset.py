@@ -1,0 +1,57 @@
+"""Open-set tables of the leaderboard (Open-Set-FER's leave-one-class-out protocol family, EVALUATION.md §7, §12.1).
+
+One family per dataset: the records scored on ``osfer_pool`` by open-set protocols. Per family and metric a table
+with rows = methods, columns = held-out (open) classes plus their mean, as in the paper's table. Cells are
+``mean ± sample std (n seeds)``; "Mean" is the mean over held-out classes of the per-class means, shown only for
+rows that cover every held-out class of the family.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from benchmark.protocol import OSFER_POOL
+
+TABLES = (("auroc", "AUROC (higher is better)", False), ("fpr_at_tpr95", "FPR@TPR95 (lower is better)", False),
+          ("closed_accuracy", "closed-set accuracy of the known classes, no matching, %", True))
+
+
+def open_set_lines(frame: pd.DataFrame) -> list[str]:
+    """Markdown lines of the open-set section (empty without open-set records)."""
+    from benchmark.leaderboard import row_labels  # here: leaderboard imports this module
+    subset = frame[(frame["eval_set"] == OSFER_POOL) & (frame["open_class"] != "") & (frame["ablation"] == "")].copy()
+    if subset.empty:
+        return []
+    subset["row"] = row_labels(subset)
+    lines = ["", "## Open-set recognition: leave-one-class-out, Open-Set-FER pool (test images + open-class D_U)", "",
+             "Each held-out class is one protocol (known = the other classes, all their training images labelled). "
+             "AUROC and FPR@TPR95 with known = positive, from each method's knownness score."]
+    for dataset, family in subset.groupby("dataset"):
+        def listed(column: str) -> str:
+            return ", ".join(sorted(family[column].astype(str).unique()))
+
+        lines += ["", f"### {dataset}", "", f"Protocols {listed('protocol')} (version {listed('protocol_version')}); "
+                  f"backbone {listed('backbone')}; scorer {listed('scorer')}."]
+        for metric, title, percent in TABLES:
+            headers, rows = family_table(family, metric, percent)
+            if rows:
+                lines += ["", f"{dataset}, {title}:", "",
+                          tabulate(rows, headers, tablefmt="github", disable_numparse=True)]
+    return lines
+
+
+def family_table(family: pd.DataFrame, metric: str, percent: bool) -> tuple[list[str], list[list[str]]]:
+    """Rows = methods with values of ``metric``; columns = held-out classes (sorted) + Mean."""
+    from benchmark.leaderboard import cell
+    classes = sorted(family["open_class"].unique())
+    values = family[family["metric"] == metric]
+    rows = []
+    for label in sorted(values["row"].unique()):
+        mine = values[values["row"] == label]
+        per_class = [mine.loc[mine["open_class"] == c, "value"].dropna().astype(float) for c in classes]
+        complete = all(len(v) for v in per_class)
+        mean = np.mean([v.mean() for v in per_class]) * (100.0 if percent else 1.0) if complete else None
+        rows.append([label] + [cell(v, percent) for v in per_class]
+                    + ["–" if mean is None else f"{mean:.{1 if percent else 3}f}"])
+    return ["Method", *classes, "Mean"], rows

@@ -1,0 +1,1 @@
+"""Speed benchmarks, each runnable as ``python -m benchmark.speed.<name> --help``; results: README.md here."""

@@ -1,0 +1,58 @@
+"""The network of the closed-set FER methods (MSP baseline, Open-Set-FER, MEK): a copy of the backbone whose last
+block trains, and a linear classifier over the known classes, with a supervised training step and prediction."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmark.backbones.base import Backbone
+from benchmark.errors import GFaceError
+from benchmark.task import GCDTask
+from benchmark.training.backbone_training import features_of, trainable_copy
+from benchmark.training.trainer import Batch
+
+NO_ROWS = np.zeros(0, dtype=np.int64)  # the empty D_U that makes ``fit`` train supervised
+
+
+class ClosedSetNetwork(nn.Module):
+    """Backbone copy -> feature -> Linear to ``n_classes``.
+
+    With ``with_map`` the feature is the spatial mean of the backbone's last feature map, which
+    ``features_and_map`` also returns for class activation maps.
+    """
+
+    def __init__(self, backbone: Backbone, n_classes: int, with_map: bool, method_name: str):
+        super().__init__()
+        if with_map and backbone.feature_map is None:
+            raise GFaceError(f"{method_name} needs class activation maps, hence the backbone's last spatial feature "
+                             f"map, which backbone {backbone.name!r} does not expose (Backbone.feature_map); use a "
+                             f"backbone that does, e.g. synthface-cnn or vit_b16_dino")
+        self.backbone = trainable_copy(backbone)
+        self.classifier = nn.Linear(backbone.feature_dim, n_classes)
+        self.map_of = backbone.feature_map if with_map else None
+
+    def features_and_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.map_of is None:
+            return self.backbone(x), None
+        feature_map = self.map_of(self.backbone, x)
+        return feature_map.mean(dim=(2, 3)), feature_map
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature (what feature extraction reads); ``classifier`` maps it to logits."""
+        return self.features_and_map(x)[0]
+
+
+def cross_entropy_step(network: ClosedSetNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    """Plain supervised cross-entropy on one view per image."""
+    loss = F.cross_entropy(network.classifier(network(batch.views)).float(), batch.labels)
+    return loss, {"ce": loss.item()}
+
+
+def features_and_logits(task: GCDTask, network: ClosedSetNetwork, rows: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
+    """Test-transform features of ``rows`` and the classifier's logits (float32, on the CPU)."""
+    feats = features_of(task, network, rows)
+    with torch.no_grad():
+        logits = network.classifier(torch.from_numpy(feats).to(task.device)).float().cpu()
+    return feats, logits

@@ -1,0 +1,29 @@
+"""Optimiser and learning-rate schedule of a training run, from its ``OptimConfig``.
+
+SGD with momentum and a per-epoch cosine schedule serve the GCD family; Adam or AdamW and a per-epoch exponential
+decay serve the closed-set FER methods (Open-Set-FER: Adam, gamma 0.9; MEK: AdamW).
+"""
+from __future__ import annotations
+
+import torch
+
+from benchmark.training.finetune import sgd_param_groups
+
+OPTIMISERS = ("sgd", "adam", "adamw")
+
+
+def build_optimiser(model: torch.nn.Module, optim) -> tuple[torch.optim.Optimizer, object]:
+    """``optim`` is an ``OptimConfig``; weight decay follows its ``decay_1d`` rule for every optimiser."""
+    groups = sgd_param_groups(model, optim.weight_decay, optim.decay_1d)
+    if optim.optimizer == "sgd":
+        optimizer = torch.optim.SGD(groups, lr=optim.lr, momentum=optim.momentum)
+    elif optim.optimizer == "adam":
+        optimizer = torch.optim.Adam(groups, lr=optim.lr)
+    elif optim.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(groups, lr=optim.lr)
+    else:
+        raise ValueError(f"optimizer {optim.optimizer!r} is not one of {', '.join(OPTIMISERS)}")
+    if optim.lr_decay is not None:
+        return optimizer, torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=optim.lr_decay)
+    return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=optim.epochs,
+                                                                 eta_min=optim.lr * optim.min_lr_ratio)

@@ -1,0 +1,62 @@
+"""MEK's losses as an add-on of the parametric GCD methods (METHODS.md §6.6; suite design).
+
+``L_add = L_RSL(labelled rows) + 0.1 L_RAC(view 1 and its exact flip, all K classes)``, added to the host's objective
+with the host's weight ``rebalance``. Class weights ``w_k = N / (10 n_k)`` use estimated class sizes over D_L and D_U:
+``n_k`` = labelled count + N_U x the running mean (momentum 0.99) of the unlabelled rows' soft assignment to class k,
+so known and new classes are counted on the same images; each ``n_k`` is floored at the smallest labelled class
+count, which caps the weight of a tiny cluster. The class activation maps use the host's L2-normalised cosine
+prototypes as the classifier V (weights detached) on the backbone's last feature map.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmark.backbones.base import Backbone
+from benchmark.errors import GFaceError
+from benchmark.training.attention_consistency import (class_activation_maps, flip_discrepancy,
+                                                      rebalanced_attention_consistency)
+from benchmark.training.rebalance import WEIGHT_SCALE, rebalanced_smooth_loss
+from benchmark.training.trainer import Batch
+
+
+class RebalanceAddon(nn.Module):
+    """Holds the running class-size estimate as buffers, so checkpoints keep it and a resumed run continues it."""
+
+    def __init__(self, backbone: Backbone, labelled_y: np.ndarray, n_unlabelled: int, n_classes: int,
+                 method_name: str, smoothing: float = 0.3, rac_weight: float = 0.1, momentum: float = 0.99):
+        super().__init__()
+        if backbone.feature_map is None:
+            raise GFaceError(f"{method_name}.rebalance needs class activation maps, hence the backbone's last "
+                             f"spatial feature map, which backbone {backbone.name!r} does not expose; set "
+                             f"{method_name}.rebalance=0 or use a backbone that does (e.g. synthface-cnn)")
+        self.map_of, self.n_unlabelled = backbone.feature_map, n_unlabelled
+        self.smoothing, self.rac_weight, self.momentum = smoothing, rac_weight, momentum
+        counts = np.bincount(np.asarray(labelled_y, dtype=np.int64), minlength=n_classes)
+        self.register_buffer("labelled_counts", torch.as_tensor(counts, dtype=torch.float32))
+        self.register_buffer("unlabelled_share", torch.full((n_classes,), 1.0 / n_classes))
+
+    def class_weights(self) -> torch.Tensor:
+        """``N / (10 max(n_k, smallest labelled count))`` with N = N_L + N_U."""
+        counts = self.labelled_counts + self.n_unlabelled * self.unlabelled_share
+        floor = self.labelled_counts[self.labelled_counts > 0].min()
+        return counts.sum() / (WEIGHT_SCALE * torch.maximum(counts, floor))
+
+    def forward(self, backbone: nn.Module, batch: Batch, logits: torch.Tensor, temperature: float,
+                prototypes: torch.Tensor) -> torch.Tensor:
+        """``logits`` (2B, K) of the host's classifier on ``batch.views``; ``prototypes`` (K, C) its weights."""
+        n = len(batch.labels)
+        labelled = batch.is_labelled.repeat(2)
+        if (~labelled).any():
+            share = F.softmax(logits[~labelled].detach().float() / temperature, dim=1).mean(0)
+            self.unlabelled_share.mul_(self.momentum).add_((1 - self.momentum) * share)
+        weights = self.class_weights()
+        rsl = rebalanced_smooth_loss(logits[labelled] / temperature, batch.labels.repeat(2)[labelled], weights,
+                                     self.smoothing)
+        view = batch.views[:n]
+        feature_map = self.map_of(backbone, torch.cat([view, view.flip(-1)])).float()
+        cams = class_activation_maps(feature_map, F.normalize(prototypes.float(), dim=-1))
+        rac = rebalanced_attention_consistency(flip_discrepancy(cams[:n], cams[n:]), weights)
+        return rsl + self.rac_weight * rac

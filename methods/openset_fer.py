@@ -1,0 +1,183 @@
+"""Open-Set-FER (Zhang et al., AAAI 2024, arXiv 2401.12507; METHODS.md §5): open-set detection as noisy-label
+detection.
+
+A. A closed-set model on D_L (as ``msp``: cross-entropy, Adam 1e-3, decay 0.9 per epoch, 60 epochs, batch 512).
+B. Its argmax over the known classes pseudo-labels every image the method scores (D_U and test).
+C. A detector, a fresh copy of the backbone (last block trains) with a linear head, learns the pseudo-labels with
+   flip attention consistency: ``CE(f(x), y^) + 6 mean_{n,k} d_{n,k}`` (METHODS.md §0.6) on an erased view and its
+   exact horizontal flip; Adam 1e-4, weight decay 1e-4, batch 128, 30 epochs. The open-class images carry
+   near-random pseudo-labels that the consistency keeps it from memorising.
+D. Knownness ``s(x) = -CE(f(x), y^(x))`` from the detector in eval mode, deterministic test transform.
+
+Cycle training (paper; ``released_code=False``, the default; suite reading of METHODS.md §5.5, flagged unverified
+there): two detectors train in ``cycles`` cosine learning-rate cycles of ``detector_epochs / cycles`` epochs; after
+each cycle each ranks the training images by its loss and hands the ``1 - rho`` fraction with the smallest loss to
+the other for the next cycle (co-teaching), rho ramping linearly from 0 to ``forget_rate`` at the last cycle
+(``forget_rate=None``: the high-loss fraction that a two-component Gaussian mixture finds after the first cycle);
+the score averages -CE over both detectors and every cycle's snapshot. ``released_code=True`` is the release: one
+detector, ``detector_epochs`` epochs with exponential decay 0.9, no cycles.
+
+Detector data: ``pool`` (paper, transductive) = every scored image with its pseudo-label; ``train`` (METHODS.md
+§5.6) = D_L with its labels and D_U with pseudo-labels, the test split then scored inductively.
+Predictions (suite design, §5.6): images in the high-loss component of a two-component Gaussian mixture on the
+detector loss are clustered into K_new clusters (k-means on the detector's L2-normalised features); the others keep
+their pseudo-label (class index, so closed-set accuracy is scored too).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.mixture import GaussianMixture
+
+from benchmark.clustering import KMeansConfig, kmeans
+from benchmark.errors import GFaceError
+from benchmark.features import l2_normalise
+from benchmark.method import Method, Predictions
+from benchmark.registries import METHODS
+from benchmark.task import GCDTask
+from benchmark.training.attention_consistency import attention_consistency, class_activation_maps, flip_discrepancy
+from benchmark.training.closed_set import NO_ROWS, ClosedSetNetwork, features_and_logits
+from benchmark.training.flip_views import erased_view_maker
+from benchmark.training.trainer import Batch, OptimConfig, fit
+from methods.msp import train_closed_set_model
+from methods.requirements import require_k
+
+DETECTOR_DATA = ("pool", "train")
+
+
+@dataclass
+class OpenSetFERParams:
+    released_code: bool = False  # True: one detector, no cycle training (the release)
+    epochs: int = 60  # stage A, the closed-set model
+    batch_size: int = 512
+    lr: float = 1e-3
+    weight_decay: float = 1e-4  # both stages
+    lr_decay: float = 0.9  # exponential, per epoch: stage A, and the detector in released-code mode
+    crop_pct: float = 1.0
+    erase_p: float = 0.5
+    detector_data: str = "pool"  # "pool" (paper) or "train" (D_L labelled + D_U pseudo-labelled)
+    detector_epochs: int = 30
+    detector_batch_size: int = 128
+    detector_lr: float = 1e-4
+    consistency_weight: float = 6.0
+    cycles: int = 3  # paper mode: cosine cycles, one snapshot each (the paper gives no number; suite choice)
+    forget_rate: float | None = None  # rho_max of the co-teaching exchange; None = estimated after cycle 1
+    kmeans_n_init: int = 10
+
+    def __post_init__(self) -> None:
+        if self.detector_data not in DETECTOR_DATA:
+            raise GFaceError(f"openset-fer.detector_data={self.detector_data!r}: choose one of "
+                             f"{', '.join(DETECTOR_DATA)}")
+        if not self.released_code and not 1 <= self.cycles <= self.detector_epochs:
+            raise GFaceError(f"openset-fer: cycles={self.cycles} must be between 1 and detector_epochs="
+                             f"{self.detector_epochs} (each cycle trains detector_epochs / cycles epochs)")
+        if self.forget_rate is not None and not 0 <= self.forget_rate < 1:
+            raise GFaceError(f"openset-fer.forget_rate={self.forget_rate} must be in [0, 1), or none to estimate it")
+
+
+@METHODS.register("openset-fer")
+class OpenSetFER(Method):
+    Params = OpenSetFERParams
+    profiles = {"cpu": {"epochs": 4, "batch_size": 128, "detector_epochs": 2, "cycles": 2}}
+    summary = "Open-Set-FER: closed-set pseudo-labels, attention-consistent detectors (cycle training), -CE score"
+
+    def run(self, task: GCDTask) -> Predictions:
+        p = self.params
+        n_new = require_k(task, "openset-fer") - task.n_known
+        closed, closed_stats = train_closed_set_model(task, p, Path(task.work_dir) / "closed-set",
+                                                      "openset-fer closed-set")
+        pool = np.unique(np.concatenate([task.indices(s) for s in task.eval_sets]))
+        needed = np.union1d(pool, task.unlabelled_idx)
+        pseudo = features_and_logits(task, closed, needed)[1].argmax(1).numpy()
+
+        def pseudo_of(rows: np.ndarray) -> np.ndarray:
+            return pseudo[np.searchsorted(needed, rows)]
+
+        if p.detector_data == "pool":
+            train_rows, targets = pool, pseudo_of(pool)
+        else:
+            train_rows = np.concatenate([task.labelled_idx, task.unlabelled_idx])
+            targets = np.concatenate([task.labelled_y, pseudo_of(task.unlabelled_idx)])
+        losses, feats, info = self._detect(task, train_rows, targets, pool, pseudo_of(pool))
+        is_open = high_loss_component(losses)
+        clusters = pseudo_of(pool).copy()
+        if n_new and is_open.any():
+            result = kmeans(l2_normalise(feats[is_open]),
+                            KMeansConfig(min(n_new, int(is_open.sum())), p.kmeans_n_init, seed=0))
+            clusters[is_open] = task.n_known + result.labels
+        at = {s: np.searchsorted(pool, task.indices(s)) for s in task.eval_sets}
+        return Predictions({s: clusters[at[s]] for s in task.eval_sets}, {s: -losses[at[s]] for s in task.eval_sets},
+                           "negative_detector_cross_entropy",
+                           {"train": {"closed_set": vars(closed_stats), **info},
+                            "mode": "released_code" if p.released_code else "paper",
+                            "high_loss_fraction": float(is_open.mean())},
+                           closed_set=True)
+
+    def _detect(self, task: GCDTask, train_rows, targets, pool, pool_pseudo) -> tuple[np.ndarray, np.ndarray, dict]:
+        """Stages C-D: per-pool-image detector loss (averaged over detectors and snapshots), detector features."""
+        p = self.params
+        views = erased_view_maker(task.backbone, p.crop_pct, p.erase_p, with_flip=True)
+        work = Path(task.work_dir)
+
+        def train(network, keep, epochs, lr_decay, folder, seed):
+            optim = OptimConfig(epochs, min(p.detector_batch_size, len(keep)), p.detector_lr, momentum=0.0,
+                                weight_decay=p.weight_decay, decay_1d=True, optimizer="adam", lr_decay=lr_decay)
+            return vars(fit(network, self._step, views, task.images, train_rows[keep], targets[keep], NO_ROWS, optim,
+                            work / folder, seed, task.device, desc=f"openset-fer {folder}"))
+
+        everything = np.arange(len(train_rows))
+        if p.released_code:
+            detector = self._detector(task)
+            stats = train(detector, everything, p.detector_epochs, p.lr_decay, "detector", task.seed + 1)
+            feats, logits = features_and_logits(task, detector, pool)
+            return per_sample_ce(logits, pool_pseudo), feats, {"detector": stats}
+        detectors = [self._detector(task), self._detector(task)]
+        keep, forget, snapshots, stats = [everything, everything], p.forget_rate, [], {}
+        rows = np.union1d(pool, train_rows)
+        at_pool, at_train = np.searchsorted(rows, pool), np.searchsorted(rows, train_rows)
+        for cycle in range(p.cycles):
+            train_losses = []
+            for i, detector in enumerate(detectors):
+                stats[f"detector{i}-cycle{cycle}"] = train(detector, keep[i], p.detector_epochs // p.cycles, None,
+                                                           f"detector{i}-cycle{cycle}", task.seed + 1 + 2 * cycle + i)
+                feats, logits = features_and_logits(task, detector, rows)
+                snapshots.append(per_sample_ce(logits[at_pool], pool_pseudo))
+                train_losses.append(per_sample_ce(logits[at_train], targets))
+                if i == 0:
+                    pool_feats = feats[at_pool]
+            if cycle + 1 < p.cycles:
+                if forget is None:
+                    forget = float(high_loss_component(np.mean(train_losses, axis=0)).mean())
+                n_keep = math.ceil((1 - forget * (cycle + 1) / (p.cycles - 1)) * len(train_rows))
+                keep = [np.sort(np.argsort(train_losses[1 - i], kind="stable")[:n_keep]) for i in range(2)]
+        return np.mean(snapshots, axis=0), pool_feats, {**stats, "forget_rate": forget}
+
+    def _detector(self, task: GCDTask) -> ClosedSetNetwork:
+        return ClosedSetNetwork(task.backbone, task.n_known, with_map=True, method_name="openset-fer")
+
+    def _step(self, network: ClosedSetNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        n = len(batch.labels)
+        feats, feature_map = network.features_and_map(batch.views)
+        ce = F.cross_entropy(network.classifier(feats[:n]).float(), batch.labels)
+        cams = class_activation_maps(feature_map.float(), network.classifier.weight.float())
+        consistency = attention_consistency(flip_discrepancy(cams[:n], cams[n:]))
+        return ce + self.params.consistency_weight * consistency, {"ce": ce.item(), "consistency": consistency.item()}
+
+
+def per_sample_ce(logits: torch.Tensor, targets: np.ndarray) -> np.ndarray:
+    """Cross-entropy of each row against its (pseudo-)label."""
+    return F.cross_entropy(logits, torch.as_tensor(targets, dtype=torch.long), reduction="none").numpy()
+
+
+def high_loss_component(losses: np.ndarray) -> np.ndarray:
+    """Rows that a two-component Gaussian mixture on the loss assigns to its higher-mean component."""
+    losses = np.asarray(losses, dtype=np.float64).reshape(-1, 1)
+    if len(losses) < 2 or np.ptp(losses) == 0:
+        return np.zeros(len(losses), dtype=bool)
+    mixture = GaussianMixture(n_components=2, random_state=0).fit(losses)
+    return mixture.predict_proba(losses)[:, int(np.argmax(mixture.means_[:, 0]))] > 0.5

@@ -1,0 +1,38 @@
+"""The open-set leaderboard section: golden output from frozen records (rows methods, columns held-out classes)."""
+import shutil
+from pathlib import Path
+
+from benchmark.cli import main
+from benchmark.leaderboard import README_END, README_START
+from benchmark.results import collect_records, read_results, write_results
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_golden_open_set_tables_from_frozen_records(tmp_path):
+    runs, out, readme = tmp_path / "runs", tmp_path / "leaderboard", tmp_path / "README.md"
+    shutil.copytree(DATA / "frozen_openset_runs", runs)
+    readme.write_text(f"{README_START}\n{README_END}\n")
+    assert main(["leaderboard", "--runs-dir", str(runs), "--readme", str(readme), "--output-dir", str(out)]) == 0
+    text = (out / "LEADERBOARD.md").read_text()
+    assert text == (DATA / "leaderboard_openset_golden.md").read_text()
+    # the mean is over held-out classes of per-class means: openset-fer (0.85 + 0.92) / 2
+    assert "| openset-fer | 0.850 ± 0.071 (2) | 0.920 (1) | 0.885  |" in text
+    assert "| open-a " not in text  # open-set protocols are listed in their own section, not the main header
+
+
+def test_results_csv_keeps_the_open_class(tmp_path):
+    frame = collect_records(DATA / "frozen_openset_runs")
+    write_results(frame, tmp_path / "results.csv")
+    back = read_results(tmp_path / "results.csv")
+    pool = back[back["eval_set"] == "osfer_pool"]
+    assert sorted(pool["open_class"].unique()) == ["alpha", "beta"]
+    assert set(back.loc[back["eval_set"] != "osfer_pool", "open_class"]) == {""}
+    closed = pool[(pool["metric"] == "closed_accuracy") & (pool["method"] == "msp")]
+    assert sorted(closed["value"]) == [0.8, 0.9]
+
+
+def test_a_csv_written_before_open_set_protocols_still_reads(tmp_path):
+    frame = collect_records(DATA / "frozen_runs").drop(columns="open_class")
+    frame.to_csv(tmp_path / "old.csv", index=False)
+    assert set(read_results(tmp_path / "old.csv")["open_class"]) == {""}

@@ -1,0 +1,42 @@
+"""Smoke runs of the closed-set FER methods (msp, openset-fer, mek) on the toy leave-one-class-out protocol and,
+closed-set, on a toy GCD protocol."""
+import json
+
+import pytest
+
+from benchmark.cli import main
+
+TINY = {"msp": ["epochs=1", "batch_size=16"],
+        "openset-fer": ["epochs=1", "batch_size=16", "detector_epochs=2", "cycles=2", "detector_batch_size=16",
+                        "kmeans_n_init=2"],
+        "mek": ["epochs=1", "batch_size=16"]}
+
+
+def _run(run_dirs, methods, protocol, *extra):
+    runs, cache = run_dirs
+    overrides = [x for m in methods for item in TINY[m] for x in ("--set", f"{m}.{item}")]
+    assert main(["--methods", *methods, "--protocols", protocol, *overrides, *extra, "--no-leaderboard",
+                 "--runs-dir", str(runs), "--cache-dir", str(cache)]) == 0
+    return {m: json.loads(next(runs.glob(f"{protocol}/{m}/*/record.json")).read_text()) for m in methods}
+
+
+def test_each_method_scores_the_open_set_pool(run_dirs):
+    records = _run(run_dirs, ["msp", "openset-fer", "mek"], "toy-open-delta")
+    for method, record in records.items():
+        pool = record["results"]["osfer_pool"]
+        assert list(record["results"]) == ["osfer_pool"] and record["protocol"]["open_class"] == "delta"
+        assert 0 <= pool["auroc"] <= 1 and 0 <= pool["fpr_at_tpr95"] <= 1 and 0 <= pool["closed_accuracy"] <= 1
+    info = records["openset-fer"]["info"]
+    assert info["mode"] == "paper" and {"detector0-cycle1", "detector1-cycle1"} <= set(info["train"])
+    assert 0 <= info["train"]["forget_rate"] < 1  # estimated after the first cycle
+    # D_L = every known-class training image, 22 per class: w_k = 66 / (10 * 22)
+    assert records["mek"]["info"]["class_weights"] == pytest.approx({"alpha": 0.3, "beta": 0.3, "gamma": 0.3})
+    assert records["msp"]["method"]["score_adapter"] == "max_softmax_probability"
+
+
+def test_closed_set_methods_run_on_a_gcd_protocol(run_dirs):
+    record = _run(run_dirs, ["openset-fer"], "toy-cnn", "--set", "openset-fer.released_code=true")["openset-fer"]
+    assert record["info"]["mode"] == "released_code" and "detector" in record["info"]["train"]
+    for eval_set in ("unlabelled_train", "test"):
+        result = record["results"][eval_set]
+        assert 0 <= result["all"] <= 1 and "closed_accuracy" in result and 0 <= result["auroc"] <= 1

@@ -1,0 +1,52 @@
+"""The speed scripts at toy sizes: they run end to end, print their tables and JSON, and check their inputs."""
+import json
+
+import numpy as np
+import pytest
+
+from benchmark.errors import GFaceError
+from benchmark.speed import rafdb_scale, ss_kmeans, training_throughput
+
+
+def test_ss_kmeans_times_ours_and_matches_the_public_entry_point(tmp_path, capsys):
+    out = tmp_path / "kmeans.json"
+    assert ss_kmeans.main(["--n", "600", "--dim", "16", "--k", "6", "--known", "3", "--n-init", "2", "--iters", "3",
+                           "--json", str(out)]) == 0
+    assert "| this suite (faiss)" in capsys.readouterr().out
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["restarts timed"] == 2 and row["s / iteration"] > 0
+    from benchmark.clustering import KMeansConfig, semi_supervised_kmeans
+    xu, xl, yl = ss_kmeans.synthetic_features(600, 16, 6, 3, 0)
+    public = semi_supervised_kmeans(xu, KMeansConfig(6, n_init=2, max_iter=3, tol=0.0, seed=0), xl, yl)
+    assert row["best inertia"] == pytest.approx(public.inertia, rel=1e-6)  # the timed path is the real one
+
+
+def test_ss_kmeans_names_a_release_dir_without_the_release(tmp_path):
+    with pytest.raises(GFaceError, match="faster_mix_k_means_pytorch.py not found"):
+        ss_kmeans.main(["--n", "200", "--dim", "8", "--k", "4", "--known", "2", "--n-init", "1",
+                        "--release-dir", str(tmp_path)])
+
+
+def test_rafdb_scale_extracts_caches_and_clusters(tmp_path, capsys):
+    out = tmp_path / "rafdb.json"
+    assert rafdb_scale.main(["--n-train", "60", "--n-test", "12", "--image-size", "8", "--protocol", "toy-basic",
+                             "--set", "ss-kmeans.n_init=2", "--set", "kmeans.n_init=2", "--device", "cpu",
+                             "--json", str(out)]) == 0
+    stages = [row["stage"] for row in json.loads(out.read_text())["rows"]]
+    assert stages == ["extract + cache features (toy-pixels)", "re-open cached features", "kmeans run",
+                      "ss-kmeans run"]
+    assert "synthetic images (72 = 60 train + 12 test" in capsys.readouterr().out
+
+
+def test_training_throughput_runs_both_pipelines_for_a_learning_method(tmp_path):
+    out = tmp_path / "train.json"
+    assert training_throughput.main([
+        "--methods", "simgcd", "--steps", "2", "--batch-size", "8", "--image-size", "8", "--protocol", "toy-cnn",
+        "--profile", "cpu", "--set", "simgcd.proj_hidden_dim=16", "--workers", "0", "--device", "cpu",
+        "--json", str(out)]) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    speeds = [row["uint8 cache + batch views (images/s)"], row["JPEG + PIL DataLoader (images/s)"]]
+    assert row["method"] == "simgcd" and all(np.isfinite(speeds)) and min(speeds) > 0
+    with pytest.raises(GFaceError, match="does not train through"):
+        training_throughput.main(["--methods", "kmeans", "--steps", "1", "--batch-size", "4", "--image-size", "8",
+                                  "--protocol", "toy-cnn", "--device", "cpu"])
