@@ -70,12 +70,15 @@ def build_run_parser() -> argparse.ArgumentParser:
 def build_leaderboard_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_benchmark.py leaderboard",
-        description="Rebuild leaderboard/results.csv from the run records (if any), then LEADERBOARD.md, "
-                    "the README table and the chart leaderboard/leaderboard.png.")
+        description="Merge the run records (if any) into leaderboard/results.csv, then rebuild LEADERBOARD.md, "
+                    "the README table and the charts leaderboard/leaderboard.png (and openset.png) from it.")
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where run folders are")
     parser.add_argument("--check", action="store_true",
                         help="exit non-zero if LEADERBOARD.md or the README table differ from results.csv")
     parser.add_argument("--latex", action="store_true", help="also write leaderboard/leaderboard.tex (booktabs)")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="results.csv from the records under --runs-dir alone (default: those records replace "
+                             "their own runs' rows and the rows of other runs are kept)")
     parser.add_argument("--output-dir", type=Path, default=LEADERBOARD_DIR,
                         help="where results.csv, LEADERBOARD.md and the chart live (default: leaderboard/)")
     parser.add_argument("--readme", type=Path, default=REPO_ROOT / "README.md",
@@ -144,8 +147,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def leaderboard_command(args: argparse.Namespace) -> int:
-    from benchmark.leaderboard import main_table, render_latex, render_markdown, splice_readme
-    from benchmark.results import collect_records, read_results, write_results
+    from benchmark.leaderboard import RUN_KEY, main_table, render_latex, render_markdown, splice_readme
+    from benchmark.results import collect_records, merge_results, read_results, write_results
 
     results_csv = args.output_dir / "results.csv"
     markdown_path, readme_path = args.output_dir / "LEADERBOARD.md", args.readme
@@ -165,15 +168,20 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         frame = read_results(results_csv)
         print(f"no run records under {args.runs_dir}; rendering the committed {results_csv.name}")
     else:
+        if results_csv.exists() and not args.rebuild:
+            frame = merge_results(read_results(results_csv), frame, RUN_KEY)
         write_results(frame, results_csv)
         frame = read_results(results_csv)  # render exactly what --check will read back
     markdown = render_markdown(frame)
     atomic.write_text(markdown_path, markdown)
     atomic.write_text(readme_path, splice_readme(readme_path.read_text(), main_table(frame)))
-    from benchmark.leaderboard_plot import plot_leaderboard
+    from benchmark.leaderboard_plot import plot_leaderboard, plot_open_set
     buffer = io.BytesIO()
     plot_leaderboard(frame, buffer)
     atomic.write_bytes(args.output_dir / "leaderboard.png", buffer.getvalue())
+    buffer = io.BytesIO()
+    if plot_open_set(frame, buffer):
+        atomic.write_bytes(args.output_dir / "openset.png", buffer.getvalue())
     if args.latex:
         atomic.write_text(args.output_dir / "leaderboard.tex", render_latex(frame))
     print(markdown)

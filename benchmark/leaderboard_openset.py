@@ -19,11 +19,9 @@ TABLES = (("auroc", "AUROC (higher is better)", False), ("fpr_at_tpr95", "FPR@TP
 
 def open_set_lines(frame: pd.DataFrame) -> list[str]:
     """Markdown lines of the open-set section (empty without open-set records)."""
-    from benchmark.leaderboard import row_labels  # here: leaderboard imports this module
-    subset = frame[(frame["eval_set"] == OSFER_POOL) & (frame["open_class"] != "") & (frame["ablation"] == "")].copy()
+    subset = open_set_records(frame)
     if subset.empty:
         return []
-    subset["row"] = row_labels(subset)
     lines = ["", "## Open-set recognition: leave-one-class-out, Open-Set-FER pool (test images + open-class D_U)", "",
              "Each held-out class is one protocol (known = the other classes, all their training images labelled). "
              "AUROC and FPR@TPR95 with known = positive, from each method's knownness score."]
@@ -39,6 +37,14 @@ def open_set_lines(frame: pd.DataFrame) -> list[str]:
                 lines += ["", f"{dataset}, {title}:", "",
                           tabulate(rows, headers, tablefmt="github", disable_numparse=True)]
     return lines
+
+
+def open_set_records(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows scored on ``osfer_pool`` by open-set protocols (no ablations), with their method ``row`` label."""
+    from benchmark.leaderboard import row_labels  # here: leaderboard imports this module
+    subset = frame[(frame["eval_set"] == OSFER_POOL) & (frame["open_class"] != "") & (frame["ablation"] == "")].copy()
+    subset["row"] = row_labels(subset) if len(subset) else pd.Series(dtype=str)
+    return subset
 
 
 def family_table(family: pd.DataFrame, metric: str, percent: bool) -> tuple[list[str], list[list[str]]]:

@@ -1,4 +1,5 @@
-"""A PNG chart of All/Old/New accuracy per method, one panel per protocol."""
+"""PNG charts: All/Old/New accuracy per method (one panel per protocol) and open-set AUROC per method (one panel
+per leave-one-class-out family)."""
 from __future__ import annotations
 
 from typing import BinaryIO
@@ -11,27 +12,64 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmark.leaderboard import SPLITS, summary_means  # noqa: E402
+from benchmark.leaderboard_openset import open_set_records  # noqa: E402
 
 
 def plot_leaderboard(frame: pd.DataFrame, stream: BinaryIO) -> None:
+    """Horizontal bars (methods down the side, long labels stay readable), panels side by side sharing the rows."""
     means = summary_means(frame)
     protocols = sorted(means["protocol"].unique())
-    fig, axes = plt.subplots(1, len(protocols), figsize=(5.5 * len(protocols), 4), squeeze=False)
-    width = 0.8 / len(SPLITS)
+    rows = sorted(means["row"].unique(), reverse=True)  # top to bottom in alphabetical order
+    y = np.arange(len(rows))
+    height = 0.8 / len(SPLITS)
+    fig, axes = plt.subplots(1, len(protocols), figsize=(2.5 + 4 * len(protocols), 1.2 + 0.45 * len(rows)),
+                             squeeze=False, sharey=True)
     for ax, protocol in zip(axes[0], protocols):
         here = means[means["protocol"] == protocol]
-        rows = sorted(here["row"].unique())
-        x = np.arange(len(rows))
         for i, (metric, header) in enumerate(SPLITS):
             values = here[here["metric"] == metric].set_index("row").reindex(rows)
-            ax.bar(x + (i - 1) * width, 100 * values["mean"], width, yerr=100 * values["std"].fillna(0),
-                   label=header, capsize=3)
-        ax.set_xticks(x, rows, rotation=30, ha="right")
-        ax.set_ylim(0, 100)
-        ax.set_ylabel("accuracy on D_U (%)")
+            ax.barh(y + (1 - i) * height, 100 * values["mean"], height, xerr=100 * values["std"].fillna(0),
+                    label=header, capsize=2)
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("accuracy on D_U (%), mean ± std over seeds")
         ax.set_title(protocol)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0][0].legend(loc="upper left")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(y, rows, fontsize=8)
+    axes[0][-1].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(stream, format="png", dpi=110)
     plt.close(fig)
+
+
+def plot_open_set(frame: pd.DataFrame, stream: BinaryIO) -> bool:
+    """AUROC per method: a bar at the mean over held-out classes, a dot per held-out class (its mean over seeds).
+    Returns False (nothing written) without open-set records."""
+    subset = open_set_records(frame)
+    subset = subset[subset["metric"] == "auroc"]
+    if subset.empty:
+        return False
+    per_class = subset.groupby(["dataset", "row", "open_class"])["value"].mean().reset_index()
+    datasets = sorted(per_class["dataset"].unique())
+    rows = sorted(per_class["row"].unique(), reverse=True)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(2.5 + 4 * len(datasets), 1.2 + 0.35 * len(rows)),
+                             squeeze=False, sharey=True)
+    for ax, dataset in zip(axes[0], datasets):
+        here = per_class[per_class["dataset"] == dataset]
+        complete = here.groupby("row")["open_class"].nunique() == here["open_class"].nunique()
+        means = here.groupby("row")["value"].mean().where(complete).reindex(rows)  # as the table's Mean column
+        ax.barh(np.arange(len(rows)), means, 0.6, color="tab:blue", alpha=0.5, label="mean over held-out classes")
+        for y, row in enumerate(rows):
+            values = here.loc[here["row"] == row, "value"]
+            ax.plot(values, np.full(len(values), y), "k.", markersize=4,
+                    label="one held-out class" if y == 0 else None)
+        ax.axvline(0.5, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("AUROC, known vs open class (chance 0.5)")
+        ax.set_title(f"{dataset}: leave-one-class-out", pad=24)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(np.arange(len(rows)), rows, fontsize=8)
+    axes[0][-1].legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout()
+    fig.savefig(stream, format="png", dpi=110)
+    plt.close(fig)
+    return True

@@ -42,6 +42,14 @@ def record_rows(record: dict) -> list[dict]:
             for eval_set, values in record["results"].items() for metric in METRICS if metric in values]
 
 
+def merge_results(committed: pd.DataFrame, fresh: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """``fresh`` rows plus the ``committed`` rows of runs that ``fresh`` does not hold (a run's rows are replaced
+    whole), so records from several machines accumulate in one results.csv."""
+    kept = committed.merge(fresh[key].drop_duplicates(), on=key, how="left", indicator=True)
+    kept = kept[kept["_merge"] == "left_only"].drop(columns="_merge")
+    return pd.concat([kept, fresh], ignore_index=True)
+
+
 def write_results(frame: pd.DataFrame, path: Path) -> None:
     from benchmark.atomic import write_text
     ordered = frame.sort_values(["protocol", "method", "params", "ablation", "split_seed", "repetition", "eval_set",

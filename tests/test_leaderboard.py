@@ -37,6 +37,7 @@ def test_golden_markdown_from_frozen_records(board):
     assert "old table" not in text and text.endswith(f"{README_END}\n\nmore text\n")
     assert "| ss-kmeans | 65.2 ± 1.0 (3) |" in text
     assert (out / "leaderboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (out / "openset.png").exists()  # no open-set records, no open-set chart
 
 
 def test_check_passes_when_fresh_and_fails_when_stale(board, capsys):
@@ -93,3 +94,27 @@ def test_cell_format():
     assert cell(pd.Series([0.5]), percent=True) == "50.0 (1)"
     assert cell(pd.Series([0.91234, 0.9]), percent=False) == "0.906 ± 0.009 (2)"
     assert cell(pd.Series([], dtype=float), percent=True) == "–"
+
+
+def test_records_replace_their_own_rows_and_other_runs_are_kept(board):
+    runs, _, out = board
+    assert _leaderboard(board) == 0
+    everything = read_results(out / "results.csv")
+    kept_run = next(runs.glob("proto-a/kmeans/*"))
+    shutil.rmtree(kept_run)  # its record is gone from this machine; its committed rows must stay
+    changed = next(runs.glob("proto-a/ss-kmeans/*/record.json"))
+    record = json.loads(changed.read_text())
+    record["results"]["unlabelled_train"]["all"] = 0.123
+    changed.write_text(json.dumps(record))
+    assert _leaderboard(board) == 0
+    merged = read_results(out / "results.csv")
+    assert len(merged) == len(everything)
+    assert kept_run.name in set(merged.loc[merged["method"] == "kmeans", "run_id"])
+    row = merged[(merged["protocol"] == "proto-a") & (merged["method"] == "ss-kmeans")
+                 & (merged["run_id"] == record["run_id"]) & (merged["eval_set"] == "unlabelled_train")
+                 & (merged["metric"] == "all")]
+    assert row["value"].tolist() == [0.123]
+    assert _leaderboard(board, "--rebuild") == 0
+    rebuilt = read_results(out / "results.csv")
+    assert kept_run.name not in set(rebuilt.loc[(rebuilt["protocol"] == "proto-a") & (rebuilt["method"] == "kmeans"),
+                                                "run_id"])

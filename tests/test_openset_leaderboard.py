@@ -19,6 +19,7 @@ def test_golden_open_set_tables_from_frozen_records(tmp_path):
     # the mean is over held-out classes of per-class means: openset-fer (0.85 + 0.92) / 2
     assert "| openset-fer | 0.850 ± 0.071 (2) | 0.920 (1) | 0.885  |" in text
     assert "| open-a " not in text  # open-set protocols are listed in their own section, not the main header
+    assert (out / "openset.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_results_csv_keeps_the_open_class(tmp_path):

@@ -50,3 +50,25 @@ def test_training_throughput_runs_both_pipelines_for_a_learning_method(tmp_path)
     with pytest.raises(GFaceError, match="does not train through"):
         training_throughput.main(["--methods", "kmeans", "--steps", "1", "--batch-size", "4", "--image-size", "8",
                                   "--protocol", "toy-cnn", "--device", "cpu"])
+
+
+@pytest.mark.parametrize("name", ["resnet18_msceleb", "resnet18_imagenet"])
+def test_random_weights_load_through_the_backbones_own_file_format(tmp_path, monkeypatch, name):
+    import torch
+
+    from benchmark.plugins import load_plugins
+    from benchmark.speed.synthetic import RANDOM_WEIGHTS, load_backbone
+    load_plugins()
+    from benchmark.backbones.resnet18 import IMAGENET, MSCELEB
+    for source in (IMAGENET, MSCELEB):
+        monkeypatch.setenv(source.env, "")  # restored after the test, whatever load_backbone sets
+    backbone = load_backbone(name, tmp_path, random_weights=True)
+    assert backbone.name == name and name in RANDOM_WEIGHTS
+    with torch.no_grad():
+        assert backbone.model(torch.zeros(1, 3, 64, 64)).shape == (1, backbone.feature_dim)
+
+
+def test_random_weights_refuse_a_backbone_without_a_random_format(tmp_path):
+    from benchmark.speed.synthetic import load_backbone
+    with pytest.raises(GFaceError, match="--random-weights is for"):
+        load_backbone("synthface-cnn", tmp_path, random_weights=True)

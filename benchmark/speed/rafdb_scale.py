@@ -5,7 +5,7 @@ default) because RAF-DB is licence-gated; the times depend on the shapes, not on
 and caching the features of every image (``benchmark.features.cached_features``: the test transform, the
 backbone in eval mode, an atomic write), re-opening them from the cache, then each k-means method's ``run`` on the
 rafdb-basic protocol's split (features from the cache; the method's own parameters, ``paper`` profile).
-Without the DINO weight file, ``--random-weights`` times the same ViT-B/16 with random values.
+Without the weight file, ``--random-weights`` times the same architecture with random values (ViT-B/16, ResNet-18).
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--protocol", default="rafdb-basic", help="protocol whose classes and split rule are used")
     parser.add_argument("--backbone", default=None, help="registered backbone (default: the protocol's)")
     parser.add_argument("--random-weights", action="store_true",
-                        help="vit_b16_dino with random weights (no weight file needed; same compute)")
+                        help="the backbone (vit_b16_dino, resnet18_*) with random weights (no weight file needed; same compute)")
     parser.add_argument("--methods", nargs="+", default=["kmeans", "ss-kmeans"], help="frozen-feature methods")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="METHOD.PARAM=VALUE",
                         help="override a method parameter, e.g. --set ss-kmeans.n_init=10")

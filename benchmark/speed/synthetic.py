@@ -1,18 +1,21 @@
 """Synthetic stand-ins at real shapes for the speed scripts: class-coloured noise images, a GCD task over them,
-and (for ``--random-weights``) a DINO ViT-B/16 weight file with random values (same compute as the real one)."""
+and (for ``--random-weights``) a weight file with random values for a backbone (same compute as the real one)."""
 from __future__ import annotations
 
 import dataclasses
 import io
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import timm
 import torch
+import torchvision
 
 from benchmark.atomic import write_bytes
 from benchmark.backbones.base import Backbone
+from benchmark.backbones.resnet18 import IMAGENET, MSCELEB, WeightSource
 from benchmark.backbones.vit_dino import WEIGHTS_ENV
 from benchmark.errors import GFaceError
 from benchmark.protocol import Protocol, materialise
@@ -47,15 +50,29 @@ def synthetic_task(protocol: Protocol, data: FERData, backbone: Backbone, cache_
                    protocol.eval_sets, backbone, seed, device, cache_dir, work_dir, protocol.known)
 
 
+def _random_vit_b16() -> tuple[dict, str]:
+    return timm.create_model("vit_base_patch16_224", num_classes=0).state_dict(), WEIGHTS_ENV
+
+
+def _random_resnet18(source: WeightSource) -> Callable[[], tuple[dict, str]]:
+    return lambda: ({"state_dict": torchvision.models.resnet18().state_dict()}, source.env)
+
+
+# backbone -> (random state dict in the format of its weight file, the variable naming that file)
+RANDOM_WEIGHTS = {"vit_b16_dino": _random_vit_b16, MSCELEB.name: _random_resnet18(MSCELEB),
+                  IMAGENET.name: _random_resnet18(IMAGENET)}
+
+
 def load_backbone(name: str, cache_dir: Path, random_weights: bool) -> Backbone:
-    """The registered backbone; with ``random_weights`` (DINO ViT-B/16 only) random values in a temporary file."""
+    """The registered backbone; with ``random_weights`` its architecture with random values, written to a temporary
+    weight file in the backbone's own format (same compute as the real weights)."""
     if random_weights:
-        if name != "vit_b16_dino":
-            raise GFaceError(f"--random-weights is for vit_b16_dino (no weight file needed); {name} loads as usual")
-        path = Path(cache_dir) / "random_vit_b16.pth"
-        if not path.exists():
-            buffer = io.BytesIO()
-            torch.save(timm.create_model("vit_base_patch16_224", num_classes=0).state_dict(), buffer)
-            write_bytes(path, buffer.getvalue())
-        os.environ[WEIGHTS_ENV] = str(path)
+        if name not in RANDOM_WEIGHTS:
+            raise GFaceError(f"--random-weights is for {', '.join(RANDOM_WEIGHTS)}; {name} loads as usual")
+        state, env = RANDOM_WEIGHTS[name]()
+        path = Path(cache_dir) / f"random_{name}.pth"
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        write_bytes(path, buffer.getvalue())
+        os.environ[env] = str(path)
     return BACKBONES.get(name)(cache_dir)

@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--protocol", default="rafdb-basic", help="protocol whose classes and split rule are used")
     parser.add_argument("--backbone", default=None, help="registered backbone (default: the protocol's)")
     parser.add_argument("--random-weights", action="store_true",
-                        help="vit_b16_dino with random weights (no weight file needed; same compute)")
+                        help="the backbone (vit_b16_dino, resnet18_*) with random weights (no weight file needed; same compute)")
     parser.add_argument("--profile", default="paper", choices=["paper", "cpu"],
                         help="method parameter profile (head sizes matter for speed; default paper)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="METHOD.PARAM=VALUE",
