@@ -111,3 +111,28 @@ def test_assign_gives_nearest_final_centre():
     x, y = _blobs(rng, k=3, spread=0.1)
     result = kmeans(x, KMeansConfig(3, n_init=2, seed=0))
     np.testing.assert_array_equal(result.assign(x), result.labels)
+
+
+def test_cpu_nearest_centres_agree_with_a_faiss_flat_index_across_blocks(monkeypatch):
+    import faiss
+
+    from benchmark import clustering
+    monkeypatch.setattr(clustering, "NEAREST_BLOCK", 64)  # several blocks and a ragged last one
+    rng = np.random.default_rng(3)
+    x, centres = rng.normal(size=(300, 16)).astype(np.float32), rng.normal(size=(9, 16)).astype(np.float32)
+    index = faiss.IndexFlatL2(16)
+    index.add(centres)
+    want_d, want_i = index.search(x, 1)
+    distances, labels = clustering._nearest(x, centres, use_gpu=False)
+    assert np.array_equal(labels, want_i[:, 0])
+    np.testing.assert_allclose(distances, want_d[:, 0], rtol=1e-5, atol=1e-5)
+
+
+def test_labelled_inertia_from_class_sums_equals_the_direct_sum():
+    from benchmark.clustering import _class_sums, _labelled_inertia
+    rng = np.random.default_rng(4)
+    xl, yl = rng.normal(size=(50, 5)).astype(np.float32), rng.integers(0, 3, 50)
+    centres = rng.normal(size=(4, 5)).astype(np.float32)
+    sums, counts = _class_sums(xl, yl, 4)
+    direct = float(((xl.astype(np.float64) - centres[yl]) ** 2).sum())
+    assert _labelled_inertia(float((xl.astype(np.float64) ** 2).sum()), sums, counts, centres) == pytest.approx(direct)
