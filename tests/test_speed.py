@@ -12,7 +12,7 @@ def test_ss_kmeans_times_ours_and_matches_the_public_entry_point(tmp_path, capsy
     out = tmp_path / "kmeans.json"
     assert ss_kmeans.main(["--n", "600", "--dim", "16", "--k", "6", "--known", "3", "--n-init", "2", "--iters", "3",
                            "--json", str(out)]) == 0
-    assert "| this suite (faiss)" in capsys.readouterr().out
+    assert "| this suite (BLAS on CPU, faiss on GPU)" in capsys.readouterr().out
     row = json.loads(out.read_text())["rows"][0]
     assert row["restarts timed"] == 2 and row["s / iteration"] > 0
     from benchmark.clustering import KMeansConfig, semi_supervised_kmeans

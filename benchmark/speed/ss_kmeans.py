@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     xu, xl, yl = synthetic_features(args.n, args.dim, args.k, args.known, args.seed)
     floor = matmul_floor(xu, args.k, device)
     ours = time_ours(xu, xl, yl, args.k, args.n_init, args.iters, args.seed)
-    rows = [_row("this suite (faiss)", [(a, b, c) for a, b, c, _ in ours], args.iters, floor)]
+    rows = [_row("this suite (BLAS on CPU, faiss on GPU)", [(a, b, c) for a, b, c, _ in ours], args.iters, floor)]
     notes = [f"N = {args.n} ({len(xu)} unlabelled, {len(xl)} labelled), D = {args.dim}, K = {args.k} "
              f"({args.known} known), {args.iters} iterations per restart, matmul floor "
              f"({len(xu)} x {args.dim} by {args.dim} x {args.k}, {device}) = {floor * 1e3:.3g} ms"]
