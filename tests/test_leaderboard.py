@@ -118,3 +118,7 @@ def test_records_replace_their_own_rows_and_other_runs_are_kept(board):
     rebuilt = read_results(out / "results.csv")
     assert kept_run.name not in set(rebuilt.loc[(rebuilt["protocol"] == "proto-a") & (rebuilt["method"] == "kmeans"),
                                                 "run_id"])
+
+
+def test_the_committed_leaderboard_matches_the_committed_results_csv():
+    assert main(["leaderboard", "--check"]) == 0  # else: python run_benchmark.py leaderboard, and commit the tables
