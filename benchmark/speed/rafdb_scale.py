@@ -21,7 +21,7 @@ from benchmark.method import parse_overrides, resolve_params
 from benchmark.plugins import load_plugins
 from benchmark.registries import METHODS, PROTOCOLS
 from benchmark.speed.report import publish, stopwatch
-from benchmark.speed.synthetic import load_backbone, synthetic_faces, synthetic_task
+from benchmark.speed.synthetic import add_synthetic_arguments, load_backbone, synthetic_faces, synthetic_task
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -29,16 +29,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-train", type=int, default=12_271, help="training images (RAF-DB basic: 12271)")
     parser.add_argument("--n-test", type=int, default=3_068, help="test images (RAF-DB basic: 3068)")
-    parser.add_argument("--image-size", type=int, default=100, help="stored image side in px (RAF-DB aligned: 100)")
-    parser.add_argument("--protocol", default="rafdb-basic", help="protocol whose classes and split rule are used")
-    parser.add_argument("--backbone", default=None, help="registered backbone (default: the protocol's)")
-    parser.add_argument("--random-weights", action="store_true",
-                        help="the backbone (vit_b16_dino, resnet18_*) with random weights (no weight file needed; same compute)")
     parser.add_argument("--methods", nargs="+", default=["kmeans", "ss-kmeans"], help="frozen-feature methods")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="METHOD.PARAM=VALUE",
                         help="override a method parameter, e.g. --set ss-kmeans.n_init=10")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda")
-    parser.add_argument("--json", type=Path, help="also write the table and machine facts here")
+    add_synthetic_arguments(parser)
     return parser.parse_args(argv)
 
 

@@ -2,6 +2,7 @@
 and (for ``--random-weights``) a weight file with random values for a backbone (same compute as the real one)."""
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import io
 import os
@@ -22,6 +23,18 @@ from benchmark.protocol import Protocol, materialise
 from benchmark.registries import BACKBONES
 from benchmark.task import GCDTask
 from datasets.base import FERData, content_key
+
+
+def add_synthetic_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every script timing the suite's code on synthetic faces shares (``--set`` help is per script)."""
+    parser.add_argument("--image-size", type=int, default=100, help="stored image side in px (RAF-DB aligned: 100)")
+    parser.add_argument("--protocol", default="rafdb-basic", help="protocol whose classes and split rule are used")
+    parser.add_argument("--backbone", default=None, help="registered backbone (default: the protocol's)")
+    parser.add_argument("--random-weights", action="store_true",
+                        help=f"the backbone ({', '.join(RANDOM_WEIGHTS)}) with random weights (no weight file "
+                             f"needed; same compute)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    parser.add_argument("--json", type=Path, help="also write the table and machine facts here")
 
 
 def synthetic_faces(class_names: tuple[str, ...], n_train: int, n_test: int, size: int, seed: int = 0) -> FERData:

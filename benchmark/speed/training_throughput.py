@@ -33,10 +33,10 @@ from benchmark.method import parse_overrides, resolve_params
 from benchmark.plugins import load_plugins
 from benchmark.registries import METHODS, PROTOCOLS
 from benchmark.speed.report import publish
-from benchmark.speed.synthetic import load_backbone, synthetic_faces, synthetic_task
+from benchmark.speed.synthetic import add_synthetic_arguments, load_backbone, synthetic_faces, synthetic_task
 from benchmark.training.finetune import train_mode
 from benchmark.training.optimisers import build_optimiser
-from benchmark.training.trainer import Batch, TrainStats
+from benchmark.training.trainer import Batch, TrainStats, optimiser_step
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -45,19 +45,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--methods", nargs="+", default=["gcd", "simgcd", "digface"], help="learning methods")
     parser.add_argument("--steps", type=int, default=5, help="training iterations timed per method and pipeline")
     parser.add_argument("--batch-size", type=int, default=32, help="images per iteration (default 32)")
-    parser.add_argument("--image-size", type=int, default=100, help="stored image side in px (RAF-DB aligned: 100)")
-    parser.add_argument("--protocol", default="rafdb-basic", help="protocol whose classes and split rule are used")
-    parser.add_argument("--backbone", default=None, help="registered backbone (default: the protocol's)")
-    parser.add_argument("--random-weights", action="store_true",
-                        help="the backbone (vit_b16_dino, resnet18_*) with random weights (no weight file needed; same compute)")
     parser.add_argument("--profile", default="paper", choices=["paper", "cpu"],
                         help="method parameter profile (head sizes matter for speed; default paper)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="METHOD.PARAM=VALUE",
                         help="override a method parameter (epochs and batch_size are set by this script)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes of the baseline")
     parser.add_argument("--jpeg-quality", type=int, default=95)
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda")
-    parser.add_argument("--json", type=Path, help="also write the table and machine facts here")
+    add_synthetic_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -108,11 +102,7 @@ def dataloader_fit(files: list[Path], transform, workers: int):
                               epoch * len(loader) + index, optim.epochs * len(loader))
                 with autocast:
                     loss, _ = step(model, batch)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if optim.clip_grad_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), optim.clip_grad_norm)
-                optimizer.step()
+                optimiser_step(model, optimizer, loss, optim.clip_grad_norm)
                 n_images += len(y)
         seconds = time.perf_counter() - t0
         return TrainStats(optim.epochs, 0, round(seconds, 2), round(n_images / max(seconds, 1e-9), 1),

@@ -100,11 +100,7 @@ def fit(model: torch.nn.Module, step: StepFn, make_views: ViewFn, images: np.nda
                           optim.epochs * n_batches)
             with autocast:
                 loss, logs = ddp(batch) if parallel else step(model, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if optim.clip_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), optim.clip_grad_norm)
-            optimizer.step()
+            optimiser_step(model, optimizer, loss, optim.clip_grad_norm)
             n_images += len(global_positions)
             running = {k: 0.9 * running.get(k, v) + 0.1 * v for k, v in {"loss": loss.item(), **logs}.items()}
             bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()})
@@ -115,6 +111,16 @@ def fit(model: torch.nn.Module, step: StepFn, make_views: ViewFn, images: np.nda
     seconds = time.perf_counter() - t0
     return TrainStats(optim.epochs - start, start, round(seconds, 2), round(n_images / max(seconds, 1e-9), 1),
                       optim.batch_size, per_process, n_batches)
+
+
+def optimiser_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+                   clip_grad_norm: float | None) -> None:
+    """Backward pass, optional global gradient-norm clipping, one optimiser step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+    optimizer.step()
 
 
 def _save(path: Path, epoch: int, model, optimizer, scheduler, generator: torch.Generator) -> None:
