@@ -60,7 +60,11 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--detach", action="store_true",
                         help="--executor submitit: submit and return; the same command later skips queued and "
                              "done runs, waits for the rest and rebuilds the leaderboard")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan with done/pending counts and stop")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the whole plan (data, classes, weights, device, parameters) as a sweep does "
+                             "before its first run, print it with done/stale/pending counts and stop")
+    parser.add_argument("--keep-checkpoints", action="store_true",
+                        help="keep each finished run's training checkpoints (deleted by default)")
     parser.add_argument("--no-leaderboard", action="store_true", help="do not rebuild the leaderboard at the end")
     parser.add_argument("--list", choices=["methods", "datasets", "protocols", "backbones"],
                         help="list registered names and exit")
@@ -103,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from benchmark.plan import expand, is_done
+    from benchmark.plan import expand, is_done, stale_runs
     from benchmark.plugins import load_plugins
     from benchmark.registries import BACKBONES, DATASETS, METHODS, PROTOCOLS
 
@@ -118,29 +122,36 @@ def run_command(args: argparse.Namespace) -> int:
     specs = expand(args.methods, args.protocols, args.seeds, parse_overrides(args.overrides), args.profile,
                    args.ablate)
     from benchmark import distributed
-    main_process = os.environ.get("RANK", "0") == "0"  # torchrun numbers its processes
-    done = [s for s in specs if is_done(s, args.runs_dir)]
-    if main_process:
-        print(plan_table(specs, args.runs_dir))
-        print(f"{len(specs)} runs: {len(done)} done, {len(specs) - len(done)} pending")
-    if args.dry_run:
-        return 0
     from benchmark.device import resolve_device
     from benchmark.executors import execute
     from benchmark.executors.job import Settings
+    from benchmark.preflight import preflight
+    main_process = os.environ.get("RANK", "0") == "0"  # torchrun numbers its processes
     device = args.device
     if distributed.launched_by_torchrun():
         if args.executor != "local":
             raise GFaceError(f"under torchrun every process runs the sweep itself: drop --executor {args.executor}")
         device = str(distributed.init_from_env(resolve_device(args.device)))
-    settings = Settings(args.runs_dir, args.cache_dir or default_cache_dir(), args.data_root, device)
-    result = execute(args.executor, specs, settings, args.cluster_config, args.detach)
+    settings = Settings(args.runs_dir, args.cache_dir or default_cache_dir(), args.data_root, device,
+                        args.keep_checkpoints)
+    env = settings.environment()
+    specs = preflight(specs, env)
+    done = [s for s in specs if is_done(s, args.runs_dir)]
+    if main_process:
+        print(plan_table(specs, args.runs_dir))
+        stale = sum(bool(stale_runs(s, args.runs_dir)) for s in specs if s not in done)
+        print(f"{len(specs)} runs: {len(done)} done, {len(specs) - len(done)} pending"
+              + (f" ({stale} of them replace stale records: their data, weights or code changed)" if stale else ""))
+    if args.dry_run:
+        return 0
+    result = execute(args.executor, specs, settings, args.cluster_config, args.detach, env)
     if not main_process:
         return 1 if result.failed else 0
     queued = f", queued {len(result.queued)} (run the same command again to collect them)" if result.queued else ""
     print(f"ran {len(result.ran)}, skipped {len(result.skipped)} already done, failed {len(result.failed)}{queued}")
     for spec, message in result.failed:
-        print(f"  FAILED {spec.protocol.id}/{spec.method}/{spec.run_id}: {message}", file=sys.stderr)
+        print(f"  FAILED {spec.protocol.id}/{spec.method}/{spec.run_id}: {message} (traceback in "
+              f"{spec.folder(args.runs_dir) / 'log.txt'})", file=sys.stderr)
     if not args.no_leaderboard:
         leaderboard_command(build_leaderboard_parser().parse_args(["--runs-dir", str(args.runs_dir)]))
     return 1 if result.failed else 0
@@ -204,10 +215,13 @@ def describe_entry(obj) -> str:
 def plan_table(specs, runs_dir: Path) -> str:
     from tabulate import tabulate
 
-    from benchmark.plan import is_done
+    from benchmark.plan import is_done, stale_runs
     counts: dict[tuple[str, str], list[int]] = {}
     for spec in specs:
-        entry = counts.setdefault((spec.protocol.id, spec.method), [0, 0])
-        entry[0 if is_done(spec, runs_dir) else 1] += 1
-    rows = [[p, m, d, q] for (p, m), (d, q) in counts.items()]
-    return tabulate(rows, ["protocol", "method", "done", "pending"], tablefmt="simple")
+        entry = counts.setdefault((spec.protocol.id, spec.method), [0, 0, 0])
+        if is_done(spec, runs_dir):
+            entry[0] += 1
+        else:
+            entry[1 if stale_runs(spec, runs_dir) else 2] += 1
+    rows = [[p, m, d, s, q] for (p, m), (d, s, q) in counts.items()]
+    return tabulate(rows, ["protocol", "method", "done", "stale", "pending"], tablefmt="simple")

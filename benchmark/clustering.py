@@ -31,9 +31,10 @@ class KMeansConfig:
     seed: int = 0
     use_gpu: bool | None = None  # None: GPU when faiss sees one
 
-    def resolved(self) -> dict:
-        """The parameters as run, for the record."""
-        return {**asdict(self), "use_gpu": _use_gpu(self.use_gpu), "init": "k-means++ seeded by labelled means",
+    def resolved(self, semi_supervised: bool) -> dict:
+        """The parameters as run, for the record (``semi_supervised``: labelled means seed the first centres)."""
+        init = "k-means++ seeded by labelled means" if semi_supervised else "k-means++"
+        return {**asdict(self), "use_gpu": _use_gpu(self.use_gpu), "init": init,
                 "empty_cluster": "reseed_farthest_unlabelled", "subsampling": "none (all points)",
                 "nearest_centre": "faiss IndexFlatL2 on GPU" if _use_gpu(self.use_gpu) else "BLAS matmul (numpy)",
                 "faiss_version": faiss.__version__}

@@ -19,9 +19,17 @@ README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -
 SPLITS = (("all", "All"), ("old", "Old"), ("new", "New"))
 REGENERATE = "python run_benchmark.py leaderboard"
 RUN_KEY = ["protocol", "method", "run_id"]
+CELL_KEY = ["protocol", "method", "params", "ablation", "backbone"]
+COLLAPSED = " †"  # a cell with at least one collapsed run (one cluster >= 90 % of D_U, or Old = 0)
 
 
 def check_consistent(frame: pd.DataFrame) -> None:
+    mixed = frame.groupby(CELL_KEY)["versions"].nunique()
+    if (mixed > 1).any():
+        protocol, method = mixed[mixed > 1].index[0][:2]
+        raise GFaceError(f"results of {method} on {protocol!r} mix runs of different data, weights or code versions "
+                         f"in one cell; re-run the stale ones (python run_benchmark.py --methods {method} "
+                         f"--protocols {protocol} ...) and rebuild with: {REGENERATE} --rebuild")
     for protocol, group in frame.groupby("protocol"):
         for column in ("protocol_version", "scorer", "split_sha256"):
             values = sorted(group[column].astype(str).unique())
@@ -75,8 +83,9 @@ def pivot(frame: pd.DataFrame, eval_set: str, metrics: list[tuple[str, str, bool
         row = [label]
         for protocol in protocols:
             here = mine[mine["protocol"] == protocol]
+            flag = COLLAPSED if here["collapsed"].any() else ""
             for metric, _, percent in metrics:
-                row.append(cell(here.loc[here["metric"] == metric, "value"], percent))
+                row.append(cell(here.loc[here["metric"] == metric, "value"], percent) + flag)
         rows.append(row)
     return headers, rows
 
@@ -91,7 +100,8 @@ def render_markdown(frame: pd.DataFrame) -> str:
     lines = ["# GFACE-Bench leaderboard", "",
              f"Generated from `leaderboard/results.csv` ({len(frame.drop_duplicates(RUN_KEY))} runs) by `{REGENERATE}`; "
              "do not edit by hand. Cells: mean ± sample std (n seeds). Accuracies in %, Hungarian-matched; "
-             "AUROC and FPR@TPR95 (known = positive) as fractions.", "",
+             "AUROC and FPR@TPR95 (known = positive) as fractions. † marks a cell with at least one collapsed run "
+             "(one cluster holds ≥ 90 % of D_U, or Old accuracy is 0).", "",
              "| Protocol | Version | Dataset | Backbone | Scorer |", "|---|---|---|---|---|"]
     for _, p in protocols.iterrows():
         backbones = ", ".join(sorted(frame.loc[frame["protocol"] == p["protocol"], "backbone"].unique()))
@@ -167,7 +177,9 @@ def _full_config(ablated: str, candidates) -> str | None:
 
 
 def _delta(ablated: pd.DataFrame, full: pd.DataFrame) -> str:
-    """Mean All of the ablation minus mean All of the full configuration, in points."""
+    """Mean All of the ablation minus mean All of the full configuration over the same seeds, in points."""
+    seeds = ablated[["split_seed", "repetition"]].drop_duplicates()
+    full = full.merge(seeds, on=["split_seed", "repetition"])
     a, f = (rows.loc[rows["metric"] == "all", "value"].dropna() for rows in (ablated, full))
     return f"{100 * (a.mean() - f.mean()):+.1f}" if len(a) and len(f) else "–"
 
@@ -189,10 +201,11 @@ def render_latex(frame: pd.DataFrame) -> str:
     """Booktabs table of the primary (D_U, v2) results."""
     check_consistent(frame)
     headers, rows = pivot(frame, "unlabelled_train", MAIN_METRICS)
-    protocols = sorted(frame.loc[frame["eval_set"] == "unlabelled_train", "protocol"].unique())
+    main_runs = frame[(frame["eval_set"] == "unlabelled_train") & (frame["ablation"] == "")]
+    protocols = sorted(main_runs["protocol"].unique())  # the columns of ``pivot``: ablation-only protocols have none
 
     def tex(text: str) -> str:
-        return text.replace("±", r"$\pm$").replace("_", r"\_").replace("%", r"\%")
+        return text.replace("±", r"$\pm$").replace("_", r"\_").replace("%", r"\%").replace("†", r"$^\dagger$")
 
     spec = "l" + "ccc" * len(protocols)
     group = " & ".join(rf"\multicolumn{{3}}{{c}}{{{tex(p)}}}" for p in protocols)

@@ -17,6 +17,9 @@ import numpy as np
 from benchmark.errors import GFaceError
 from benchmark.task import GCDTask
 
+if typing.TYPE_CHECKING:
+    from benchmark.protocol import Split
+
 
 @dataclass
 class Predictions:
@@ -35,16 +38,47 @@ class Predictions:
     closed_set: bool = False
 
 
+@dataclass(frozen=True)
+class TaskShape:
+    """The sizes of a run's task, known before it starts: what ``Method.check`` may test."""
+
+    protocol_id: str
+    n_labelled: int
+    n_unlabelled: int
+    n_test: int
+    n_known: int
+    n_classes: int | None  # K when the protocol gives it
+
+    @classmethod
+    def of(cls, split: "Split") -> "TaskShape":
+        protocol = split.protocol
+        return cls(protocol.id, len(split.labelled_idx), len(split.unlabelled_idx), len(split.test_idx),
+                   protocol.n_known, len(protocol.class_names) if protocol.k_given else None)
+
+
+def at_least(default, low):
+    """A ``Params`` field whose value must be ``>= low`` (counts and sizes: ``at_least(128, 1)``)."""
+    return field(default=default, metadata={"min": low})
+
+
 class Method(ABC):
-    """Subclass, set ``Params`` (paper defaults) and optionally ``profiles``, implement ``run``, register it."""
+    """Subclass, set ``Params`` (paper defaults) and optionally ``profiles``, implement ``run``, register it.
+
+    ``version``: bump it whenever a change to the method's code moves its numbers; it is part of every run's
+    identity, so records of the older code stop counting as done.
+    """
 
     Params: ClassVar[type]
+    version: ClassVar[int] = 1
     profiles: ClassVar[dict[str, dict]] = {}
     summary: ClassVar[str] = ""
     ablation_terms: ClassVar[dict[str, str]] = {}  # term label -> weight parameter, for ``--ablate``
 
     def __init__(self, params):
         self.params = params
+
+    def check(self, shape: TaskShape) -> None:
+        """Raise ``GFaceError`` if this configuration cannot run on a task of this shape (called before a sweep)."""
 
     @abstractmethod
     def run(self, task: GCDTask) -> Predictions:
@@ -63,7 +97,13 @@ def resolve_params(method_name: str, method: type[Method], profile: str, overrid
             raise GFaceError(f"--set {method_name}.{key}: {method_name} has no parameter {key!r}.{hint} "
                              f"Its parameters: {', '.join(names)}")
         values[key] = _convert(raw, hints[key], f"{method_name}.{key}")
-    return method.Params(**values)
+    params = method.Params(**values)
+    for f in dataclasses.fields(params):
+        low, value = f.metadata.get("min"), getattr(params, f.name)
+        if low is not None and value is not None and value < low:
+            source = "--set" if f.name in overrides else f"profile {profile!r}:"
+            raise GFaceError(f"{source} {method_name}.{f.name}={value}: must be at least {low}")
+    return params
 
 
 def _convert(raw: str, kind, where: str):

@@ -27,6 +27,7 @@ class RunSpec:
     split_seed: int
     repetition: int
     ablation: str | None = None  # the removed term's label for an ablation run
+    identity: tuple[tuple[str, str], ...] = ()  # what the numbers depend on beyond the config (``with_identity``)
 
     @property
     def training_seed(self) -> int:
@@ -36,11 +37,15 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        """Seeds in clear, then a hash of everything else that changes results (params, backbone, versions)."""
+        """Seeds in clear, then a hash of everything else that changes results: params, backbone, protocol version
+        and, once the preflight has filled ``identity``, the data, split, weights, method code and scorer versions.
+        A change of any of them gives a new id, so the old record no longer counts as done."""
         config = {"method": self.method, "params": self.params, "backbone": self.backbone,
                   "protocol": self.protocol.id, "protocol_version": self.protocol.version}
         if self.ablation is not None:
             config["ablation"] = self.ablation
+        if self.identity:
+            config["identity"] = dict(self.identity)
         digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
         return f"split{self.split_seed}-rep{self.repetition}-{digest}"
 
@@ -51,7 +56,11 @@ class RunSpec:
         return {"run_id": self.run_id, "protocol": self.protocol.id, "protocol_version": self.protocol.version,
                 "dataset": self.protocol.dataset, "method": self.method, "profile": self.profile,
                 "params": self.params, "backbone": self.backbone, "split_seed": self.split_seed,
-                "repetition": self.repetition, "training_seed": self.training_seed, "ablation": self.ablation}
+                "repetition": self.repetition, "training_seed": self.training_seed, "ablation": self.ablation,
+                "identity": dict(self.identity)}
+
+    def with_identity(self, identity: dict[str, str]) -> "RunSpec":
+        return dataclasses.replace(self, identity=tuple(sorted(identity.items())))
 
 
 def expand(method_patterns: list[str], protocol_patterns: list[str] | None, repetitions: int,
@@ -97,3 +106,20 @@ def ablated_configs(method: str, params: dict) -> list[tuple[dict, str]]:
 def is_done(spec: RunSpec, runs_dir: Path) -> bool:
     folder = spec.folder(runs_dir)
     return (folder / "done").exists() and (folder / "record.json").exists()
+
+
+def stale_runs(spec: RunSpec, runs_dir: Path) -> list[Path]:
+    """Finished folders of the same configuration and seeds whose run id is no longer ``spec``'s: their data, split,
+    weights, method code, scorer or protocol version changed since."""
+    same = {"params": spec.params, "backbone": spec.backbone, "ablation": spec.ablation}
+    stale = []
+    for done in sorted(spec.folder(runs_dir).parent.glob(f"split{spec.split_seed}-rep{spec.repetition}-*/done")):
+        if done.parent.name == spec.run_id:
+            continue
+        try:
+            old = json.loads((done.parent / "spec.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            continue  # not ours to judge: the leaderboard names unreadable records
+        if isinstance(old, dict) and all(old.get(key) == value for key, value in same.items()):
+            stale.append(done.parent)
+    return stale

@@ -88,16 +88,16 @@ class Protocol:
                 + f". Allowed fields: {sorted(_REQUIRED | _OPTIONAL)}")
         if raw["id"] != Path(path).stem:
             raise GFaceError(f"protocol file {path} declares id {raw['id']!r}; the id must equal the file name")
+        read = _FieldReader(path, raw)
         protocol = cls(
-            id=raw["id"], version=int(raw["version"]), dataset=raw["dataset"], backbone=raw["backbone"],
-            known=tuple(raw["known"]), new=tuple(raw["new"]),
-            labelled_fraction=float(raw["labelled_fraction"]),
-            split_seeds=tuple(int(s) for s in raw["split_seeds"]), k_given=bool(raw["k_given"]),
-            eval_sets=tuple(raw["eval_sets"]), model_selection=raw["model_selection"], scorer=raw["scorer"],
-            description=raw.get("description", ""), profile=raw.get("profile", "paper"),
-            default=bool(raw.get("default", False)),
-            split_sha256=tuple(sorted((int(k), str(v)) for k, v in (raw.get("split_sha256") or {}).items())),
-            kind=raw.get("kind", "gcd"))
+            id=raw["id"], version=read.integer("version"), dataset=read.text("dataset"),
+            backbone=read.text("backbone"), known=read.names("known"), new=read.names("new"),
+            labelled_fraction=read.number("labelled_fraction"),
+            split_seeds=tuple(read.integers("split_seeds")), k_given=read.boolean("k_given"),
+            eval_sets=read.names("eval_sets"), model_selection=read.text("model_selection"),
+            scorer=read.text("scorer"), description=raw.get("description") or "",
+            profile=read.text("profile", "paper"), default=read.boolean("default", False),
+            split_sha256=read.pinned_hashes("split_sha256"), kind=read.text("kind", "gcd"))
         protocol.validate(path)
         return protocol
 
@@ -124,6 +124,60 @@ class Protocol:
                             f"{OSFER_POOL!r}; got new {list(self.new)}, eval_sets {list(self.eval_sets)}")
         if problems:
             raise GFaceError(f"protocol {self.id!r} ({where}): " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class _FieldReader:
+    """Typed reads of a protocol file's fields; a wrong type is one error naming the file, field and fix."""
+
+    path: Path
+    raw: dict
+
+    def _fail(self, name: str, expected: str):
+        raise GFaceError(f"protocol file {self.path}: field {name!r} is {self.raw[name]!r}; expected {expected}")
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self.raw.get(name, default)
+        if not isinstance(value, str) or not value:
+            self._fail(name, "a non-empty string")
+        return value
+
+    def integer(self, name: str) -> int:
+        value = self.raw[name]
+        if isinstance(value, bool) or not isinstance(value, int):
+            self._fail(name, "an integer, e.g. 1")
+        return value
+
+    def integers(self, name: str) -> list[int]:
+        values = self.raw[name]
+        if not isinstance(values, list) or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+            self._fail(name, "a list of integers, e.g. [0]")
+        return values
+
+    def number(self, name: str) -> float:
+        value = self.raw[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self._fail(name, "a number, e.g. 0.5")
+        return float(value)
+
+    def boolean(self, name: str, default: bool | None = None) -> bool:
+        value = self.raw.get(name, default)
+        if not isinstance(value, bool):
+            self._fail(name, "true or false")
+        return value
+
+    def names(self, name: str) -> tuple[str, ...]:
+        values = self.raw[name]
+        if not isinstance(values, list) or any(not isinstance(v, str) or not v for v in values):
+            self._fail(name, "a list of names, e.g. [fear, disgust] (a single name still needs the brackets)")
+        return tuple(values)
+
+    def pinned_hashes(self, name: str) -> tuple[tuple[int, str], ...]:
+        values = self.raw.get(name) or {}
+        if not isinstance(values, dict) or any(isinstance(k, bool) or not isinstance(k, int)
+                                               or not isinstance(v, str) for k, v in values.items()):
+            self._fail(name, "a mapping of split seed to sha256, e.g. {0: 3f2a...}")
+        return tuple(sorted(values.items()))
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,6 +234,10 @@ def materialise(protocol: Protocol, data: FERData, split_seed: int) -> Split:
     chosen = np.random.RandomState(split_seed).choice(
         len(known_rows), size=int(protocol.labelled_fraction * len(known_rows)), replace=False)
     labelled = np.sort(known_rows[chosen])
+    if not len(labelled):
+        raise GFaceError(f"protocol {protocol.id!r}: labelled_fraction {protocol.labelled_fraction} of the "
+                         f"{len(known_rows)} known-class training images labels none of them; raise "
+                         f"labelled_fraction in the protocol file")
     unlabelled = np.setdiff1d(train_rows, labelled)
     test = np.flatnonzero(in_protocol & ~data.is_train)
     for part, rows in (("training", train_rows), ("test", test)):

@@ -1,6 +1,7 @@
 """Run records -> one long-format table (a row per run, evaluation set and metric): ``leaderboard/results.csv``."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -11,8 +12,10 @@ from benchmark.errors import GFaceError
 METRICS = ("all", "old", "new", "all_v1", "old_v1", "new_v1", "all_balanced", "old_balanced", "new_balanced",
            "auroc", "fpr_at_tpr95", "closed_accuracy", "closed_mca")
 COLUMNS = ("protocol", "protocol_version", "dataset", "open_class", "method", "params", "ablation", "backbone",
-           "scorer", "eval_set", "split_seed", "repetition", "run_id", "split_sha256", "score_adapter", "metric",
-           "value")
+           "scorer", "eval_set", "split_seed", "repetition", "run_id", "split_sha256", "versions", "collapsed",
+           "score_adapter", "metric", "value")
+OPTIONAL_COLUMNS = {"open_class": "", "ablation": "", "versions": "", "collapsed": False}  # absent in older files
+READABLE_SCHEMAS = (1, 2)  # record schema versions this code reads (benchmark/runner.py writes RECORD_SCHEMA)
 
 
 def collect_records(runs_dir: Path) -> pd.DataFrame:
@@ -20,11 +23,20 @@ def collect_records(runs_dir: Path) -> pd.DataFrame:
     rows = []
     for done in sorted(Path(runs_dir).glob("*/*/*/done")):
         path = done.parent / "record.json"
+        fix = f"delete {done.parent} to run it again"
         try:
             record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise GFaceError(f"run record {path} is unreadable ({exc}); delete its folder to re-run it") from exc
-        rows += record_rows(record)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise GFaceError(f"run record {path} is unreadable ({exc}); {fix}") from exc
+        schema = record.get("schema") if isinstance(record, dict) else None
+        if schema not in READABLE_SCHEMAS:
+            raise GFaceError(f"run record {path} has schema {schema!r}, which this version reads not "
+                             f"(readable: {list(READABLE_SCHEMAS)}); {fix}")
+        try:
+            rows += record_rows(record)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise GFaceError(f"run record {path} lacks a field or has one of the wrong type ({exc!r}); {fix}") \
+                from exc
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -36,10 +48,20 @@ def record_rows(record: dict) -> list[dict]:
             "ablation": record["method"].get("ablation") or "", "backbone": record["backbone"]["name"],
             "scorer": record["scorer"], "split_seed": record["seeds"]["split"],
             "repetition": record["seeds"]["repetition"], "run_id": record["run_id"],
-            "split_sha256": record["protocol"]["split_sha256"],
+            "split_sha256": record["protocol"]["split_sha256"], "versions": versions_key(record.get("identity")),
+            "collapsed": bool(record.get("collapse", {}).get("collapsed", False)),
             "score_adapter": record["method"].get("score_adapter") or ""}
     return [{**base, "eval_set": eval_set, "metric": metric, "value": values.get(metric)}
             for eval_set, values in record["results"].items() for metric in METRICS if metric in values]
+
+
+def versions_key(identity: dict | None) -> str:
+    """A short hash of what a cell's runs must share: data, backbone weights, method code and scorer versions
+    (the split, which differs per split seed, is checked separately). Empty for records written before it."""
+    if not identity:
+        return ""
+    shared = {k: v for k, v in identity.items() if k != "split"}
+    return hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def merge_results(committed: pd.DataFrame, fresh: pd.DataFrame, key: list[str]) -> pd.DataFrame:
@@ -61,9 +83,18 @@ def read_results(path: Path) -> pd.DataFrame:
     if not Path(path).exists():
         raise GFaceError(f"{path} does not exist and no run records were found; run the benchmark first "
                          f"(python run_benchmark.py --methods all)")
-    frame = pd.read_csv(path, dtype={"params": str, "ablation": str, "score_adapter": str, "open_class": str},
-                        keep_default_na=False, na_values={"value": [""]})
-    for column in ("open_class", "ablation"):  # written before open-set protocols or ablation runs existed
+    try:
+        frame = pd.read_csv(path, dtype={"params": str, "ablation": str, "score_adapter": str, "open_class": str,
+                                         "versions": str}, keep_default_na=False, na_values={"value": [""]})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise GFaceError(f"{path} is not a readable results table ({exc}); restore it with git checkout, or "
+                         f"rebuild it from run records: python run_benchmark.py leaderboard --rebuild") from exc
+    for column, default in OPTIONAL_COLUMNS.items():
         if column not in frame:
-            frame.insert(list(COLUMNS).index(column), column, "")
+            frame.insert(min(list(COLUMNS).index(column), len(frame.columns)), column, default)
+    missing = [c for c in COLUMNS if c not in frame]
+    if missing:
+        raise GFaceError(f"{path} lacks the columns {missing}; restore it with git checkout, or rebuild it from "
+                         f"run records: python run_benchmark.py leaderboard --rebuild")
+    frame["collapsed"] = frame["collapsed"].astype(str).str.lower().isin(("true", "1"))
     return frame

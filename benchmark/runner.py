@@ -7,8 +7,10 @@ run (the trainer shards its batches) and rank 0 alone writes the folder.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
+import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -22,19 +24,23 @@ from tqdm import tqdm
 from benchmark import atomic, distributed
 from benchmark.device import describe
 from benchmark.errors import GFaceError
+from benchmark.isolation import RowOrder, isolated_task
 from benchmark.knownness import auroc, fpr_at_tpr95
 from benchmark.method import Predictions
 from benchmark.plan import RunSpec, is_done
-from benchmark.protocol import Split, materialise
+from benchmark.protocol import PREDICTED_SETS, Split, materialise
 from benchmark.provenance import git_state, package_versions, peak_rss_mb
 from benchmark.backbones.base import Backbone
 from benchmark.registries import BACKBONES, DATASETS, METHODS
 from benchmark.scorer import SCORER_VERSION, closed_set_scores, score
-from benchmark.task import GCDTask
+from benchmark.training.trainer import CHECKPOINT
 from datasets.base import FERData
 
-RECORD_SCHEMA = 1
+RECORD_SCHEMA = 2  # 2: identity, row order and collapse flag
+COLLAPSE_SHARE = 0.9  # one cluster holding this share of D_U (or Old accuracy 0) flags a collapsed run
 log = logging.getLogger("gface")
+run_log = logging.getLogger("gface.run")  # the run's log.txt only: tracebacks never reach the terminal
+run_log.propagate = False
 
 
 @dataclass
@@ -43,6 +49,7 @@ class Environment:
     cache_dir: Path
     data_root: Path | None
     device: torch.device
+    keep_checkpoints: bool = False  # by default a finished run deletes its training checkpoints
     _datasets: dict = field(default_factory=dict)
     _splits: dict = field(default_factory=dict)
     _backbones: dict = field(default_factory=dict)
@@ -82,7 +89,7 @@ def run_sweep(specs: list[RunSpec], env: Environment) -> SweepResult:
             run_one(spec, env)
             result.ran.append(spec)
         except GFaceError:
-            raise
+            raise  # a user mistake: the same for every run, so the sweep stops with its message
         except Exception as exc:  # noqa: BLE001 - logged with traceback in the run folder, sweep goes on
             if distributed.world_size() > 1:
                 raise  # the other processes cannot skip ahead in step with this one
@@ -97,24 +104,35 @@ def run_one(spec: RunSpec, env: Environment) -> dict:
     folder = spec.folder(env.runs_dir)
     if not distributed.is_main():
         return _execute(spec, env, folder)
+    new_folder = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     atomic.write_json(folder / "spec.json", spec.to_dict())
     handler = logging.FileHandler(folder / "log.txt")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
+    for logger in (log, run_log):
+        logger.addHandler(handler)
     try:
-        log.info("start %s", spec.to_dict())
+        run_log.info("start %s", spec.to_dict())
         record = _execute(spec, env, folder)
         atomic.write_json(folder / "record.json", record)
         atomic.write_text(folder / "done", record["provenance"]["finished_at"] + "\n")
+        if not env.keep_checkpoints:  # about 12 MB per learning run; a done run is never resumed
+            for checkpoint in folder.rglob(CHECKPOINT):
+                checkpoint.unlink()
         log.info("done: All %.4f Old %.4f New %.4f on unlabelled_train", *(
             record["results"].get("unlabelled_train", {}).get(k, float("nan")) for k in ("all", "old", "new")))
         return record
+    except GFaceError:
+        handler.close()
+        if new_folder and not (folder / CHECKPOINT).exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a user mistake leaves nothing half-written
+        raise
     except BaseException:
-        log.error("failed:\n%s", traceback.format_exc())
+        run_log.error("failed:\n%s", traceback.format_exc())
         raise
     finally:
-        log.removeHandler(handler)
+        for logger in (log, run_log):
+            logger.removeHandler(handler)
         handler.close()
 
 
@@ -122,18 +140,19 @@ def _execute(spec: RunSpec, env: Environment, folder: Path) -> dict:
     started, t0 = _now(), time.perf_counter()
     data = env.dataset(spec.protocol.dataset)
     split = env.split(spec)
+    backbone = env.backbone(spec.backbone)
+    identity = current_identity(spec, data, split, backbone)
+    if spec.identity and dict(spec.identity) != identity:
+        raise GFaceError(f"run {spec.protocol.id}/{spec.method}/{spec.run_id}: the data, weights or code changed "
+                         f"since the sweep was planned ({_differences(dict(spec.identity), identity)}); run the "
+                         f"same command again to plan it anew")
     method = METHODS.get(spec.method)
-    task = GCDTask(
-        protocol_id=spec.protocol.id, dataset_name=data.name, data_key=data.content_key, images=data.images,
-        labelled_idx=split.labelled_idx, labelled_y=split.labelled_y, unlabelled_idx=split.unlabelled_idx,
-        test_idx=split.test_idx, n_known=spec.protocol.n_known,
-        n_classes=len(spec.protocol.class_names) if spec.protocol.k_given else None,
-        eval_sets=spec.protocol.prediction_sets, backbone=env.backbone(spec.backbone), seed=spec.training_seed,
-        device=env.device, cache_dir=env.cache_dir, work_dir=folder, known_class_names=spec.protocol.known)
+    task, order = isolated_task(spec.protocol.id, data, split, backbone, method=spec.method,
+                                seed=spec.training_seed, device=env.device, cache_dir=env.cache_dir, work_dir=folder)
     seed_everything(spec.training_seed)
     if env.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(env.device)
-    predictions = method(method.Params(**spec.params)).run(task)
+    predictions = in_split_order(method(method.Params(**spec.params)).run(task), order, split)
     results = score_predictions(predictions, split, spec.protocol.n_known)
     provenance = {**git_state(), "packages": package_versions(), **describe(env.device),
                   "started_at": started, "finished_at": _now(), "wall_time_s": round(time.perf_counter() - t0, 3),
@@ -144,23 +163,58 @@ def _execute(spec: RunSpec, env: Environment, folder: Path) -> dict:
     return {
         "schema": RECORD_SCHEMA,
         "run_id": spec.run_id,
+        "identity": identity,
         "protocol": {"id": p.id, "version": p.version, "kind": p.kind, "open_class": p.open_class,
                      "dataset": p.dataset, "known": list(p.known),
                      "new": list(p.new), "labelled_fraction": p.labelled_fraction, "k_given": p.k_given,
                      "split_seed": spec.split_seed, "split_sha256": split.sha256, "histograms": split.histograms()},
-        "method": {"name": spec.method, "profile": spec.profile, "params": spec.params,
+        "method": {"name": spec.method, "version": method.version, "profile": spec.profile, "params": spec.params,
                    "model_selection": p.model_selection, "score_adapter": predictions.score_adapter,
                    "ablation": spec.ablation},
-        "backbone": {"name": spec.backbone, "weights_sha256": task.backbone.weights_sha256},
+        "backbone": {"name": spec.backbone, "weights_sha256": backbone.weights_sha256},
         "seeds": {"split": spec.split_seed, "repetition": spec.repetition, "training": spec.training_seed,
-                  "cudnn_deterministic": torch.backends.cudnn.deterministic},
+                  "row_order": order.seed, "cudnn_deterministic": torch.backends.cudnn.deterministic},
         "K": {"value": len(p.class_names), "given": p.k_given},
         "scorer": SCORER_VERSION,
         "results": results,
+        "collapse": collapse(predictions, results),
         "info": predictions.info,
         "dataset_provenance": data.provenance,
         "provenance": provenance,
     }
+
+
+def current_identity(spec: RunSpec, data: FERData, split: Split, backbone: Backbone) -> dict[str, str]:
+    """What a run's numbers depend on beyond its configuration (``benchmark/preflight.py``)."""
+    return {"data": data.content_key, "split": split.sha256, "weights": backbone.weights_sha256,
+            "method_version": str(METHODS.get(spec.method).version), "scorer": SCORER_VERSION}
+
+
+def _differences(planned: dict, now: dict) -> str:
+    return ", ".join(f"{key} {str(planned.get(key))[:12]} -> {str(now.get(key))[:12]}"
+                     for key in sorted(set(planned) | set(now)) if planned.get(key) != now.get(key))
+
+
+def in_split_order(predictions: Predictions, order: RowOrder, split: Split) -> Predictions:
+    """The method's per-set outputs (in sorted task positions) re-ordered to the split's row order."""
+    rows = {"unlabelled_train": split.unlabelled_idx, "test": split.test_idx}
+
+    def reorder(per_set: dict) -> dict:
+        return {s: order.to_split_order(v, rows[s]) if s in PREDICTED_SETS else v for s, v in per_set.items()}
+
+    return dataclasses.replace(predictions, clusters=reorder(predictions.clusters),
+                               knownness=reorder(predictions.knownness))
+
+
+def collapse(predictions: Predictions, results: dict) -> dict:
+    """Largest cluster's share of D_U and whether the run collapsed (share >= 0.9, or Old accuracy 0)."""
+    clusters = predictions.clusters.get("unlabelled_train")
+    if clusters is None or not len(clusters):
+        return {"largest_cluster_share": None, "collapsed": False}
+    share = float(np.bincount(np.asarray(clusters, dtype=np.int64) - np.min(clusters)).max() / len(clusters))
+    old = results.get("unlabelled_train", {}).get("old")
+    return {"largest_cluster_share": round(share, 6),
+            "collapsed": bool(share >= COLLAPSE_SHARE or (old is not None and old == 0.0))}
 
 
 def score_predictions(predictions: Predictions, split: Split, n_known: int) -> dict:

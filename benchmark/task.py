@@ -1,33 +1,58 @@
-"""What a method is given: images, the labelled subset with its labels, and unlabelled/test indices only.
+"""What a method is given: the run's images, the labelled subset with its labels, and unlabelled/test indices only.
 
-Labels of unlabelled and test images are not reachable from here, so no method can read them.
+Label isolation (``benchmark/isolation.py`` builds the task): ``images`` is a read-only view of the run's rows with
+no file behind it, in a per-run random order; ``cache_dir`` is the method's own folder, holding no labels; frozen
+features come from the shared cache through ``feature_source`` without exposing its path. What in-process code could
+still do, and why the suite accepts it, is in README.md ("Label isolation").
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
 from benchmark.backbones.base import Backbone
-from benchmark.features import cached_features
+
+
+class RunImages:
+    """uint8 (N, H, W, 3) images of one run's rows in the run's order; every read returns a plain in-memory array.
+
+    ``images[i]`` is row ``rows[i]`` of the dataset; the dataset's array (possibly a memory map with a file name)
+    stays behind a closure and is never returned.
+    """
+
+    __slots__ = ("_read", "shape", "dtype")
+
+    def __init__(self, source: np.ndarray, rows: np.ndarray):
+        rows = np.asarray(rows, dtype=np.int64)
+        self._read = lambda index: np.array(source[rows[index]])  # np.array: a plain copy, never a memmap view
+        self.shape = (len(rows),) + tuple(source.shape[1:])
+        self.dtype = source.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        return self._read(index)
 
 
 @dataclass(eq=False)
 class GCDTask:
-    """``images`` holds every row of the dataset; the index arrays select rows of it.
+    """``images`` holds every row of the run (labelled, unlabelled, test) in a per-run random order; the index
+    arrays are sorted positions into it.
 
     ``labelled_y`` is re-indexed (known classes 0..n_known-1). ``n_classes`` is K when the protocol gives it,
     else None. ``backbone`` is shared between runs: a method that trains it must train a deep copy.
-    ``work_dir`` is the run's own folder (checkpoints go there); ``cache_dir`` is shared.
+    ``work_dir`` is the run's own folder (checkpoints go there); ``cache_dir`` is the method's own cache folder.
     """
 
     protocol_id: str
     dataset_name: str
-    data_key: str
-    images: np.ndarray
+    images: RunImages
     labelled_idx: np.ndarray
     labelled_y: np.ndarray
     unlabelled_idx: np.ndarray
@@ -40,6 +65,7 @@ class GCDTask:
     device: torch.device
     cache_dir: Path
     work_dir: Path
+    feature_source: Callable[[], np.ndarray]
     known_class_names: tuple[str, ...] = field(default=())
 
     def indices(self, eval_set: str) -> np.ndarray:
@@ -47,13 +73,5 @@ class GCDTask:
 
     @cached_property
     def frozen_features(self) -> np.ndarray:
-        """Features of every row from the frozen backbone (cached on disk across runs)."""
-        return cached_features(self.backbone, _ImagesOnly(self.dataset_name, self.images, self.data_key),
-                               self.cache_dir, self.device)
-
-
-@dataclass(frozen=True)
-class _ImagesOnly:
-    name: str
-    images: np.ndarray
-    content_key: str
+        """float32 (N, feature_dim) frozen-backbone features of ``images``, row for row (cached across runs)."""
+        return self.feature_source()

@@ -16,7 +16,7 @@ from PIL import Image
 
 from benchmark.errors import GFaceError, MissingFileError
 from benchmark.registries import DATASETS
-from datasets.base import FERData, content_key, resolve_data_root
+from datasets.base import FERData, content_key, decode_text, resolve_data_root
 from datasets.image_cache import DECODE_ERRORS, ImageSource, cached_images
 
 CLASSES = ("neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt")
@@ -30,7 +30,7 @@ LISTS = (("train", "training.csv"), ("test", "validation.csv"))
 CROP_MODES = ("auto", "box", "none")
 DETECTION_SAMPLE = 32
 DEFAULT_SIZE = 112
-LOADER_VERSION = "affectnet-1"
+LOADER_VERSION = "affectnet-2"  # 2: face boxes outside the image are skipped
 OBTAIN_FROM = "http://mohammadmahoor.com/affectnet/ (licence-gated; request access there)"
 
 Row = tuple[str, tuple[int, int, int, int], int]  # path, box (left, top, right, bottom), expression code
@@ -87,7 +87,7 @@ def affectnet7(data_root: Path | None, cache_dir: Path) -> FERData:
 
 def parse_list(data: bytes, path: Path) -> list[Row]:
     """Every row of a list file; the first row is a header only when its ``face_x`` field is not a number."""
-    reader = csv.reader(io.StringIO(data.decode("utf-8-sig")))
+    reader = csv.reader(io.StringIO(decode_text(data, path)))
     first = next(reader, None) or []
     if len(first) > 1 and not _is_number(first[1]):
         header = [h.strip() for h in first]

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from benchmark.errors import GFaceError, MissingFileError
 from benchmark.registries import DATASETS
-from datasets.base import FERData, content_key, resolve_data_root
+from datasets.base import FERData, content_key, decode_text, resolve_data_root
 from datasets.image_cache import RESAMPLE, open_or_build
 
 CLASSES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
@@ -93,7 +93,7 @@ def ferplus7(data_root: Path | None, cache_dir: Path) -> FERData:
 
 def parse_votes(label_bytes: bytes, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per data row of ``fer2013new.csv``: split index into ``SPLITS``, whether it names an image, 10 votes."""
-    reader = csv.reader(io.StringIO(label_bytes.decode("utf-8-sig")))
+    reader = csv.reader(io.StringIO(decode_text(label_bytes, path)))
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != LABELS_HEADER:
         raise GFaceError(f"{path}, line 1: expected the header {','.join(LABELS_HEADER)}, got {header}. "
@@ -126,7 +126,7 @@ def _write_pixels(folder: Path, pixels_path: Path, usage: np.ndarray, rows: np.n
     slot = {int(r): i for i, r in enumerate(rows)}
     count = 0
     with open(pixels_path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(_utf8_lines(handle, pixels_path))
         header = next(reader, None) or []
         if "pixels" not in header or "Usage" not in header:
             raise GFaceError(f"{pixels_path}, line 1: expected a header with columns 'pixels' and 'Usage', got "
@@ -147,6 +147,14 @@ def _write_pixels(folder: Path, pixels_path: Path, usage: np.ndarray, rows: np.n
         raise GFaceError(f"{pixels_path} has {count} data rows but fer2013new.csv has {len(usage)}; the two files "
                          f"must list the same rows in the same order. Use the original, complete files")
     images.flush()
+
+
+def _utf8_lines(handle, path: Path):
+    """The lines of a text file opened as UTF-8; a byte that is not UTF-8 is one clear error naming the file."""
+    try:
+        yield from handle
+    except UnicodeDecodeError:
+        raise GFaceError(f"{path} is not UTF-8 text; restore the original FER2013 fer2013.csv") from None
 
 
 def _parse_pixels(field: str, path: Path, line: int) -> np.ndarray:

@@ -53,14 +53,23 @@ class CachedImages:
     missing: tuple[str, ...]
     corrupt: tuple[str, ...]
     key: str
+    box_outside: tuple[str, ...] = ()
 
     def provenance(self) -> dict:
-        return {"skipped_missing": len(self.missing), "skipped_corrupt": len(self.corrupt)}
+        return {"skipped_missing": len(self.missing), "skipped_corrupt": len(self.corrupt),
+                "skipped_box_outside_image": len(self.box_outside)}
+
+
+class BoxOutsideImage(ValueError):
+    """A crop box that does not lie inside its image (PIL would pad the outside with black)."""
 
 
 def decode_image(path: Path, size: int, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
-    """PIL open, optional crop, convert to RGB, resize to size×size only when the size differs."""
+    """PIL open, optional crop (a box not inside the image raises ``BoxOutsideImage``), convert to RGB, resize to
+    size×size only when the size differs."""
     with Image.open(path) as opened:
+        if box is not None and not (0 <= box[0] < box[2] <= opened.width and 0 <= box[1] < box[3] <= opened.height):
+            raise BoxOutsideImage(f"box {box} outside the {opened.width}x{opened.height} image")
         image = opened.crop(box) if box is not None else opened
         image = image.convert("RGB")
     if image.size != (size, size):
@@ -84,7 +93,8 @@ def cached_images(sources: Sequence[ImageSource], *, size: int, cache_dir: Path,
     skipped = json.loads((folder / "skipped.json").read_text())
     result = CachedImages(images=np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False),
                           kept=np.load(folder / "kept.npy", allow_pickle=False),
-                          missing=tuple(skipped["missing"]), corrupt=tuple(skipped["corrupt"]), key=key)
+                          missing=tuple(skipped["missing"]), corrupt=tuple(skipped["corrupt"]), key=key,
+                          box_outside=tuple(skipped.get("box_outside", ())))
     _report_skips(desc, result)
     if sources and not len(result.kept):
         raise GFaceError(f"{desc}: none of the {len(sources)} listed images could be read (first: "
@@ -125,6 +135,7 @@ def _decode_into(folder: Path, sources: Sequence[ImageSource], present: list[int
     present_set = set(present)
     missing = [s.name for i, s in enumerate(sources) if i not in present_set]
     corrupt: list[str] = []
+    box_outside: list[str] = []
     ok = np.zeros(len(present), dtype=bool)
     decoded = np.lib.format.open_memmap(folder / "decoded.npy", mode="w+", dtype=np.uint8,
                                         shape=(len(present), size, size, 3))
@@ -135,6 +146,8 @@ def _decode_into(folder: Path, sources: Sequence[ImageSource], present: list[int
             return decode_image(source.path, size, source.box)
         except FileNotFoundError:
             return "missing"
+        except BoxOutsideImage:
+            return "box_outside"
         except DECODE_ERRORS:
             return "corrupt"
 
@@ -147,7 +160,8 @@ def _decode_into(folder: Path, sources: Sequence[ImageSource], present: list[int
                     decoded[start + offset] = outcome
                     ok[start + offset] = True
                 else:
-                    (missing if outcome == "missing" else corrupt).append(sources[batch[offset]].name)
+                    {"missing": missing, "box_outside": box_outside, "corrupt": corrupt}[outcome].append(
+                        sources[batch[offset]].name)
             bar.update(len(batch))
     decoded.flush()
     kept = np.asarray(present, dtype=np.int64)[ok]
@@ -164,11 +178,13 @@ def _decode_into(folder: Path, sources: Sequence[ImageSource], present: list[int
         del images, decoded
         (folder / "decoded.npy").unlink()
     np.save(folder / "kept.npy", kept, allow_pickle=False)
-    (folder / "skipped.json").write_text(json.dumps({"missing": missing, "corrupt": corrupt}))
+    (folder / "skipped.json").write_text(json.dumps({"missing": missing, "corrupt": corrupt,
+                                                     "box_outside": box_outside}))
 
 
 def _report_skips(desc: str, result: CachedImages) -> None:
-    for kind, names in (("missing", result.missing), ("corrupt", result.corrupt)):
+    for kind, names in (("missing", result.missing), ("corrupt", result.corrupt),
+                        ("(face box outside the image)", result.box_outside)):
         if names:
             shown = ", ".join(names[:SHOWN_NAMES]) + (", ..." if len(names) > SHOWN_NAMES else "")
             log.warning("%s: skipped %d %s image(s): %s", desc, len(names), kind, shown)

@@ -16,7 +16,7 @@ import numpy as np
 
 from benchmark.errors import GFaceError, MissingFileError
 from benchmark.registries import DATASETS
-from datasets.base import FERData, content_key, resolve_data_root
+from datasets.base import FERData, content_key, decode_text, resolve_data_root
 from datasets.image_cache import ImageSource, cached_images
 from datasets.synthface.action_units import BASIC_CLASSES, COMPOUND_CLASSES
 
@@ -109,7 +109,7 @@ def parse_label_lines(label_bytes: bytes, path: Path, n_classes: int) -> tuple[l
     stems: list[str] = []
     codes: list[int] = []
     first_line: dict[str, int] = {}
-    for number, line in enumerate(label_bytes.decode("utf-8-sig").splitlines(), start=1):
+    for number, line in enumerate(decode_text(label_bytes, path).splitlines(), start=1):
         if not line.strip():
             continue
         parts = line.split()

@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.errors import GFaceError
-from benchmark.method import Method, Predictions
+from benchmark.method import Method, Predictions, TaskShape, at_least
 from benchmark.registries import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
@@ -61,7 +61,7 @@ from benchmark.training.rebalance_addon import RebalanceAddon
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
                                        teacher_temperature)
 from benchmark.training.trainer import Batch, OptimConfig, fit
-from methods.requirements import require_k
+from methods.requirements import require_k, require_k_given, require_steps
 from methods.simgcd import known_mass
 
 CLASSIFIER_PLACEMENTS = ("projector", "backbone")
@@ -71,8 +71,8 @@ CLASSIFIER_PLACEMENTS = ("projector", "backbone")
 class DigFaceParams:
     released_code: bool = False  # reproduce the release where it deviates from the paper (module docstring)
     classifier_on: str = "projector"  # "projector" (released, D9) or "backbone" (SimGCD placement)
-    epochs: int = 200
-    batch_size: int = 128
+    epochs: int = at_least(200, 1)
+    batch_size: int = at_least(128, 1)
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 5e-5
@@ -98,11 +98,11 @@ class DigFaceParams:
     smoothing_start: float = 0.1
     grl_high: float = 0.1
     grl_alpha: float = 1.0
-    grl_max_iters: int = 1000
+    grl_max_iters: int = at_least(1000, 1)
     cluster_start_epoch: int = 50
-    proj_hidden_dim: int = 2048
-    proj_out_dim: int = 256
-    aux_hidden_dim: int = 2048
+    proj_hidden_dim: int = at_least(2048, 1)
+    proj_out_dim: int = at_least(256, 1)
+    aux_hidden_dim: int = at_least(2048, 1)
     aux_dropout: float = 0.5
     crop_pct: float = 0.875
     rebalance: float = 0.0  # weight of MEK's add-on loss L_RSL + 0.1 L_RAC (training/rebalance_addon.py); 0 = off
@@ -157,6 +157,10 @@ class DigFace(Method):
     def memax_epsilon(self) -> float:
         eps = self.params.memax_epsilon
         return eps if eps is not None else (2.0 if self.params.released_code else 1.0)
+
+    def check(self, shape: TaskShape) -> None:
+        require_k_given(shape, "digface")
+        require_steps(shape, self.params.batch_size, "digface")
 
     def run(self, task: GCDTask) -> Predictions:
         p = self.params

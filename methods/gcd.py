@@ -16,35 +16,36 @@ from torch import nn
 from benchmark.clustering import KMeansConfig, semi_supervised_kmeans
 from benchmark.estimate_k import estimate_k
 from benchmark.features import l2_normalise, max_cosine
-from benchmark.method import Method, Predictions
+from benchmark.errors import GFaceError
+from benchmark.method import Method, Predictions, TaskShape, at_least
 from benchmark.registries import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
 from benchmark.training.heads import DINOHead
 from benchmark.training.losses import info_nce, supcon
 from benchmark.training.trainer import Batch, OptimConfig, fit
-from methods.requirements import require_k
+from methods.requirements import require_k, require_k_given, require_steps
 
 
 @dataclass
 class GCDParams:
-    epochs: int = 200
-    batch_size: int = 128
+    epochs: int = at_least(200, 1)
+    batch_size: int = at_least(128, 1)
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 5e-5  # the released script (argument default 1e-4)
     sup_con_weight: float = 0.35  # the released script (argument default 0.5)
     info_nce_temperature: float = 1.0
     supcon_temperature: float = 0.07
-    head_hidden_dim: int = 2048
-    head_bottleneck_dim: int = 256
-    head_out_dim: int = 65536
+    head_hidden_dim: int = at_least(2048, 1)
+    head_bottleneck_dim: int = at_least(256, 1)
+    head_out_dim: int = at_least(65536, 1)
     crop_pct: float = 0.875
-    n_init: int = 100  # SS-k-means restarts (k_means.sh)
-    max_iter: int = 200
+    n_init: int = at_least(100, 1)  # SS-k-means restarts (k_means.sh)
+    max_iter: int = at_least(200, 1)
     kmeans_seed: int = 0
     estimate_k: bool = False  # estimate K with Brent's method instead of taking the protocol's
-    k_max: int = 1000
+    k_max: int = at_least(1000, 1)
 
 
 class GCDNetwork(nn.Module):
@@ -59,6 +60,15 @@ class GCD(Method):
     profiles = {"cpu": {"epochs": 4, "batch_size": 128, "head_hidden_dim": 512, "head_out_dim": 4096,
                         "n_init": 10, "k_max": 60}}
     summary = "GCD: contrastive fine-tuning (SupCon + InfoNCE) then semi-supervised k-means"
+
+    def check(self, shape: TaskShape) -> None:
+        require_steps(shape, self.params.batch_size, "gcd")
+        if not self.params.estimate_k:
+            require_k_given(shape, "gcd")
+        elif self.params.k_max <= shape.n_known:
+            raise GFaceError(f"gcd.k_max={self.params.k_max}: the K search runs from K_old = {shape.n_known} to "
+                             f"k_max and a GCD task has new classes, so k_max must exceed K_old; raise it, e.g. "
+                             f"--set gcd.k_max={4 * (shape.n_known + 1)}")
 
     def run(self, task: GCDTask) -> Predictions:
         p = self.params

@@ -7,16 +7,16 @@ import numpy as np
 
 from benchmark.clustering import KMeansConfig, kmeans
 from benchmark.features import l2_normalise, max_cosine
-from benchmark.method import Method, Predictions
+from benchmark.method import Method, Predictions, TaskShape, at_least
 from benchmark.registries import METHODS
 from benchmark.task import GCDTask
-from methods.requirements import require_k
+from methods.requirements import require_k, require_k_given
 
 
 @dataclass
 class KMeansParams:
-    n_init: int = 10
-    max_iter: int = 300
+    n_init: int = at_least(10, 1)
+    max_iter: int = at_least(300, 1)
     tol: float = 1e-4
     seed: int = 0
     fit_on: str = "unlabelled"  # "unlabelled" (suite default) or "all" (labelled + unlabelled)
@@ -28,6 +28,9 @@ class KMeansBaseline(Method):
 
     Params = KMeansParams
     summary = "k-means (k-means++, restarts) on frozen backbone features"
+
+    def check(self, shape: TaskShape) -> None:
+        require_k_given(shape, "kmeans")
 
     def run(self, task: GCDTask) -> Predictions:
         p = self.params
@@ -46,4 +49,4 @@ class KMeansBaseline(Method):
                                   else result.assign(feats[rows]))
             knownness[eval_set] = max_cosine(feats[rows], class_means)
         return Predictions(clusters, knownness, "max_cosine_to_labelled_class_means",
-                           {"kmeans": config.resolved(), "inertia": result.inertia, "n_iter": result.n_iter})
+                           {"kmeans": config.resolved(semi_supervised=False), "inertia": result.inertia, "n_iter": result.n_iter})

@@ -20,7 +20,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from benchmark.method import Method, Predictions
+from benchmark.method import Method, Predictions, at_least
 from benchmark.registries import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.attention_consistency import (class_activation_maps, flip_discrepancy,
@@ -33,8 +33,8 @@ from benchmark.training.trainer import Batch, OptimConfig, fit
 
 @dataclass
 class MEKParams:
-    epochs: int = 156  # 60,000 steps x 32 / 12,271 RAF-DB training images
-    batch_size: int = 32
+    epochs: int = at_least(156, 1)  # 60,000 steps x 32 / 12,271 RAF-DB training images
+    batch_size: int = at_least(32, 1)
     lr: float = 3.125e-5  # 5e-4 x 32 / 512
     weight_decay: float = 0.05
     clip_grad_norm: float = 5.0

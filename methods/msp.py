@@ -17,7 +17,7 @@ from pathlib import Path
 import torch.nn.functional as F
 
 from benchmark.errors import GFaceError
-from benchmark.method import Method, Predictions
+from benchmark.method import Method, Predictions, at_least
 from benchmark.registries import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.closed_set import NO_ROWS, ClosedSetNetwork, cross_entropy_step, features_and_logits
@@ -29,8 +29,8 @@ SCORES = ("msp", "max_logit")
 
 @dataclass
 class MSPParams:
-    epochs: int = 60
-    batch_size: int = 512
+    epochs: int = at_least(60, 1)
+    batch_size: int = at_least(512, 1)
     lr: float = 1e-3
     weight_decay: float = 1e-4
     lr_decay: float = 0.9  # exponential, per epoch

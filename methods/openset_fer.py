@@ -37,7 +37,7 @@ from sklearn.mixture import GaussianMixture
 from benchmark.clustering import KMeansConfig, kmeans
 from benchmark.errors import GFaceError
 from benchmark.features import l2_normalise
-from benchmark.method import Method, Predictions
+from benchmark.method import Method, Predictions, TaskShape, at_least
 from benchmark.registries import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.attention_consistency import attention_consistency, class_activation_maps, flip_discrepancy
@@ -45,7 +45,7 @@ from benchmark.training.closed_set import NO_ROWS, ClosedSetNetwork, features_an
 from benchmark.training.flip_views import erased_view_maker
 from benchmark.training.trainer import Batch, OptimConfig, fit
 from methods.msp import train_closed_set_model
-from methods.requirements import require_k
+from methods.requirements import require_k, require_k_given
 
 DETECTOR_DATA = ("pool", "train")
 
@@ -53,21 +53,21 @@ DETECTOR_DATA = ("pool", "train")
 @dataclass
 class OpenSetFERParams:
     released_code: bool = False  # True: one detector, no cycle training (the release)
-    epochs: int = 60  # stage A, the closed-set model
-    batch_size: int = 512
+    epochs: int = at_least(60, 1)  # stage A, the closed-set model
+    batch_size: int = at_least(512, 1)
     lr: float = 1e-3
     weight_decay: float = 1e-4  # both stages
     lr_decay: float = 0.9  # exponential, per epoch: stage A, and the detector in released-code mode
     crop_pct: float = 1.0
     erase_p: float = 0.5
     detector_data: str = "pool"  # "pool" (paper) or "train" (D_L labelled + D_U pseudo-labelled)
-    detector_epochs: int = 30
-    detector_batch_size: int = 128
+    detector_epochs: int = at_least(30, 1)
+    detector_batch_size: int = at_least(128, 1)
     detector_lr: float = 1e-4
     consistency_weight: float = 6.0
-    cycles: int = 3  # paper mode: cosine cycles, one snapshot each (the paper gives no number; suite choice)
+    cycles: int = at_least(3, 1)  # paper mode: cosine cycles, one snapshot each (the paper gives no number; suite choice)
     forget_rate: float | None = None  # rho_max of the co-teaching exchange; None = estimated after cycle 1
-    kmeans_n_init: int = 10
+    kmeans_n_init: int = at_least(10, 1)
 
     def __post_init__(self) -> None:
         if self.detector_data not in DETECTOR_DATA:
@@ -85,6 +85,9 @@ class OpenSetFER(Method):
     Params = OpenSetFERParams
     profiles = {"cpu": {"epochs": 4, "batch_size": 128, "detector_epochs": 2, "cycles": 2}}
     summary = "Open-Set-FER: closed-set pseudo-labels, attention-consistent detectors (cycle training), -CE score"
+
+    def check(self, shape: TaskShape) -> None:
+        require_k_given(shape, "openset-fer")
 
     def run(self, task: GCDTask) -> Predictions:
         p = self.params

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.method import Method, Predictions
+from benchmark.method import Method, Predictions, TaskShape, at_least
 from benchmark.registries import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
@@ -25,13 +25,13 @@ from benchmark.training.rebalance_addon import RebalanceAddon
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
                                        teacher_temperature)
 from benchmark.training.trainer import Batch, OptimConfig, fit
-from methods.requirements import require_k
+from methods.requirements import require_k, require_k_given, require_steps
 
 
 @dataclass
 class SimGCDParams:
-    epochs: int = 200
-    batch_size: int = 128
+    epochs: int = at_least(200, 1)
+    batch_size: int = at_least(128, 1)
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 5e-5
@@ -43,8 +43,8 @@ class SimGCDParams:
     teacher_warmup_epochs: int = 30
     info_nce_temperature: float = 1.0
     supcon_temperature: float = 0.07
-    proj_hidden_dim: int = 2048
-    proj_out_dim: int = 256
+    proj_hidden_dim: int = at_least(2048, 1)
+    proj_out_dim: int = at_least(256, 1)
     crop_pct: float = 0.875
     rebalance: float = 0.0  # weight of MEK's add-on loss L_RSL + 0.1 L_RAC (training/rebalance_addon.py); 0 = off
 
@@ -68,6 +68,10 @@ class SimGCD(Method):
     Params = SimGCDParams
     profiles = {"cpu": {"epochs": 4, "teacher_warmup_epochs": 1, "proj_hidden_dim": 512}}  # schedules x 4/200, >= 1
     summary = "SimGCD: cosine-prototype classifier with self-distillation and mean-entropy regularisation"
+
+    def check(self, shape: TaskShape) -> None:
+        require_k_given(shape, "simgcd")
+        require_steps(shape, self.params.batch_size, "simgcd")
 
     def run(self, task: GCDTask) -> Predictions:
         p = self.params

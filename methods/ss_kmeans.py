@@ -5,16 +5,16 @@ from dataclasses import dataclass
 
 from benchmark.clustering import KMeansConfig, semi_supervised_kmeans
 from benchmark.features import l2_normalise, max_cosine
-from benchmark.method import Method, Predictions
+from benchmark.method import Method, Predictions, TaskShape, at_least
 from benchmark.registries import METHODS
 from benchmark.task import GCDTask
-from methods.requirements import require_k
+from methods.requirements import require_k, require_k_given
 
 
 @dataclass
 class SSKMeansParams:
-    n_init: int = 100  # the released k_means.sh (argument default 10)
-    max_iter: int = 200
+    n_init: int = at_least(100, 1)  # the released k_means.sh (argument default 10)
+    max_iter: int = at_least(200, 1)
     tol: float = 1e-4
     seed: int = 0
 
@@ -26,6 +26,9 @@ class SemiSupervisedKMeans(Method):
     Params = SSKMeansParams
     profiles = {"cpu": {"n_init": 10}}
     summary = "GCD's semi-supervised k-means on frozen backbone features"
+
+    def check(self, shape: TaskShape) -> None:
+        require_k_given(shape, "ss-kmeans")
 
     def run(self, task: GCDTask) -> Predictions:
         p = self.params
@@ -39,4 +42,4 @@ class SemiSupervisedKMeans(Method):
             clusters[eval_set] = result.labels if eval_set == "unlabelled_train" else result.assign(feats[rows])
             knownness[eval_set] = max_cosine(feats[rows], result.centres[:task.n_known])
         return Predictions(clusters, knownness, "max_cosine_to_labelled_cluster_centres",
-                           {"kmeans": config.resolved(), "inertia": result.inertia, "n_iter": result.n_iter})
+                           {"kmeans": config.resolved(semi_supervised=True), "inertia": result.inertia, "n_iter": result.n_iter})

@@ -48,7 +48,8 @@ def test_ablate_needs_a_method_that_declares_terms():
 
 def test_cli_dry_run_counts_ablation_runs(run_dirs, capsys):
     runs, cache = run_dirs
-    assert main(["--methods", "digface", "--protocols", "toy-cnn", "--ablate", "--dry-run", "--runs-dir", str(runs),
+    assert main(["--methods", "digface", "--protocols", "toy-cnn", "--ablate", "--dry-run", "--set",
+                 "digface.batch_size=16", "--runs-dir", str(runs),
                  "--cache-dir", str(cache)]) == 0
     assert "11 runs: 0 done, 11 pending" in capsys.readouterr().out
 

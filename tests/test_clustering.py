@@ -101,7 +101,9 @@ def test_empty_clusters_are_reseeded_not_nan():
 
 
 def test_parameters_are_explicit_in_the_record():
-    resolved = KMeansConfig(7, n_init=3).resolved()
+    resolved = KMeansConfig(7, n_init=3).resolved(semi_supervised=False)
+    assert resolved["init"] == "k-means++"
+    assert KMeansConfig(7).resolved(semi_supervised=True)["init"] == "k-means++ seeded by labelled means"
     assert resolved["n_init"] == 3 and resolved["max_iter"] == 200 and resolved["subsampling"] == "none (all points)"
     assert resolved["use_gpu"] is False  # no GPU on CI
 

@@ -25,7 +25,7 @@ def test_one_epoch_smoke_run(run_dirs, released_code):
     assert record["info"]["mode"] == ("released_code" if released_code == "true" else "paper")
     assert record["info"]["memax_epsilon"] == (2.0 if released_code == "true" else 1.0)
     assert record["info"]["train"]["epochs_run"] == 1
-    assert (folder / "checkpoint.pt").exists()
+    assert not (folder / "checkpoint.pt").exists()  # deleted once the run is done
 
 
 def test_unknown_classifier_placement_is_refused_at_planning(run_dirs, capsys):

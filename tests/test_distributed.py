@@ -66,7 +66,7 @@ def test_two_process_gloo_run_matches_one_process_and_records_the_world_size(tmp
     per_epoch = (len(LABELLED) + len(UNLABELLED)) // 16
     assert (train["effective_batch_size"], train["batch_size_per_process"]) == (16, 8)
     assert train["iterations_per_epoch"] == per_epoch and train["epochs_run"] == 1
-    assert (next((tmp_path / "runs").glob("toy-cnn/gcd/*")) / "checkpoint.pt").exists()
+    assert not (next((tmp_path / "runs").glob("toy-cnn/gcd/*")) / "checkpoint.pt").exists()  # deleted once done
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ def test_missing_and_corrupt_images_are_skipped_counted_and_reported(tmp_path, c
         result = cached_images(sources, size=40, cache_dir=tmp_path / "cache", key_parts=["t"], desc="tiny")
     assert result.kept.tolist() == [0, 2]
     assert result.missing == ("img1.jpg",) and result.corrupt == ("img3.jpg", "img4.jpg")
-    assert result.provenance() == {"skipped_missing": 1, "skipped_corrupt": 2}
+    assert result.provenance() == {"skipped_missing": 1, "skipped_corrupt": 2, "skipped_box_outside_image": 0}
     assert [int(round(im.mean())) for im in result.images] == [0, 20]
     assert "tiny: skipped 1 missing image(s): img1.jpg" in caplog.text
     assert "tiny: skipped 2 corrupt image(s): img3.jpg, img4.jpg" in caplog.text

@@ -23,7 +23,7 @@ def test_one_epoch_smoke_run(run_dirs, method):
     results = record["results"]["unlabelled_train"]
     assert 0.0 <= results["all"] <= 1.0 and 0.0 <= results["auroc"] <= 1.0
     assert record["info"]["train"]["epochs_run"] == 1
-    assert (next(runs.glob(f"toy-cnn/{method}/*")) / "checkpoint.pt").exists()
+    assert not (next(runs.glob(f"toy-cnn/{method}/*")) / "checkpoint.pt").exists()  # deleted once done
 
 
 def _toy_training(work_dir, crash_in_epoch=None):

@@ -33,7 +33,7 @@ def test_eight_classes_with_box_crop(tmp_path, header):
     assert data.histogram(data.is_train) == {name: 1 for name in CLASSES}
     assert data.histogram(~data.is_train) == {name: 1 for name in CLASSES}
     assert data.sample_ids[0] == "train/0/t0.jpg" and data.sample_ids[-1] == "test/7/v7.jpg"
-    assert data.provenance == {"skipped_missing": 0, "skipped_corrupt": 0, "image_size": 112, "crop": "box",
+    assert data.provenance == {"skipped_missing": 0, "skipped_corrupt": 0, "skipped_box_outside_image": 0, "image_size": 112, "crop": "box",
                                "crop_detected": True}
     _assert_crops_match_labels(data)
 

@@ -34,7 +34,8 @@ def test_basic_classes_counts_and_label_mapping(tmp_path):
     assert data.sample_ids[-1] == "basic/test_0007" and data.labels[-1] == 6
     assert all(i.startswith("basic/train_") == t for i, t in zip(data.sample_ids, data.is_train))
     _assert_labels_match_pixels(data)
-    assert data.provenance == {"skipped_missing": 0, "skipped_corrupt": 0, "image_size": 100}
+    assert data.provenance == {"skipped_missing": 0, "skipped_corrupt": 0, "skipped_box_outside_image": 0,
+                               "image_size": 100}
 
 
 def test_missing_grayscale_and_corrupt_images(tmp_path, caplog):

@@ -59,7 +59,7 @@ def test_simgcd_runs_with_the_add_on_and_digface_needs_a_backbone_classifier(run
     runs, cache = run_dirs
     sets = ["epochs=1", "batch_size=16", "proj_hidden_dim=32", "teacher_warmup_epochs=1", "rebalance=1"]
     assert main(["--methods", "simgcd", "--protocols", "toy-cnn", *[x for s in sets for x in ("--set", f"simgcd.{s}")],
-                 "--no-leaderboard", "--runs-dir", str(runs), "--cache-dir", str(cache)]) == 0
+                 "--no-leaderboard", "--keep-checkpoints", "--runs-dir", str(runs), "--cache-dir", str(cache)]) == 0
     record = json.loads(next(runs.glob("toy-cnn/simgcd/*/record.json")).read_text())
     assert record["method"]["params"]["rebalance"] == 1.0 and 0 <= record["results"]["unlabelled_train"]["all"] <= 1
     state = torch.load(next(runs.glob("toy-cnn/simgcd/*/checkpoint.pt")), weights_only=True)

@@ -28,14 +28,13 @@ def test_adding_a_method_example_runs(monkeypatch, run_dirs):
     method = fresh.get("my-method")
     from benchmark.protocol import materialise
     from benchmark.registries import PROTOCOLS
-    from benchmark.task import GCDTask
+    from benchmark.isolation import isolated_task
     from tests.toy_plugins import toy_backbone, toy_data
     data, protocol = toy_data(), PROTOCOLS.get("toy-basic")
     split = materialise(protocol, data, 0)
     import torch
-    task = GCDTask("toy-basic", data.name, data.content_key, data.images, split.labelled_idx, split.labelled_y,
-                   split.unlabelled_idx, split.test_idx, 2, 4, ("unlabelled_train", "test"), toy_backbone(None), 0,
-                   torch.device("cpu"), run_dirs[1], run_dirs[0])
+    task, _ = isolated_task("toy-basic", data, split, toy_backbone(None), method="my-method", seed=0,
+                            device=torch.device("cpu"), cache_dir=run_dirs[1], work_dir=run_dirs[0])
     predictions = method(method.Params()).run(task)
     assert len(predictions.clusters["unlabelled_train"]) == len(split.unlabelled_idx)
     assert len(predictions.clusters["test"]) == len(split.test_idx)

@@ -13,7 +13,7 @@ from benchmark.errors import GFaceError
 if TYPE_CHECKING:  # the command line imports this module for its help text; the heavy imports wait for a run
     from benchmark.executors.job import Settings
     from benchmark.plan import RunSpec
-    from benchmark.runner import SweepResult
+    from benchmark.runner import Environment, SweepResult
 
 EXECUTORS = {
     "local": "one run after another in this process (default)",
@@ -23,15 +23,16 @@ EXECUTORS = {
 
 
 def execute(executor: str, specs: list[RunSpec], settings: Settings, cluster_config: Path | None = None,
-            detach: bool = False) -> SweepResult:
-    """Run the pending specs of ``specs`` with the named executor; done runs are skipped."""
+            detach: bool = False, env: Environment | None = None) -> SweepResult:
+    """Run the pending specs of ``specs`` with the named executor; done runs are skipped. ``env``: the local
+    executor reuses it (the datasets and backbones the preflight loaded)."""
     if cluster_config is not None and executor != "submitit":
         raise GFaceError(f"--cluster-config is read by --executor submitit only (got --executor {executor})")
     if detach and executor != "submitit":
         raise GFaceError(f"--detach applies to --executor submitit only (got --executor {executor})")
     if executor == "local":
         from benchmark.runner import run_sweep
-        return run_sweep(specs, settings.environment())
+        return run_sweep(specs, env or settings.environment())
     if executor == "local-gpus":
         from benchmark.executors.local_gpus import run_on_visible_gpus
         return run_on_visible_gpus(specs, settings)

@@ -29,6 +29,7 @@ class Settings:
     cache_dir: Path
     data_root: Path | None
     device: str = "auto"
+    keep_checkpoints: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "runs_dir", Path(self.runs_dir).expanduser().resolve())
@@ -37,7 +38,8 @@ class Settings:
             object.__setattr__(self, "data_root", Path(self.data_root).expanduser().resolve())
 
     def environment(self) -> Environment:
-        return Environment(self.runs_dir, self.cache_dir, self.data_root, resolve_device(self.device))
+        return Environment(self.runs_dir, self.cache_dir, self.data_root, resolve_device(self.device),
+                           self.keep_checkpoints)
 
 
 def _prepare(setup: Callable[[], None]) -> None:

@@ -21,6 +21,7 @@ from benchmark.backbones.vit_dino import WEIGHTS_ENV
 from benchmark.errors import GFaceError
 from benchmark.protocol import Protocol, materialise
 from benchmark.registries import BACKBONES
+from benchmark.isolation import isolated_task
 from benchmark.task import GCDTask
 from datasets.base import FERData, content_key
 
@@ -58,9 +59,9 @@ def synthetic_task(protocol: Protocol, data: FERData, backbone: Backbone, cache_
     """The task a method would get for ``protocol`` on ``data`` (split seed 0, the protocol's classes)."""
     protocol = dataclasses.replace(protocol, id=f"{protocol.id}-synthetic", dataset=data.name, split_sha256=())
     split = materialise(protocol, data, 0)
-    return GCDTask(protocol.id, data.name, data.content_key, data.images, split.labelled_idx, split.labelled_y,
-                   split.unlabelled_idx, split.test_idx, protocol.n_known, len(protocol.class_names),
-                   protocol.eval_sets, backbone, seed, device, cache_dir, work_dir, protocol.known)
+    task, _ = isolated_task(protocol.id, data, split, backbone, method="speed", seed=seed, device=device,
+                            cache_dir=cache_dir, work_dir=work_dir)
+    return task
 
 
 def _random_vit_b16() -> tuple[dict, str]:

@@ -8,6 +8,7 @@ in DistributedDataParallel; the effective batch and the iterations per epoch sta
 from __future__ import annotations
 
 import io
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +19,13 @@ import torch
 from tqdm import tqdm
 
 from benchmark import atomic, distributed
+from benchmark.errors import GFaceError
 from benchmark.training.finetune import train_mode
 from benchmark.training.optimisers import build_optimiser
 from benchmark.training.sampler import balanced_epoch, shuffled_epoch
 
 CHECKPOINT = "checkpoint.pt"
+log = logging.getLogger("gface")
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ def fit(model: torch.nn.Module, step: StepFn, make_views: ViewFn, images: np.nda
     labels = torch.cat([torch.as_tensor(labelled_y, dtype=torch.long),
                         torch.full((len(unlabelled_idx),), -1, dtype=torch.long)])
     n_batches = (len(labelled_idx) + len(unlabelled_idx)) // optim.batch_size  # per epoch, as balanced_epoch
+    if n_batches == 0:
+        raise GFaceError(f"{desc}: batch size {optim.batch_size} exceeds the {len(rows)} training images, so an "
+                         f"epoch would make no optimiser step; lower the method's batch_size")
     parallel = distributed.world_size() > 1
     per_process = distributed.shard_size(optim.batch_size)
     ddp = distributed.data_parallel(model, step) if parallel else None
@@ -131,11 +137,32 @@ def _save(path: Path, epoch: int, model, optimizer, scheduler, generator: torch.
 
 
 def _resume(path: Path, model, optimizer, scheduler, generator: torch.Generator) -> int:
+    """The epoch to start from: that of the checkpoint at ``path``, or 0. A checkpoint that cannot be loaded
+    (truncated, foreign) is moved aside to ``<name>.corrupt`` and training starts again."""
     if not path.exists():
         return 0
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    generator.set_state(state["generator"])
-    return int(state["epoch"])
+    snapshot = [_state_of(part) for part in (model, optimizer, scheduler)] + [generator.get_state()]
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        return int(state["epoch"])
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, the remedy is the same
+        aside = path.with_name(path.name + ".corrupt")
+        path.replace(aside)
+        for part, saved in zip((model, optimizer, scheduler), snapshot):
+            part.load_state_dict(saved)
+        generator.set_state(snapshot[-1])
+        log.warning("checkpoint %s could not be loaded (%s: %s); moved it to %s and training starts again",
+                    path, type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "", aside)
+        return 0
+
+
+def _state_of(part) -> dict:
+    """A deep copy of a state dict, so a failed partial load can be undone."""
+    buffer = io.BytesIO()
+    torch.save(part.state_dict(), buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
