@@ -158,7 +158,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def leaderboard_command(args: argparse.Namespace) -> int:
-    from benchmark.leaderboard import RUN_KEY, main_table, render_latex, render_markdown, splice_readme
+    from benchmark.leaderboard import RUN_SLOT, main_table, render_latex, render_markdown, splice_readme
     from benchmark.results import collect_records, merge_results, read_results, write_results
 
     results_csv = args.output_dir / "results.csv"
@@ -180,7 +180,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         print(f"no run records under {args.runs_dir}; rendering the committed {results_csv.name}")
     else:
         if results_csv.exists() and not args.rebuild:
-            frame = merge_results(read_results(results_csv), frame, RUN_KEY)
+            frame = merge_results(read_results(results_csv), frame, RUN_SLOT)
         write_results(frame, results_csv)
         frame = read_results(results_csv)  # render exactly what --check will read back
     markdown = render_markdown(frame)

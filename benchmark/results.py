@@ -65,8 +65,9 @@ def versions_key(identity: dict | None) -> str:
 
 
 def merge_results(committed: pd.DataFrame, fresh: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """``fresh`` rows plus the ``committed`` rows of runs that ``fresh`` does not hold (a run's rows are replaced
-    whole), so records from several machines accumulate in one results.csv."""
+    """``fresh`` rows plus the ``committed`` rows of run slots (``key``: configuration and seeds) that ``fresh``
+    does not hold, so records from several machines accumulate in one results.csv and a re-run (of newer data,
+    weights or code) replaces the older run of its slot whole."""
     kept = committed.merge(fresh[key].drop_duplicates(), on=key, how="left", indicator=True)
     kept = kept[kept["_merge"] == "left_only"].drop(columns="_merge")
     return pd.concat([kept, fresh], ignore_index=True)

@@ -69,8 +69,12 @@ class ToySemiSupervised(Method):
 
 def register_toys() -> None:
     load_plugins()
-    if "toy-blobs" in DATASETS:
-        return
+    if "toy-blobs" not in DATASETS:
+        add_toys()
+
+
+def add_toys() -> None:
+    """Register the toy plugins and protocols (the plugin packages must be loaded, or be loading)."""
     DATASETS.add("toy-blobs", lambda data_root, cache_dir: toy_data())
     BACKBONES.add("toy-pixels", toy_backbone)
     BACKBONES.add("toy-cnn", toy_cnn)

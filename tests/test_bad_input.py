@@ -1,0 +1,156 @@
+"""Bad input, as a new user would give it, through the real command line in a subprocess (no pytest log capture).
+
+Every case must exit non-zero with exactly one ``error:`` line naming the problem, no traceback, and leave nothing
+half-written: the checks run before the first run starts.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from benchmark.paths import REPO_ROOT
+from tests.fixtures_real import raf_entries, write_rafdb
+
+TOY = {"id": "x", "version": 1, "dataset": "toy-blobs", "backbone": "toy-pixels", "known": ["alpha", "beta"],
+       "new": ["gamma", "delta"], "labelled_fraction": 0.5, "split_seeds": [0], "k_given": True,
+       "eval_sets": ["unlabelled_train", "test"], "model_selection": "last_epoch", "scorer": "hungarian_v2"}
+
+
+def _protocol(**changes) -> dict:
+    return {**TOY, **changes}
+
+
+def _utf16_rafdb(root: Path) -> None:
+    write_rafdb(root / "raf-basic", raf_entries(7))
+    label_file = root / "raf-basic" / "EmoLabel" / "list_patition_label.txt"
+    label_file.write_bytes(label_file.read_text().encode("utf-16"))
+
+
+def _empty_record(runs: Path) -> None:
+    folder = runs / "toy-basic" / "kmeans" / "split0-rep0-0000000000"
+    folder.mkdir(parents=True)
+    (folder / "record.json").write_text("{}")
+    (folder / "done").write_text("")
+
+
+def _results_without_a_column(out: Path) -> None:
+    out.mkdir(parents=True)
+    (out / "results.csv").write_text("protocol,method\ntoy-basic,kmeans\n")
+
+
+# id -> (arguments, protocol files to add {id: fields or raw text}, setup(tmp_path), words the error must contain)
+CASES = {
+    "count below 1": (["--methods", "kmeans", "--protocols", "toy-basic", "--set", "kmeans.n_init=0"], {}, None,
+                      "kmeans.n_init=0: must be at least 1"),
+    "batch size 0": (["--methods", "gcd", "--protocols", "toy-cnn", "--set", "gcd.batch_size=0"], {}, None,
+                     "gcd.batch_size=0: must be at least 1"),
+    "negative epochs": (["--methods", "gcd", "--protocols", "toy-cnn", "--set", "gcd.epochs=-1"], {}, None,
+                        "gcd.epochs=-1"),
+    "batch above the data": (["--methods", "simgcd", "--protocols", "toy-cnn", "--set", "simgcd.batch_size=500"],
+                             {}, None, "no optimiser step"),
+    "k_max below K_old": (["--methods", "gcd", "--protocols", "toy-cnn", "--set", "gcd.batch_size=16", "--set",
+                           "gcd.estimate_k=true", "--set", "gcd.k_max=1"], {}, None, "k_max must exceed K_old"),
+    "wrong type": (["--methods", "kmeans", "--protocols", "toy-basic", "--set", "kmeans.n_init=many"], {}, None,
+                   "expected a value of type int"),
+    "unknown parameter": (["--methods", "kmeans", "--protocols", "toy-basic", "--set", "kmeans.ninit=3"], {}, None,
+                          "Did you mean n_init"),
+    "malformed --set": (["--methods", "kmeans", "--protocols", "toy-basic", "--set", "n_init=3"], {}, None,
+                        "expected METHOD.PARAM=VALUE"),
+    "unknown method": (["--methods", "kmean", "--protocols", "toy-basic"], {}, None, "unknown method 'kmean'"),
+    "unknown protocol": (["--methods", "kmeans", "--protocols", "toy-basc"], {}, None, "unknown protocol"),
+    "zero seeds": (["--methods", "kmeans", "--protocols", "toy-basic", "--seeds", "0"], {}, None, "--seeds 0"),
+    "no data root": (["--methods", "kmeans", "--protocols", "rafdb-basic"], {}, None, "needs a data root"),
+    "no data root, dry run": (["--methods", "kmeans", "--protocols", "rafdb-basic", "--dry-run"], {}, None,
+                              "needs a data root"),
+    "empty data root": (["--methods", "kmeans", "--protocols", "rafdb-basic", "--data-root", "{tmp}"], {}, None,
+                        "does not exist"),
+    "UTF-16 label file": (["--methods", "kmeans", "--protocols", "rafdb-basic", "--data-root", "{tmp}"], {},
+                          _utf16_rafdb, "list_patition_label.txt is not UTF-8 text (it looks like UTF-16)"),
+    "fraction as a word": (["--methods", "kmeans", "--protocols", "x"], {"x": _protocol(labelled_fraction="half")},
+                           None, "field 'labelled_fraction' is 'half'; expected a number"),
+    "version as a word": (["--methods", "kmeans", "--protocols", "x"], {"x": _protocol(version="one")}, None,
+                          "field 'version' is 'one'; expected an integer"),
+    "class list as a string": (["--methods", "kmeans", "--protocols", "x"], {"x": _protocol(known="alpha")}, None,
+                               "field 'known' is 'alpha'; expected a list of names"),
+    "empty labelled set": (["--methods", "kmeans", "--protocols", "x"], {"x": _protocol(labelled_fraction=0.01)},
+                           None, "labels none of them"),
+    "misspelt class": (["--methods", "kmeans", "--protocols", "x", "--dry-run"],
+                       {"x": _protocol(new=["gamma", "delat"])}, None, "names class 'delat'"),
+    "misspelt backbone": (["--methods", "kmeans", "--protocols", "x", "--dry-run"],
+                          {"x": _protocol(backbone="toy-pixel")}, None, "unknown backbone 'toy-pixel'"),
+    "missing weight file": (["--methods", "kmeans", "--protocols", "x", "--dry-run"],
+                            {"x": _protocol(backbone="vit_b16_dino")}, None, "weight file"),
+    "invalid YAML": (["--methods", "kmeans", "--protocols", "toy-basic"], {"x": "id: x\nknown: [alpha\n"}, None,
+                     "is not valid YAML"),
+    "record is {}": (["leaderboard", "--runs-dir", "{tmp}/runs", "--output-dir", "{tmp}/out", "--readme",
+                      "{tmp}/README.md"], {}, lambda tmp: _empty_record(tmp / "runs"), "has schema None"),
+    "results.csv lacks columns": (["leaderboard", "--check", "--output-dir", "{tmp}/out"], {},
+                                  lambda tmp: _results_without_a_column(tmp / "out"), "lacks the columns"),
+}
+if not torch.cuda.is_available():
+    CASES["cuda without a GPU"] = (["--methods", "kmeans", "--protocols", "toy-basic", "--device", "cuda"], {},
+                                   None, "PyTorch sees no CUDA GPU")
+
+
+def toy_cli(tmp_path: Path, *args: str, protocols: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m tests.toy_cli ARGS`` with its own runs and cache folders and no data root."""
+    extra = tmp_path / "protocols"
+    extra.mkdir(exist_ok=True)
+    for name, fields in (protocols or {}).items():
+        text = fields if isinstance(fields, str) else yaml.safe_dump({**fields, "id": name})
+        (extra / f"{name}.yaml").write_text(text)
+    env = {k: v for k, v in os.environ.items() if k != "GFACE_DATA_ROOT"}
+    env.update(GFACE_TEST_PROTOCOLS=str(extra), GFACE_CACHE_DIR=str(tmp_path / "cache"))
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if args[:1] != ["leaderboard"]:
+        args += ["--runs-dir", str(tmp_path / "runs"), "--no-leaderboard"]
+    return subprocess.run([sys.executable, "-m", "tests.toy_cli", *args], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_is_one_clear_error(tmp_path, case):
+    args, protocols, setup, expected = CASES[case]
+    if setup:
+        setup(tmp_path)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    proc = toy_cli(tmp_path, *args, protocols=protocols)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    assert len(errors) == 1 and expected in errors[0], proc.stderr
+    runs = tmp_path / "runs"
+    written = sorted(p.relative_to(tmp_path) for p in runs.rglob("*") if p.is_file()) if runs.exists() else []
+    assert [p for p in written if p not in before] == []  # nothing half-written
+
+
+def test_a_corrupt_checkpoint_is_moved_aside_and_training_restarts(tmp_path):
+    from benchmark.executors.job import Settings
+    from benchmark.method import parse_overrides
+    from benchmark.plan import expand
+    from benchmark.preflight import preflight
+
+    sets = ["gcd.epochs=1", "gcd.batch_size=16", "gcd.head_hidden_dim=16", "gcd.head_out_dim=32", "gcd.n_init=1"]
+    settings = Settings(tmp_path / "runs", tmp_path / "cache", None, "cpu")
+    spec, = preflight(expand(["gcd"], ["toy-cnn"], 1, parse_overrides(sets)), settings.environment())
+    folder = spec.folder(settings.runs_dir)
+    folder.mkdir(parents=True)
+    (folder / "checkpoint.pt").write_bytes(b"not a checkpoint")  # as a crash or a stranger's file would leave it
+    proc = toy_cli(tmp_path, "--methods", "gcd", "--protocols", "toy-cnn", *[x for s in sets for x in ("--set", s)])
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "moved it to" in proc.stderr
+    assert (folder / "checkpoint.pt.corrupt").read_bytes() == b"not a checkpoint"
+    assert json.loads((folder / "record.json").read_text())["info"]["train"]["epochs_run"] == 1
+
+
+def test_a_failing_run_names_its_log_and_the_traceback_stays_in_it(tmp_path):
+    proc = toy_cli(tmp_path, "--methods", "toy-failing", "--protocols", "toy-basic")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "log.txt" in proc.stderr and "toy failure" in proc.stderr
+    log = next((tmp_path / "runs").glob("toy-basic/toy-failing/*/log.txt")).read_text()
+    assert "Traceback" in log and "toy failure" in log
