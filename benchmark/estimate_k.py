@@ -5,7 +5,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from benchmark.clustering import KMeansConfig, kmeans
-from benchmark.scorer import cluster_accuracy
+from benchmark.core.scorer import cluster_accuracy
 
 
 def estimate_k(features: np.ndarray, labelled_positions: np.ndarray, labelled_y: np.ndarray, k_min: int, k_max: int,

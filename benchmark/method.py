@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.task import GCDTask
 
 

@@ -11,10 +11,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.method import resolve_params
 from benchmark.protocol import Protocol
-from benchmark.registries import METHODS, PROTOCOLS
+from benchmark.core.registry import METHODS, PROTOCOLS
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from benchmark.errors import GFaceError
-from benchmark.paths import PROTOCOLS_DIR
-from benchmark.registries import PROTOCOLS
-from datasets.base import FERData
+from benchmark.core.errors import GFaceError
+from benchmark.core.paths import PROTOCOLS_DIR
+from benchmark.core.registry import PROTOCOLS
+from benchmark.core.data import FERData
 
 PREDICTED_SETS = ("unlabelled_train", "test")  # the sets a method predicts
 OSFER_POOL = "osfer_pool"  # scored from the predictions of both predicted sets

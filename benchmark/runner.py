@@ -19,19 +19,20 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from benchmark import atomic, distributed
+from benchmark.core import atomic
+from benchmark import distributed
 from benchmark.device import describe
-from benchmark.errors import GFaceError
-from benchmark.knownness import auroc, fpr_at_tpr95
+from benchmark.core.errors import GFaceError
+from benchmark.core.knownness import auroc, fpr_at_tpr95
 from benchmark.method import Predictions
 from benchmark.plan import RunSpec, is_done
 from benchmark.protocol import Split, materialise
 from benchmark.provenance import git_state, package_versions, peak_rss_mb
-from benchmark.backbones.base import Backbone
-from benchmark.registries import BACKBONES, DATASETS, METHODS
-from benchmark.scorer import SCORER_VERSION, closed_set_scores, score
+from benchmark.core.backbone import Backbone
+from benchmark.core.registry import BACKBONES, DATASETS, METHODS
+from benchmark.core.scorer import SCORER_VERSION, closed_set_scores, score
 from benchmark.task import GCDTask
-from datasets.base import FERData
+from benchmark.core.data import FERData
 
 RECORD_SCHEMA = 1
 log = logging.getLogger("gface")

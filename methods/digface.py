@@ -48,9 +48,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.method import Method, Predictions
-from benchmark.registries import METHODS
+from benchmark.core.registry import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
 from benchmark.training.debias_losses import (class_adaptive_smoothing_loss, max_min_spread, smoothing_factor,

@@ -17,7 +17,7 @@ from benchmark.clustering import KMeansConfig, semi_supervised_kmeans
 from benchmark.estimate_k import estimate_k
 from benchmark.features import l2_normalise, max_cosine
 from benchmark.method import Method, Predictions
-from benchmark.registries import METHODS
+from benchmark.core.registry import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
 from benchmark.training.heads import DINOHead

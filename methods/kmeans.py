@@ -8,7 +8,7 @@ import numpy as np
 from benchmark.clustering import KMeansConfig, kmeans
 from benchmark.features import l2_normalise, max_cosine
 from benchmark.method import Method, Predictions
-from benchmark.registries import METHODS
+from benchmark.core.registry import METHODS
 from benchmark.task import GCDTask
 from methods.requirements import require_k
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.method import Method, Predictions
-from benchmark.registries import METHODS
+from benchmark.core.registry import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.attention_consistency import (class_activation_maps, flip_discrepancy,
                                                       rebalanced_attention_consistency)

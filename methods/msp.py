@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch.nn.functional as F
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.method import Method, Predictions
-from benchmark.registries import METHODS
+from benchmark.core.registry import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.closed_set import NO_ROWS, ClosedSetNetwork, cross_entropy_step, features_and_logits
 from benchmark.training.flip_views import erased_view_maker

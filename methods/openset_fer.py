@@ -35,10 +35,10 @@ import torch.nn.functional as F
 from sklearn.mixture import GaussianMixture
 
 from benchmark.clustering import KMeansConfig, kmeans
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.features import l2_normalise
 from benchmark.method import Method, Predictions
-from benchmark.registries import METHODS
+from benchmark.core.registry import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.attention_consistency import attention_consistency, class_activation_maps, flip_discrepancy
 from benchmark.training.closed_set import NO_ROWS, ClosedSetNetwork, features_and_logits

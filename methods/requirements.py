@@ -1,5 +1,5 @@
 """Checks a method makes of its task before running."""
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.task import GCDTask
 
 

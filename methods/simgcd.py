@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.method import Method, Predictions
-from benchmark.registries import METHODS
+from benchmark.core.registry import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
 from benchmark.training.heads import CosineLinear, ProjectionMLP

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from benchmark.clustering import KMeansConfig, semi_supervised_kmeans
 from benchmark.features import l2_normalise, max_cosine
 from benchmark.method import Method, Predictions
-from benchmark.registries import METHODS
+from benchmark.core.registry import METHODS
 from benchmark.task import GCDTask
 from methods.requirements import require_k
 

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
-from benchmark.errors import GFaceError
-from benchmark.leaderboard import README_END, README_START, cell, render_latex, render_markdown
+from benchmark.core.errors import GFaceError
+from benchmark.leaderboard import README_END, README_START, render_latex, render_markdown
+from benchmark.tables import cell
 from benchmark.results import collect_records, read_results, write_results
 
 DATA = Path(__file__).parent / "data"

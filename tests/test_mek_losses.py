@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.training.rebalance import (class_weights, labelled_class_weights, rebalanced_smooth_loss,
                                           rebalanced_smooth_targets)
 

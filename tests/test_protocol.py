@@ -4,10 +4,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from benchmark.errors import GFaceError
-from benchmark.paths import PROTOCOLS_DIR
+from benchmark.core.errors import GFaceError
+from benchmark.core.paths import PROTOCOLS_DIR
 from benchmark.protocol import Protocol, materialise
-from benchmark.registries import PROTOCOLS
+from benchmark.core.registry import PROTOCOLS
 from tests.toy_plugins import toy_data
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 from torchvision.models.resnet import BasicBlock, ResNet
 
-from benchmark.backbones.base import Backbone, file_sha256, load_state_dict
+from benchmark.core.backbone import Backbone, file_sha256, load_state_dict
 from benchmark.backbones.vit_dino import IMAGENET_MEAN, IMAGENET_STD
-from benchmark.errors import GFaceError
-from benchmark.registries import BACKBONES
+from benchmark.core.errors import GFaceError
+from benchmark.core.registry import BACKBONES
 
 INPUT_SIZE = 224
 FEATURE_DIM = 512

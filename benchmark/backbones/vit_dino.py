@@ -12,9 +12,9 @@ from pathlib import Path
 import timm
 import torch
 
-from benchmark.backbones.base import Backbone, file_sha256, load_state_dict
-from benchmark.errors import GFaceError
-from benchmark.registries import BACKBONES
+from benchmark.core.backbone import Backbone, file_sha256, load_state_dict
+from benchmark.core.errors import GFaceError
+from benchmark.core.registry import BACKBONES
 
 WEIGHTS_ENV = "GFACE_DINO_VITB16"
 WEIGHTS_FILE = "dino_vitbase16_pretrain.pth"

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.backbones.base import Backbone
-from benchmark.errors import GFaceError
+from benchmark.core.backbone import Backbone
+from benchmark.core.errors import GFaceError
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy
 from benchmark.training.trainer import Batch

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from benchmark.backbones.base import Backbone
+from benchmark.core.backbone import Backbone
 from benchmark.training.augment import random_views
 from benchmark.training.trainer import ViewFn
 

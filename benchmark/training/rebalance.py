@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 
 WEIGHT_SCALE = 10.0  # the 10 of w_k = N / (10 n_k) in the release
 

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.backbones.base import Backbone
-from benchmark.errors import GFaceError
+from benchmark.core.backbone import Backbone
+from benchmark.core.errors import GFaceError
 from benchmark.training.attention_consistency import (class_activation_maps, flip_discrepancy,
                                                       rebalanced_attention_consistency)
 from benchmark.training.rebalance import WEIGHT_SCALE, rebalanced_smooth_loss

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from benchmark import atomic, distributed
+from benchmark.core import atomic
+from benchmark import distributed
 from benchmark.training.finetune import train_mode
 from benchmark.training.optimisers import build_optimiser
 from benchmark.training.sampler import balanced_epoch, shuffled_epoch

@@ -23,6 +23,12 @@ def contingency(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     return np.bincount(y_pred * side + y_true, minlength=side * side).reshape(side, side)
 
 
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """C[t, p] = #{i: y_true_i = t, y_pred_i = p} of a closed-set classifier (no matching), side ``n_classes``."""
+    y_true, y_pred = _as_ids(y_true, "y_true"), _as_ids(y_pred, "y_pred")
+    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes ** 2).reshape(n_classes, n_classes)
+
+
 def hungarian_match(w: np.ndarray) -> dict[int, int]:
     """Class -> cluster map maximising matched counts (``linear_sum_assignment`` on ``max(W) - W``)."""
     clusters, classes = linear_sum_assignment(w.max(initial=0) - w)

@@ -1,7 +1,6 @@
 """The in-memory form every loader returns, and the contract a loader follows."""
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from benchmark.errors import GFaceError, MissingFileError
+from benchmark.core.errors import GFaceError, MissingFileError
 
 DATA_ROOT_ENV = "GFACE_DATA_ROOT"
 
@@ -87,13 +86,3 @@ def resolve_data_root(data_root: Path | None, subfolder: str, dataset: str, obta
         raise MissingFileError(f"dataset {dataset!r}: folder {folder} does not exist. Put the dataset there "
                                f"(obtain it from {obtain_from}) or point --data-root at its parent")
     return folder
-
-
-def content_key(*parts: bytes | str) -> str:
-    """SHA-256 over length-prefixed parts: a stable key for caches."""
-    digest = hashlib.sha256()
-    for part in parts:
-        data = part.encode() if isinstance(part, str) else part
-        digest.update(len(data).to_bytes(8, "little"))
-        digest.update(data)
-    return digest.hexdigest()
