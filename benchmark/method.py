@@ -48,7 +48,7 @@ class Method(ABC):
 
     @abstractmethod
     def run(self, task: GCDTask) -> Predictions:
-        """Fit on the task and predict every set in ``task.eval_sets``."""
+        """Fit on the task and predict every set in ``task.prediction_sets``."""
 
 
 def resolve_params(method_name: str, method: type[Method], profile: str, overrides: dict[str, str]):

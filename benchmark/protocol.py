@@ -22,12 +22,14 @@ import yaml
 from benchmark.core.errors import GFaceError
 from benchmark.core.paths import PROTOCOLS_DIR
 from benchmark.core.registry import PROTOCOLS
+from benchmark.core.scorer import SCORER_NAME
 from benchmark.core.data import FERData
 
 PREDICTED_SETS = ("unlabelled_train", "test")  # the sets a method predicts
 OSFER_POOL = "osfer_pool"  # scored from the predictions of both predicted sets
 EVAL_SETS = PREDICTED_SETS + (OSFER_POOL,)
 KINDS = ("gcd", "open-set")
+MODEL_SELECTION = ("last_epoch",)  # the one rule: train the fixed schedule, keep the last epoch
 _REQUIRED = {"id", "version", "dataset", "backbone", "known", "new", "labelled_fraction", "split_seeds",
              "k_given", "eval_sets", "model_selection", "scorer"}
 _OPTIONAL = {"description", "profile", "default", "split_sha256", "kind"}
@@ -117,6 +119,10 @@ class Protocol:
             problems.append(f"eval_sets must be a non-empty subset of {list(EVAL_SETS)}, got {list(self.eval_sets)}")
         if not self.split_seeds:
             problems.append("split_seeds is empty")
+        if self.scorer != SCORER_NAME:
+            problems.append(f"scorer {self.scorer!r} is not this suite's scorer {SCORER_NAME!r}")
+        if self.model_selection not in MODEL_SELECTION:
+            problems.append(f"model_selection {self.model_selection!r} is not one of {list(MODEL_SELECTION)}")
         if self.kind not in KINDS:
             problems.append(f"kind {self.kind!r} is not one of {list(KINDS)}")
         if self.kind == "open-set" and (len(self.new) != 1 or OSFER_POOL not in self.eval_sets):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.core.errors import GFaceError
+from benchmark.runner import RECORD_SCHEMA
 
 METRICS = ("all", "old", "new", "all_v1", "old_v1", "new_v1", "all_balanced", "old_balanced", "new_balanced",
            "auroc", "fpr_at_tpr95", "closed_accuracy", "closed_mca")
@@ -24,6 +25,10 @@ def collect_records(runs_dir: Path) -> pd.DataFrame:
             record = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise GFaceError(f"run record {path} is unreadable ({exc}); delete its folder to re-run it") from exc
+        if record.get("schema") != RECORD_SCHEMA:
+            raise GFaceError(f"run record {path} has schema {record.get('schema')!r}, this suite reads schema "
+                             f"{RECORD_SCHEMA}; delete its folder to re-run it (or collect it with the suite's "
+                             f"version that wrote it)")
         rows += record_rows(record)
     return pd.DataFrame(rows, columns=list(COLUMNS))
 

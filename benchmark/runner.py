@@ -129,7 +129,7 @@ def _execute(spec: RunSpec, env: Environment, folder: Path) -> dict:
         labelled_idx=split.labelled_idx, labelled_y=split.labelled_y, unlabelled_idx=split.unlabelled_idx,
         test_idx=split.test_idx, n_known=spec.protocol.n_known,
         n_classes=len(spec.protocol.class_names) if spec.protocol.k_given else None,
-        eval_sets=spec.protocol.prediction_sets, backbone=env.backbone(spec.backbone), seed=spec.training_seed,
+        prediction_sets=spec.protocol.prediction_sets, backbone=env.backbone(spec.backbone), seed=spec.training_seed,
         device=env.device, cache_dir=env.cache_dir, work_dir=folder, known_class_names=spec.protocol.known)
     seed_everything(spec.training_seed)
     if env.device.type == "cuda":

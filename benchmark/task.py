@@ -34,7 +34,7 @@ class GCDTask:
     test_idx: np.ndarray
     n_known: int
     n_classes: int | None
-    eval_sets: tuple[str, ...]
+    prediction_sets: tuple[str, ...]
     backbone: Backbone
     seed: int
     device: torch.device

@@ -56,13 +56,13 @@ from benchmark.training.backbone_training import features_of, trainable_copy, vi
 from benchmark.training.debias_losses import (class_adaptive_smoothing_loss, max_min_spread, smoothing_factor,
                                               within_between_ratio, worst_case_loss)
 from benchmark.training.grl import reverse_gradient, warm_start_coefficient
+from benchmark.training.knownness import known_mass
 from benchmark.training.heads import CosineLinear, ProjectionMLP
 from benchmark.training.rebalance_addon import RebalanceAddon
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
                                        teacher_temperature)
 from benchmark.training.trainer import Batch, OptimConfig, fit
-from methods.requirements import require_k
-from methods.simgcd import known_mass
+from benchmark.number_of_classes import require_k
 
 CLASSIFIER_PLACEMENTS = ("projector", "backbone")
 
@@ -171,7 +171,7 @@ class DigFace(Method):
                     task.work_dir, task.seed, task.device, desc="digface")
         network.eval()
         clusters, knownness = {}, {}
-        for eval_set in task.eval_sets:
+        for eval_set in task.prediction_sets:
             feats = torch.from_numpy(features_of(task, network.backbone, task.indices(eval_set)))
             with torch.no_grad():
                 logits = network.heads(feats.to(task.device))[1].float().cpu()

@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from benchmark.clustering import KMeansConfig, semi_supervised_kmeans
-from benchmark.estimate_k import estimate_k
 from benchmark.features import l2_normalise, max_cosine
 from benchmark.method import Method, Predictions
 from benchmark.core.registry import METHODS
@@ -23,7 +22,7 @@ from benchmark.training.backbone_training import features_of, trainable_copy, vi
 from benchmark.training.heads import DINOHead
 from benchmark.training.losses import info_nce, supcon
 from benchmark.training.trainer import Batch, OptimConfig, fit
-from methods.requirements import require_k
+from benchmark.number_of_classes import estimate_k, require_k
 
 
 @dataclass
@@ -77,8 +76,8 @@ class GCD(Method):
                                         task.labelled_y)
         set_feats = {"unlabelled_train": f_u, "test": f_test}
         clusters = {s: result.labels if s == "unlabelled_train" else result.assign(set_feats[s])
-                    for s in task.eval_sets}
-        knownness = {s: max_cosine(set_feats[s], result.centres[:task.n_known]) for s in task.eval_sets}
+                    for s in task.prediction_sets}
+        knownness = {s: max_cosine(set_feats[s], result.centres[:task.n_known]) for s in task.prediction_sets}
         return Predictions(clusters, knownness, "max_cosine_to_labelled_cluster_centres",
                            {"train": vars(stats), "k_used": k, "k_estimates": k_scores, "inertia": result.inertia})
 

@@ -10,7 +10,7 @@ from benchmark.features import l2_normalise, max_cosine
 from benchmark.method import Method, Predictions
 from benchmark.core.registry import METHODS
 from benchmark.task import GCDTask
-from methods.requirements import require_k
+from benchmark.number_of_classes import require_k
 
 
 @dataclass
@@ -40,7 +40,7 @@ class KMeansBaseline(Method):
         result = kmeans(feats[fit_rows], config)
         class_means = np.stack([feats[task.labelled_idx[task.labelled_y == c]].mean(0) for c in range(task.n_known)])
         clusters, knownness = {}, {}
-        for eval_set in task.eval_sets:
+        for eval_set in task.prediction_sets:
             rows = task.indices(eval_set)
             clusters[eval_set] = (result.labels[-len(rows):] if eval_set == "unlabelled_train"  # fit rows end with D_U
                                   else result.assign(feats[rows]))

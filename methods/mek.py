@@ -62,7 +62,7 @@ class MEK(Method):
                                 optimizer="adamw"),
                     task.work_dir, task.seed, task.device, desc="mek")
         clusters, knownness = {}, {}
-        for eval_set in task.eval_sets:
+        for eval_set in task.prediction_sets:
             logits = features_and_logits(task, network, task.indices(eval_set))[1]
             clusters[eval_set] = logits.argmax(1).numpy()
             knownness[eval_set] = F.softmax(logits, dim=1).max(1).values.numpy()

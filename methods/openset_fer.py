@@ -41,11 +41,10 @@ from benchmark.method import Method, Predictions
 from benchmark.core.registry import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.attention_consistency import attention_consistency, class_activation_maps, flip_discrepancy
-from benchmark.training.closed_set import NO_ROWS, ClosedSetNetwork, features_and_logits
+from benchmark.training.closed_set import NO_ROWS, ClosedSetNetwork, features_and_logits, train_closed_set_model
 from benchmark.training.flip_views import erased_view_maker
 from benchmark.training.trainer import Batch, OptimConfig, fit
-from methods.msp import train_closed_set_model
-from methods.requirements import require_k
+from benchmark.number_of_classes import require_k
 
 DETECTOR_DATA = ("pool", "train")
 
@@ -91,7 +90,7 @@ class OpenSetFER(Method):
         n_new = require_k(task, "openset-fer") - task.n_known
         closed, closed_stats = train_closed_set_model(task, p, Path(task.work_dir) / "closed-set",
                                                       "openset-fer closed-set")
-        pool = np.unique(np.concatenate([task.indices(s) for s in task.eval_sets]))
+        pool = np.unique(np.concatenate([task.indices(s) for s in task.prediction_sets]))
         needed = np.union1d(pool, task.unlabelled_idx)
         pseudo = features_and_logits(task, closed, needed)[1].argmax(1).numpy()
 
@@ -110,8 +109,8 @@ class OpenSetFER(Method):
             result = kmeans(l2_normalise(feats[is_open]),
                             KMeansConfig(min(n_new, int(is_open.sum())), p.kmeans_n_init, seed=0))
             clusters[is_open] = task.n_known + result.labels
-        at = {s: np.searchsorted(pool, task.indices(s)) for s in task.eval_sets}
-        return Predictions({s: clusters[at[s]] for s in task.eval_sets}, {s: -losses[at[s]] for s in task.eval_sets},
+        at = {s: np.searchsorted(pool, task.indices(s)) for s in task.prediction_sets}
+        return Predictions({s: clusters[at[s]] for s in task.prediction_sets}, {s: -losses[at[s]] for s in task.prediction_sets},
                            "negative_detector_cross_entropy",
                            {"train": {"closed_set": vars(closed_stats), **info},
                             "mode": "released_code" if p.released_code else "paper",

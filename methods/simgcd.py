@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,12 +19,13 @@ from benchmark.method import Method, Predictions
 from benchmark.core.registry import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
+from benchmark.training.knownness import known_mass
 from benchmark.training.heads import CosineLinear, ProjectionMLP
 from benchmark.training.rebalance_addon import RebalanceAddon
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
                                        teacher_temperature)
 from benchmark.training.trainer import Batch, OptimConfig, fit
-from methods.requirements import require_k
+from benchmark.number_of_classes import require_k
 
 
 @dataclass
@@ -81,7 +81,7 @@ class SimGCD(Method):
                     OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=False),
                     task.work_dir, task.seed, task.device, desc="simgcd")
         clusters, knownness = {}, {}
-        for eval_set in task.eval_sets:
+        for eval_set in task.prediction_sets:
             feats = torch.from_numpy(features_of(task, network.backbone, task.indices(eval_set)))
             with torch.no_grad():
                 logits = network.prototypes.cpu()(feats)
@@ -109,8 +109,3 @@ class SimGCD(Method):
                                                           network.prototypes.weight)
         return loss, {"ce": ce.item(), "distill": distill.item(), "memax": memax.item(),
                       "infonce": unsup_con.item(), "supcon": sup_con.item()}
-
-
-def known_mass(logits: torch.Tensor, n_known: int, temperature: float) -> np.ndarray:
-    """Knownness: softmax(logits / temperature) summed over the known classes."""
-    return F.softmax(logits.float() / temperature, dim=1)[:, :n_known].sum(1).numpy()

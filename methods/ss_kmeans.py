@@ -8,7 +8,7 @@ from benchmark.features import l2_normalise, max_cosine
 from benchmark.method import Method, Predictions
 from benchmark.core.registry import METHODS
 from benchmark.task import GCDTask
-from methods.requirements import require_k
+from benchmark.number_of_classes import require_k
 
 
 @dataclass
@@ -34,7 +34,7 @@ class SemiSupervisedKMeans(Method):
         result = semi_supervised_kmeans(feats[task.unlabelled_idx], config, feats[task.labelled_idx],
                                         task.labelled_y)
         clusters, knownness = {}, {}
-        for eval_set in task.eval_sets:
+        for eval_set in task.prediction_sets:
             rows = task.indices(eval_set)
             clusters[eval_set] = result.labels if eval_set == "unlabelled_train" else result.assign(feats[rows])
             knownness[eval_set] = max_cosine(feats[rows], result.centres[:task.n_known])

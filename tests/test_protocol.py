@@ -79,6 +79,8 @@ def test_every_shipped_protocol_file_parses():
     (lambda t: t.replace("labelled_fraction: 0.5", "labelled_fraction: 1.5"), "labelled_fraction"),
     (lambda t: t.replace("id: toy-basic", "id: other"), "must equal the file name"),
     (lambda t: "known: [a\n", "not valid YAML"),
+    (lambda t: t.replace("scorer: hungarian_v2", "scorer: hungarian_v1"), "scorer 'hungarian_v1' is not"),
+    (lambda t: t.replace("model_selection: last_epoch", "model_selection: best_val"), "model_selection 'best_val'"),
 ])
 def test_bad_protocol_files_are_explained(tmp_path, edit, message):
     text = (PROTOCOLS_DIR.parent / "tests" / "data" / "protocols" / "toy-basic.yaml").read_text()

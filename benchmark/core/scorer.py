@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-SCORER_VERSION = "hungarian_v2/1"
+SCORER_NAME = "hungarian_v2"  # what a protocol's ``scorer`` field names
+SCORER_VERSION = f"{SCORER_NAME}/1"
 
 
 def contingency(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""The shared training loop: balanced sampler, on-device views, SGD with a per-epoch cosine schedule (or Adam/AdamW
-and an exponential schedule: ``optimisers.py``), bf16 autocast on GPU, a checkpoint after every epoch and exact
+"""The shared training loop: balanced sampler, on-device views, SGD, Adam or AdamW with a per-epoch cosine or
+exponential schedule (``optimisers.py``), bf16 autocast on GPU, a checkpoint after every epoch and exact
 resume from it (CPU, fixed seed).
 
 Under ``torchrun`` (``benchmark/distributed.py``) each global batch is split evenly over the processes and wrapped

@@ -1,11 +1,22 @@
-"""Estimating the number of classes K as in GCD (METHODS.md §1.3): Brent's method over k, scored on D_L."""
+"""The number of classes K: given by the protocol (``require_k``), or estimated as in GCD (``estimate_k``: Brent's
+method over k, scored on D_L; methods/README.md, "GCD")."""
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
 
 from benchmark.clustering import KMeansConfig, kmeans
+from benchmark.core.errors import GFaceError
 from benchmark.core.scorer import cluster_accuracy
+from benchmark.task import GCDTask
+
+
+def require_k(task: GCDTask, method_name: str) -> int:
+    """K = K_old + K_new, which this method needs given."""
+    if task.n_classes is None:
+        raise GFaceError(f"{method_name} needs the number of classes K, but protocol {task.protocol_id!r} does "
+                         f"not give it (k_given: false); use a protocol with k_given: true")
+    return task.n_classes
 
 
 def estimate_k(features: np.ndarray, labelled_positions: np.ndarray, labelled_y: np.ndarray, k_min: int, k_max: int,
