@@ -27,6 +27,7 @@ class KMeansBaseline(Method):
     """Plain k-means on L2-normalised frozen features; knownness = max cosine to labelled-class means."""
 
     Params = KMeansParams
+    profiles = {"smoke": {"n_init": 2}}
     summary = "k-means (k-means++, restarts) on frozen backbone features"
 
     def run(self, task: GCDTask) -> Predictions:

@@ -82,7 +82,9 @@ class OpenSetFERParams:
 @METHODS.register("openset-fer")
 class OpenSetFER(Method):
     Params = OpenSetFERParams
-    profiles = {"cpu": {"epochs": 4, "batch_size": 128, "detector_epochs": 2, "cycles": 2}}
+    profiles = {"cpu": {"epochs": 4, "batch_size": 128, "detector_epochs": 2, "cycles": 2},
+                "smoke": {"epochs": 1, "batch_size": 16, "detector_epochs": 2, "cycles": 2,
+                          "detector_batch_size": 16, "kmeans_n_init": 2}}
     summary = "Open-Set-FER: closed-set pseudo-labels, attention-consistent detectors (cycle training), -CE score"
 
     def run(self, task: GCDTask) -> Predictions:

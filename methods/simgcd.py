@@ -66,7 +66,8 @@ class SimGCDNetwork(nn.Module):
 @METHODS.register("simgcd")
 class SimGCD(Method):
     Params = SimGCDParams
-    profiles = {"cpu": {"epochs": 4, "teacher_warmup_epochs": 1, "proj_hidden_dim": 512}}  # schedules x 4/200, >= 1
+    profiles = {"cpu": {"epochs": 4, "teacher_warmup_epochs": 1, "proj_hidden_dim": 512},  # schedules x 4/200, >= 1
+                "smoke": {"epochs": 1, "batch_size": 16, "teacher_warmup_epochs": 1, "proj_hidden_dim": 32}}
     summary = "SimGCD: cosine-prototype classifier with self-distillation and mean-entropy regularisation"
 
     def run(self, task: GCDTask) -> Predictions:

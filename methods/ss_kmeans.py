@@ -24,7 +24,8 @@ class SemiSupervisedKMeans(Method):
     """Labelled class means seed the first K_old centres and labelled points stay pinned to them."""
 
     Params = SSKMeansParams
-    profiles = {"cpu": {"n_init": 10}}
+    profiles = {"cpu": {"n_init": 10},
+                "smoke": {"n_init": 2}}
     summary = "GCD's semi-supervised k-means on frozen backbone features"
 
     def run(self, task: GCDTask) -> Predictions:
