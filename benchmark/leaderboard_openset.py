@@ -1,4 +1,5 @@
-"""Open-set tables of the leaderboard (Open-Set-FER's leave-one-class-out protocol family, EVALUATION.md §7, §12.1).
+"""Open-set tables of the leaderboard (Open-Set-FER's leave-one-class-out protocol family; benchmark/README.md,
+"Evaluation").
 
 One family per dataset: the records scored on ``osfer_pool`` by open-set protocols. Per family and metric a table
 with rows = methods, columns = held-out (open) classes plus their mean, as in the paper's table. Cells are

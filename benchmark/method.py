@@ -25,7 +25,7 @@ class Predictions:
     ``knownness`` (higher = more likely a known class) comes with the name of the adapter that produced it.
     ``info`` holds JSON-able facts worth keeping in the record (inertia, iterations, K used).
     ``closed_set``: the ids of known classes are their class indices (a closed-set classifier), so the scorer also
-    reports closed-set accuracy without matching (EVALUATION.md §6).
+    reports closed-set accuracy without matching (benchmark/README.md, "Evaluation").
     """
 
     clusters: dict[str, np.ndarray]

@@ -30,7 +30,8 @@ class RunSpec:
 
     @property
     def training_seed(self) -> int:
-        """Derived from method, dataset, protocol, split seed and repetition (EVALUATION.md §9)."""
+        """Derived from method, dataset, protocol, split seed and repetition (benchmark/README.md, "Evaluation",
+        "Seeds")."""
         key = f"{self.method}|{self.protocol.dataset}|{self.protocol.id}|{self.split_seed}|{self.repetition}"
         return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
 

@@ -1,14 +1,13 @@
 """Protocols are data: ``protocols/<id>.yaml`` names known and new classes; the split is materialised from it.
 
-Split construction follows GCD (DATASETS_AND_PROTOCOLS.md §6): known-class training images in file order, NumPy's
-legacy ``RandomState(split_seed).choice`` draws ``floor(fraction * N_old)`` of them without replacement as the
-labelled set; every other training image of the protocol's classes is unlabelled; the test set is the official
+Split construction follows GCD (protocols/README.md, "How the split is built"): known-class training images in file
+order, NumPy's legacy ``RandomState(split_seed).choice`` draws ``floor(fraction * N_old)`` of them without replacement
+as the labelled set; every other training image of the protocol's classes is unlabelled; the test set is the official
 test split. Classes are re-indexed known first (0..K_old-1), then new, in protocol order.
 
-Open-set protocols (``kind: open-set``; Open-Set-FER's leave-one-class-out, DATASETS_AND_PROTOCOLS.md §8) name one
-new class, the open class, and are scored on ``osfer_pool``: every test image plus the training images of the open
-class. Methods predict D_U and the test split; the pool is composed from those predictions when scoring.
-"""
+Open-set protocols (``kind: open-set``; Open-Set-FER's leave-one-class-out, protocols/README.md, "Open-set protocols")
+name one new class, the open class, and are scored on ``osfer_pool``: every test image plus the training images of the
+open class. Methods predict D_U and the test split; the pool is composed from those predictions when scoring. """
 from __future__ import annotations
 
 import hashlib

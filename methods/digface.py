@@ -1,4 +1,4 @@
-"""DIG-FACE (Luo et al., arXiv 2409.20098): SimGCD plus implicit and explicit debiasing (METHODS.md §4).
+"""DIG-FACE (Luo et al., arXiv 2409.20098): SimGCD plus implicit and explicit debiasing (methods/README.md, "DIG-FACE").
 
 Architecture: backbone (last block trains) -> projector z (256-d) -> main cosine classifier on n(z) (released
 architecture, D9; ``classifier_on="backbone"`` puts it on the normalised backbone feature as SimGCD does), and an

@@ -1,4 +1,4 @@
-"""GCD (Vaze et al., CVPR 2022): contrastive fine-tuning, then semi-supervised k-means (METHODS.md §2).
+"""GCD (Vaze et al., CVPR 2022): contrastive fine-tuning, then semi-supervised k-means (methods/README.md, "GCD").
 
 Loss: (1 - λ) InfoNCE(all rows, τ_u = 1.0) + λ SupCon(labelled rows, τ = 0.07), λ = 0.35, both on the output of a
 DINO-style projection head (65,536-d in the release); only the backbone's last block and the head train. Then

@@ -1,4 +1,4 @@
-"""k-means on frozen backbone features, K given (GCD's baseline; METHODS.md §1.1)."""
+"""k-means on frozen backbone features, K given (GCD's baseline; methods/README.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
-"""Mine-Extra-Knowledge (Zhang et al., NeurIPS 2023; METHODS.md §6) as a closed-set baseline for imbalanced FER.
+"""Mine-Extra-Knowledge (Zhang et al., NeurIPS 2023; methods/README.md, "Mine-Extra-Knowledge") as a closed-set
+baseline for imbalanced FER.
 
 A classifier on the known classes, trained on D_L with ``L_RSL + 0.1 L_RAC`` (no plain cross-entropy): re-balanced
 smooth labels (epsilon 0.3) and re-balanced flip attention consistency over the class activation maps of every

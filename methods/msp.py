@@ -1,5 +1,5 @@
-"""Closed-set baseline of Open-Set-FER (Zhang et al., AAAI 2024; METHODS.md §5.1-5.2): a classifier trained on the
-labelled known-class images, the maximum softmax probability as knownness.
+"""Closed-set baseline of Open-Set-FER (Zhang et al., AAAI 2024; methods/README.md, "MSP baseline"): a classifier
+trained on the labelled known-class images, the maximum softmax probability as knownness.
 
 Stage A of Open-Set-FER: backbone copy (last block trains, suite convention) -> Linear to K_old, cross-entropy on
 D_L, Adam (lr 1e-3, weight decay 1e-4) with exponential decay 0.9 per epoch, 60 epochs, batch 512, last epoch.

@@ -1,27 +1,27 @@
-"""Open-Set-FER (Zhang et al., AAAI 2024, arXiv 2401.12507; METHODS.md §5): open-set detection as noisy-label
-detection.
+"""Open-Set-FER (Zhang et al., AAAI 2024, arXiv 2401.12507; methods/README.md, "Open-Set-FER"): open-set detection as
+noisy-label detection.
 
 A. A closed-set model on D_L (as ``msp``: cross-entropy, Adam 1e-3, decay 0.9 per epoch, 60 epochs, batch 512).
 B. Its argmax over the known classes pseudo-labels every image the method scores (D_U and test).
 C. A detector, a fresh copy of the backbone (last block trains) with a linear head, learns the pseudo-labels with
-   flip attention consistency: ``CE(f(x), y^) + 6 mean_{n,k} d_{n,k}`` (METHODS.md §0.6) on an erased view and its
-   exact horizontal flip; Adam 1e-4, weight decay 1e-4, batch 128, 30 epochs. The open-class images carry
-   near-random pseudo-labels that the consistency keeps it from memorising.
+   flip attention consistency: ``CE(f(x), y^) + 6 mean_{n,k} d_{n,k}`` (benchmark/README.md, "Training library") on an
+   erased view and its exact horizontal flip; Adam 1e-4, weight decay 1e-4, batch 128, 30 epochs. The open-class
+   images carry near-random pseudo-labels that the consistency keeps it from memorising.
 D. Knownness ``s(x) = -CE(f(x), y^(x))`` from the detector in eval mode, deterministic test transform.
 
-Cycle training (paper; ``released_code=False``, the default; suite reading of METHODS.md §5.5, flagged unverified
-there): two detectors train in ``cycles`` cosine learning-rate cycles of ``detector_epochs / cycles`` epochs; after
+Cycle training (paper; ``released_code=False``, the default; the details are this suite's reading of the paper):
+two detectors train in ``cycles`` cosine learning-rate cycles of ``detector_epochs / cycles`` epochs; after
 each cycle each ranks the training images by its loss and hands the ``1 - rho`` fraction with the smallest loss to
 the other for the next cycle (co-teaching), rho ramping linearly from 0 to ``forget_rate`` at the last cycle
 (``forget_rate=None``: the high-loss fraction that a two-component Gaussian mixture finds after the first cycle);
 the score averages -CE over both detectors and every cycle's snapshot. ``released_code=True`` is the release: one
 detector, ``detector_epochs`` epochs with exponential decay 0.9, no cycles.
 
-Detector data: ``pool`` (paper, transductive) = every scored image with its pseudo-label; ``train`` (METHODS.md
-§5.6) = D_L with its labels and D_U with pseudo-labels, the test split then scored inductively.
-Predictions (suite design, §5.6): images in the high-loss component of a two-component Gaussian mixture on the
-detector loss are clustered into K_new clusters (k-means on the detector's L2-normalised features); the others keep
-their pseudo-label (class index, so closed-set accuracy is scored too).
+Detector data: ``pool`` (paper, transductive) = every scored image with its pseudo-label; ``train`` (suite
+option) = D_L with its labels and D_U with pseudo-labels, the test split then scored inductively.
+Predictions (suite design; methods/README.md, "Open-Set-FER"): images in the high-loss component of a
+two-component Gaussian mixture on the detector loss are clustered into K_new clusters (k-means on the detector's
+L2-normalised features); the others keep their pseudo-label (class index, so closed-set accuracy is scored too).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SimGCD (Wen, Zhao, Qi, ICCV 2023): a parametric baseline for GCD (METHODS.md §3).
+"""SimGCD (Wen, Zhao, Qi, ICCV 2023): a parametric baseline for GCD (methods/README.md, "SimGCD").
 
 Cosine prototypes on the L2-normalised backbone feature; loss
 (1-λ)(L_dist + ε L_me) + λ L_CE + (1-λ) L_InfoNCE + λ L_SupCon, λ = 0.35, with cross-view self-distillation

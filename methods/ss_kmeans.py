@@ -1,4 +1,4 @@
-"""Semi-supervised k-means (GCD) on frozen backbone features, K given (METHODS.md §1.2)."""
+"""Semi-supervised k-means (GCD) on frozen backbone features, K given (methods/README.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""Semi-supervised k-means against a brute-force transcription of GCD's algorithm (METHODS.md §1.2)."""
+"""Semi-supervised k-means against a brute-force transcription of GCD's algorithm (methods/README.md)."""
 import numpy as np
 import pytest
 

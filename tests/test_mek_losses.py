@@ -1,4 +1,5 @@
-"""MEK: class weights recomputed from the labelled histogram, re-balanced smooth labels (METHODS.md §6.2-6.3)."""
+"""MEK: class weights recomputed from the labelled histogram, re-balanced smooth labels (methods/README.md,
+"Mine-Extra-Knowledge")."""
 import math
 
 import numpy as np

@@ -1,4 +1,5 @@
-"""Class activation maps, flip attention consistency, erasing and flip views (METHODS.md §0.6) on fixed tensors."""
+"""Class activation maps, flip attention consistency, erasing and flip views (benchmark/README.md, "Training library")
+on fixed tensors."""
 import numpy as np
 import pytest
 import torch

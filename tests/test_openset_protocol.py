@@ -1,5 +1,5 @@
-"""Open-set (leave-one-class-out) protocols, the Open-Set-FER pool and closed-set scoring (DATASETS_AND_PROTOCOLS.md
-§8, pitfall 17; EVALUATION.md §1, §6)."""
+"""Open-set (leave-one-class-out) protocols, the Open-Set-FER pool and closed-set scoring (protocols/README.md,
+"Open-set protocols"; benchmark/README.md, "Evaluation")."""
 import dataclasses
 
 import numpy as np
@@ -18,7 +18,7 @@ from tests.toy_plugins import toy_data
 
 RAFDB_COUNTS = {"surprise": (1290, 329), "fear": (281, 74), "disgust": (717, 160), "happiness": (4772, 1185),
                 "sadness": (1982, 478), "anger": (705, 162), "neutral": (2524, 680)}
-# DATASETS_AND_PROTOCOLS.md §8: closed train, closed pool (test), open pool (test + train of o)
+# protocols/README.md, "Open-set protocols": closed train, closed pool (test), open pool (test + train of o)
 RAFDB_POOLS = {"surprise": (10981, 2739, 1619), "fear": (11990, 2994, 355), "disgust": (11554, 2908, 877),
                "happiness": (7499, 1883, 5957), "sadness": (10289, 2590, 2460), "anger": (11566, 2906, 867),
                "neutral": (9747, 2388, 3204)}

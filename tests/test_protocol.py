@@ -1,4 +1,4 @@
-"""Protocol files and split invariants (DATASETS_AND_PROTOCOLS.md §6, §9 #12-14)."""
+"""Protocol files and split invariants (protocols/README.md, "How the split is built")."""
 import dataclasses
 
 import numpy as np

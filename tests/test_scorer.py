@@ -1,4 +1,4 @@
-"""The scorer against hand-computed cases (EVALUATION.md §11)."""
+"""The scorer against hand-computed cases (benchmark/README.md, "Evaluation")."""
 import math
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""torchvision ResNet-18 backbones of the FER literature, weights from local files (METHODS.md §0.5).
+"""torchvision ResNet-18 backbones of the FER literature, weights from local files (benchmark/backbones/README.md).
 
 ``resnet18_msceleb``: face-recognition pretraining on MS-Celeb-1M, the checkpoint RUL, EAC, Open-Set-FER and MEK
 start from. ``resnet18_imagenet``: torchvision's ImageNet weights. Feature: the global-average-pooled 512-d output

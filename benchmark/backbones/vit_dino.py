@@ -1,4 +1,5 @@
-"""DINO ViT-B/16 (Caron et al., ICCV 2021) on timm's architecture, weights from a local file (METHODS.md §0.1).
+"""DINO ViT-B/16 (Caron et al., ICCV 2021) on timm's architecture, weights from a local file
+(benchmark/backbones/README.md).
 
 Feature: the CLS token after the final LayerNorm (768-d). Partial fine-tuning unfreezes ``blocks.11`` only.
 Feature map (class activation maps): the 14x14 patch tokens after the final LayerNorm.

@@ -2,7 +2,8 @@
 and closed-set accuracy without matching for closed-set classifiers.
 
 Labels are re-indexed so that known classes are ``0..n_known-1``; the Old/New partition always comes from the
-ground truth (``y_true < n_known``), never from predictions or the labelled flag. See EVALUATION.md §2–5.
+ground truth (``y_true < n_known``), never from predictions or the labelled flag. See benchmark/README.md,
+"Evaluation".
 """
 from __future__ import annotations
 
@@ -110,8 +111,8 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, n_known: int, class_names: lis
 
 
 def closed_set_scores(y_true: np.ndarray, y_pred: np.ndarray, n_known: int) -> dict[str, float]:
-    """Closed-set accuracy without matching (EVALUATION.md §6) over the known-class samples: an id is right when it
-    equals the class index. ``closed_accuracy`` = top-1, ``closed_mca`` = mean recall over the known classes
+    """Closed-set accuracy without matching (benchmark/README.md, "Evaluation") over the known-class samples: an id is
+    right when it equals the class index. ``closed_accuracy`` = top-1, ``closed_mca`` = mean recall over the known classes
     present (scikit-learn's ``balanced_accuracy_score`` when every prediction is a present class); NaN if none."""
     y_true, y_pred = _as_ids(y_true, "y_true"), _as_ids(y_pred, "y_pred")
     known = y_true < n_known
