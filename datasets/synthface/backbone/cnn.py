@@ -1,7 +1,7 @@
 """SynthFaceCNN: a small ResNet-like network for 48 px faces, pretrained without expression labels.
 
 Registered as backbone ``synthface-cnn``. The first request pretrains it by clip contrast (see
-``synthface_pretrain`` and README.md) on synthetic persons disjoint from the benchmark's and caches the weights
+``pretrain.py`` and datasets/synthface/README.md) on synthetic persons disjoint from the benchmark's and caches the weights
 under ``<cache_dir>/backbones/synthface-cnn-<key>.pt``; later requests load that file.
 """
 from __future__ import annotations
