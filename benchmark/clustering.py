@@ -7,12 +7,11 @@ default) is not used: every iteration assigns *all* points. On the CPU, ``||x||^
 float32 matrix product per block of points was measured 3-4x faster than faiss's flat-index search on the same
 machine (benchmark/speed/README.md), with the same assignments.
 
-Semi-supervised k-means (METHODS.md §1.2): labelled class means are the first K_L centres; k-means++ over the
-unlabelled points adds the rest; labelled points stay in their class's cluster; the inertia of an iteration is
-measured with the centres before its update; the best (assignment, centres) of a run is kept; the run with the
-lowest inertia over ``n_init`` restarts wins. Empty clusters are re-seeded with the unlabelled point farthest from
-its centre (the reference leaves a NaN centre).
-"""
+Semi-supervised k-means (methods/README.md, "k-means and semi-supervised k-means"): labelled class means are the first
+K_L centres; k-means++ over the unlabelled points adds the rest; labelled points stay in their class's cluster; the
+inertia of an iteration is measured with the centres before its update; the best (assignment, centres) of a run is
+kept; the run with the lowest inertia over ``n_init`` restarts wins. Empty clusters are re-seeded with the unlabelled
+point farthest from its centre (the reference leaves a NaN centre). """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field

@@ -5,7 +5,7 @@ import platform
 
 import torch
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 
 
 def resolve_device(requested: str = "auto") -> torch.device:

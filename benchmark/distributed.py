@@ -15,7 +15,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 
 
 def launched_by_torchrun() -> bool:

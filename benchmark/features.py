@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from benchmark.atomic import save_npy
-from benchmark.backbones.base import Backbone
-from datasets.base import FERData, content_key
+from benchmark.core.atomic import save_npy
+from benchmark.core.backbone import Backbone
+from benchmark.core.data import FERData
+from benchmark.core.keys import content_key
 
 TRANSFORM_VERSION = "resize-bicubic-antialias+centre-crop+normalise/1"
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.backbones.base import Backbone
+from benchmark.core.backbone import Backbone
 from benchmark.features import cached_features
 from benchmark.protocol import Split
 from benchmark.task import GCDTask, RunImages
-from datasets.base import FERData
+from benchmark.core.data import FERData
 
 METHOD_CACHE = "method-cache"  # <cache_dir>/method-cache/<method>/: each method's own cache, no labels in it
 
@@ -73,7 +73,7 @@ def isolated_task(protocol_id: str, data: FERData, split: Split, backbone: Backb
         labelled_idx=labelled[by_position], labelled_y=split.labelled_y[by_position],
         unlabelled_idx=np.sort(order.positions(split.unlabelled_idx)), test_idx=np.sort(order.positions(split.test_idx)),
         n_known=protocol.n_known, n_classes=len(protocol.class_names) if protocol.k_given else None,
-        eval_sets=protocol.prediction_sets, backbone=backbone, seed=seed, device=device, cache_dir=method_cache,
+        prediction_sets=protocol.prediction_sets, backbone=backbone, seed=seed, device=device, cache_dir=method_cache,
         work_dir=work_dir, known_class_names=protocol.known,
         feature_source=lambda: np.array(cached_features(backbone, images, cache_dir, device)[rows]))
     return task, order

@@ -1,7 +1,6 @@
 """Leaderboard tables from ``results.csv``: markdown (also between markers in README.md), LaTeX and a chart.
 
-Cells are ``mean ± sample std (n seeds)``; accuracies in % with one decimal, AUROC and FPR@TPR95 as fractions with
-three. A column never mixes protocol versions or scorer versions. Ablation runs (a loss term removed) stay out of
+Cells come from ``benchmark/tables.py``. A column never mixes protocol versions or scorer versions. Ablation runs (a loss term removed) stay out of
 the main tables and form their own section. Open-set protocols get their own section (``leaderboard_openset.py``).
 """
 from __future__ import annotations
@@ -12,8 +11,9 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.leaderboard_openset import open_set_lines
+from benchmark.tables import cell, row_labels
 
 README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 SPLITS = (("all", "All"), ("old", "Old"), ("new", "New"))
@@ -42,32 +42,6 @@ def check_consistent(frame: pd.DataFrame) -> None:
             elif len(values) > 1:
                 raise GFaceError(f"results for protocol {protocol!r} mix {column} values {values}; a column never "
                                  f"mixes versions: delete the stale run folders (runs/{protocol}/) and re-run")
-
-
-def row_labels(frame: pd.DataFrame) -> pd.Series:
-    """The method name, plus the differing parameters when one method ran with several configurations."""
-    labels = {}
-    for method, group in frame.groupby("method"):
-        configs = sorted(group["params"].unique())
-        if len(configs) == 1:
-            labels[(method, configs[0])] = method
-            continue
-        parsed = [json.loads(c) for c in configs]
-        varying = sorted(k for k in parsed[0] if len({json.dumps(p.get(k)) for p in parsed}) > 1)
-        for config, params in zip(configs, parsed):
-            labels[(method, config)] = f"{method} ({', '.join(f'{k}={params[k]}' for k in varying)})"
-    return frame.apply(lambda r: labels[(r["method"], r["params"])], axis=1)
-
-
-def cell(values: pd.Series, percent: bool) -> str:
-    values = values.dropna().astype(float)
-    if values.empty:
-        return "–"
-    scale, digits = (100.0, 1) if percent else (1.0, 3)
-    mean = values.mean() * scale
-    if len(values) == 1:
-        return f"{mean:.{digits}f} (1)"
-    return f"{mean:.{digits}f} ± {values.std(ddof=1) * scale:.{digits}f} ({len(values)})"
 
 
 def pivot(frame: pd.DataFrame, eval_set: str, metrics: list[tuple[str, str, bool]]) -> tuple[list[str], list[list]]:

@@ -1,4 +1,5 @@
-"""Open-set tables of the leaderboard (Open-Set-FER's leave-one-class-out protocol family, EVALUATION.md §7, §12.1).
+"""Open-set tables of the leaderboard (Open-Set-FER's leave-one-class-out protocol family; benchmark/README.md,
+"Evaluation").
 
 One family per dataset: the records scored on ``osfer_pool`` by open-set protocols. Per family and metric a table
 with rows = methods, columns = held-out (open) classes plus their mean, as in the paper's table. Cells are
@@ -12,6 +13,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmark.protocol import OSFER_POOL
+from benchmark.tables import cell, row_labels
 
 TABLES = (("auroc", "AUROC (higher is better)", False), ("fpr_at_tpr95", "FPR@TPR95 (lower is better)", False),
           ("closed_accuracy", "closed-set accuracy of the known classes, no matching, %", True))
@@ -41,7 +43,6 @@ def open_set_lines(frame: pd.DataFrame) -> list[str]:
 
 def open_set_records(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows scored on ``osfer_pool`` by open-set protocols (no ablations), with their method ``row`` label."""
-    from benchmark.leaderboard import row_labels  # here: leaderboard imports this module
     subset = frame[(frame["eval_set"] == OSFER_POOL) & (frame["open_class"] != "") & (frame["ablation"] == "")].copy()
     subset["row"] = row_labels(subset) if len(subset) else pd.Series(dtype=str)
     return subset
@@ -49,7 +50,6 @@ def open_set_records(frame: pd.DataFrame) -> pd.DataFrame:
 
 def family_table(family: pd.DataFrame, metric: str, percent: bool) -> tuple[list[str], list[list[str]]]:
     """Rows = methods with values of ``metric``; columns = held-out classes (sorted) + Mean."""
-    from benchmark.leaderboard import cell
     classes = sorted(family["open_class"].unique())
     values = family[family["metric"] == metric]
     rows = []

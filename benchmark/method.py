@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.task import GCDTask
 
 if typing.TYPE_CHECKING:
@@ -28,7 +28,7 @@ class Predictions:
     ``knownness`` (higher = more likely a known class) comes with the name of the adapter that produced it.
     ``info`` holds JSON-able facts worth keeping in the record (inertia, iterations, K used).
     ``closed_set``: the ids of known classes are their class indices (a closed-set classifier), so the scorer also
-    reports closed-set accuracy without matching (EVALUATION.md §6).
+    reports closed-set accuracy without matching (benchmark/README.md, "Evaluation").
     """
 
     clusters: dict[str, np.ndarray]
@@ -82,7 +82,7 @@ class Method(ABC):
 
     @abstractmethod
     def run(self, task: GCDTask) -> Predictions:
-        """Fit on the task and predict every set in ``task.eval_sets``."""
+        """Fit on the task and predict every set in ``task.prediction_sets``."""
 
 
 def resolve_params(method_name: str, method: type[Method], profile: str, overrides: dict[str, str]):

@@ -11,10 +11,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.method import resolve_params
 from benchmark.protocol import Protocol
-from benchmark.registries import METHODS, PROTOCOLS
+from benchmark.core.registry import METHODS, PROTOCOLS
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,8 @@ class RunSpec:
 
     @property
     def training_seed(self) -> int:
-        """Derived from method, dataset, protocol, split seed and repetition (EVALUATION.md §9)."""
+        """Derived from method, dataset, protocol, split seed and repetition (benchmark/README.md, "Evaluation",
+        "Seeds")."""
         key = f"{self.method}|{self.protocol.dataset}|{self.protocol.id}|{self.split_seed}|{self.repetition}"
         return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
 

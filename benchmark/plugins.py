@@ -1,15 +1,18 @@
 """Import every plugin module so that it registers itself.
 
-A module that fails to import stops the run with its own error: plugins are never silently skipped.
+A module that fails to import stops the run with its own error: plugins are never silently skipped. Packages named
+``tools`` (command-line tools such as ``datasets/synthface/tools``) are not plugins and are never imported here.
 """
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 
 PLUGIN_PACKAGES = ("datasets", "methods", "benchmark.backbones")
+SKIPPED_PACKAGE = "tools"  # command-line tools, run with python -m, never discovered
 _loaded = False
 
 
@@ -37,9 +40,16 @@ def load_plugins() -> None:
     _loaded = True
 
 
-def _walk(package_name: str) -> list[str]:
-    package = importlib.import_module(package_name)
+def _walk(package_name: str, path: list[str] | None = None) -> list[str]:
+    """The package and every module below it, depth first (found on disk, imported by the caller); ``tools``
+    packages are left out."""
+    if path is None:
+        path = list(getattr(importlib.import_module(package_name), "__path__", []))
     names = [package_name]
-    if hasattr(package, "__path__"):
-        names += [info.name for info in pkgutil.walk_packages(package.__path__, package_name + ".")]
+    for info in pkgutil.iter_modules(path):
+        full = f"{package_name}.{info.name}"
+        if not info.ispkg:
+            names.append(full)
+        elif info.name != SKIPPED_PACKAGE:
+            names += _walk(full, [os.path.join(info.module_finder.path, info.name)])
     return names

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from benchmark.method import TaskShape
 from benchmark.plan import RunSpec
-from benchmark.registries import METHODS
+from benchmark.core.registry import METHODS
 from benchmark.runner import Environment, current_identity
 
 

@@ -1,14 +1,13 @@
 """Protocols are data: ``protocols/<id>.yaml`` names known and new classes; the split is materialised from it.
 
-Split construction follows GCD (DATASETS_AND_PROTOCOLS.md §6): known-class training images in file order, NumPy's
-legacy ``RandomState(split_seed).choice`` draws ``floor(fraction * N_old)`` of them without replacement as the
-labelled set; every other training image of the protocol's classes is unlabelled; the test set is the official
+Split construction follows GCD (protocols/README.md, "How the split is built"): known-class training images in file
+order, NumPy's legacy ``RandomState(split_seed).choice`` draws ``floor(fraction * N_old)`` of them without replacement
+as the labelled set; every other training image of the protocol's classes is unlabelled; the test set is the official
 test split. Classes are re-indexed known first (0..K_old-1), then new, in protocol order.
 
-Open-set protocols (``kind: open-set``; Open-Set-FER's leave-one-class-out, DATASETS_AND_PROTOCOLS.md §8) name one
-new class, the open class, and are scored on ``osfer_pool``: every test image plus the training images of the open
-class. Methods predict D_U and the test split; the pool is composed from those predictions when scoring.
-"""
+Open-set protocols (``kind: open-set``; Open-Set-FER's leave-one-class-out, protocols/README.md, "Open-set protocols")
+name one new class, the open class, and are scored on ``osfer_pool``: every test image plus the training images of the
+open class. Methods predict D_U and the test split; the pool is composed from those predictions when scoring. """
 from __future__ import annotations
 
 import hashlib
@@ -19,15 +18,17 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from benchmark.errors import GFaceError
-from benchmark.paths import PROTOCOLS_DIR
-from benchmark.registries import PROTOCOLS
-from datasets.base import FERData
+from benchmark.core.errors import GFaceError
+from benchmark.core.paths import PROTOCOLS_DIR
+from benchmark.core.registry import PROTOCOLS
+from benchmark.core.scorer import SCORER_NAME
+from benchmark.core.data import FERData
 
 PREDICTED_SETS = ("unlabelled_train", "test")  # the sets a method predicts
 OSFER_POOL = "osfer_pool"  # scored from the predictions of both predicted sets
 EVAL_SETS = PREDICTED_SETS + (OSFER_POOL,)
 KINDS = ("gcd", "open-set")
+MODEL_SELECTION = ("last_epoch",)  # the one rule: train the fixed schedule, keep the last epoch
 _REQUIRED = {"id", "version", "dataset", "backbone", "known", "new", "labelled_fraction", "split_seeds",
              "k_given", "eval_sets", "model_selection", "scorer"}
 _OPTIONAL = {"description", "profile", "default", "split_sha256", "kind"}
@@ -117,6 +118,10 @@ class Protocol:
             problems.append(f"eval_sets must be a non-empty subset of {list(EVAL_SETS)}, got {list(self.eval_sets)}")
         if not self.split_seeds:
             problems.append("split_seeds is empty")
+        if self.scorer != SCORER_NAME:
+            problems.append(f"scorer {self.scorer!r} is not this suite's scorer {SCORER_NAME!r}")
+        if self.model_selection not in MODEL_SELECTION:
+            problems.append(f"model_selection {self.model_selection!r} is not one of {list(MODEL_SELECTION)}")
         if self.kind not in KINDS:
             problems.append(f"kind {self.kind!r} is not one of {list(KINDS)}")
         if self.kind == "open-set" and (len(self.new) != 1 or OSFER_POOL not in self.eval_sets):

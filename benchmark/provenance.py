@@ -7,7 +7,7 @@ import resource
 import subprocess
 import sys
 
-from benchmark.paths import REPO_ROOT
+from benchmark.core.paths import REPO_ROOT
 
 PACKAGES = ("torch", "torchvision", "timm", "faiss-cpu", "faiss-gpu", "numpy", "scipy", "scikit-learn", "pandas")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 
 METRICS = ("all", "old", "new", "all_v1", "old_v1", "new_v1", "all_balanced", "old_balanced", "new_balanced",
            "auroc", "fpr_at_tpr95", "closed_accuracy", "closed_mca")
@@ -74,7 +74,7 @@ def merge_results(committed: pd.DataFrame, fresh: pd.DataFrame, key: list[str]) 
 
 
 def write_results(frame: pd.DataFrame, path: Path) -> None:
-    from benchmark.atomic import write_text
+    from benchmark.core.atomic import write_text
     ordered = frame.sort_values(["protocol", "method", "params", "ablation", "split_seed", "repetition", "eval_set",
                                  "metric"], kind="stable")
     write_text(path, ordered.to_csv(index=False, float_format="%.6f"))

@@ -21,20 +21,21 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from benchmark import atomic, distributed
+from benchmark.core import atomic
+from benchmark import distributed
 from benchmark.device import describe
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
+from benchmark.core.knownness import auroc, fpr_at_tpr95
 from benchmark.isolation import RowOrder, isolated_task
-from benchmark.knownness import auroc, fpr_at_tpr95
 from benchmark.method import Predictions
 from benchmark.plan import RunSpec, is_done
 from benchmark.protocol import PREDICTED_SETS, Split, materialise
 from benchmark.provenance import git_state, package_versions, peak_rss_mb
-from benchmark.backbones.base import Backbone
-from benchmark.registries import BACKBONES, DATASETS, METHODS
-from benchmark.scorer import SCORER_VERSION, closed_set_scores, score
+from benchmark.core.backbone import Backbone
+from benchmark.core.data import FERData
+from benchmark.core.registry import BACKBONES, DATASETS, METHODS
+from benchmark.core.scorer import SCORER_VERSION, closed_set_scores, score
 from benchmark.training.trainer import CHECKPOINT
-from datasets.base import FERData
 
 RECORD_SCHEMA = 2  # 2: identity, row order and collapse flag
 COLLAPSE_SHARE = 0.9  # one cluster holding this share of D_U (or Old accuracy 0) flags a collapsed run

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from benchmark.backbones.base import Backbone
+from benchmark.core.backbone import Backbone
 
 
 class RunImages:
@@ -59,7 +59,7 @@ class GCDTask:
     test_idx: np.ndarray
     n_known: int
     n_classes: int | None
-    eval_sets: tuple[str, ...]
+    prediction_sets: tuple[str, ...]
     backbone: Backbone
     seed: int
     device: torch.device

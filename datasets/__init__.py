@@ -1,1 +1,1 @@
-"""Dataset loaders. Each module registers its loaders in ``benchmark.registries.DATASETS``."""
+"""Dataset loaders. Each module registers its loaders in ``benchmark.core.registry.DATASETS``."""

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmark.errors import GFaceError, MissingFileError
-from benchmark.registries import DATASETS
-from datasets.base import FERData, content_key, decode_text, resolve_data_root
+from benchmark.core.errors import GFaceError, MissingFileError
+from benchmark.core.registry import DATASETS
+from benchmark.core.data import FERData, decode_text, resolve_data_root
+from benchmark.core.keys import content_key
 from datasets.image_cache import DECODE_ERRORS, ImageSource, cached_images
 
 CLASSES = ("neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt")

@@ -15,9 +15,10 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from benchmark.errors import GFaceError, MissingFileError
-from benchmark.registries import DATASETS
-from datasets.base import FERData, content_key, decode_text, resolve_data_root
+from benchmark.core.errors import GFaceError, MissingFileError
+from benchmark.core.registry import DATASETS
+from benchmark.core.data import FERData, decode_text, resolve_data_root
+from benchmark.core.keys import content_key
 from datasets.image_cache import RESAMPLE, open_or_build
 
 CLASSES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")

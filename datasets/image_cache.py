@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from benchmark.errors import GFaceError
-from datasets.base import content_key
+from benchmark.core.errors import GFaceError
+from benchmark.core.keys import content_key
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.errors import GFaceError, MissingFileError
-from benchmark.registries import DATASETS
-from datasets.base import FERData, content_key, decode_text, resolve_data_root
+from benchmark.core.errors import GFaceError, MissingFileError
+from benchmark.core.registry import DATASETS
+from benchmark.core.data import FERData, decode_text, resolve_data_root
+from benchmark.core.keys import content_key
 from datasets.image_cache import ImageSource, cached_images
-from datasets.synthface.action_units import BASIC_CLASSES, COMPOUND_CLASSES
+from datasets.classes import BASIC_CLASSES, COMPOUND_CLASSES
 
 log = logging.getLogger(__name__)
 

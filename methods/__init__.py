@@ -1,1 +1,1 @@
-"""GCD methods. Each module registers one method in ``benchmark.registries.METHODS``; adding a method is one file."""
+"""GCD methods. Each module registers one method in ``benchmark.core.registry.METHODS``; adding a method is one file."""

@@ -1,4 +1,4 @@
-"""DIG-FACE (Luo et al., arXiv 2409.20098): SimGCD plus implicit and explicit debiasing (METHODS.md §4).
+"""DIG-FACE (Luo et al., arXiv 2409.20098): SimGCD plus implicit and explicit debiasing (methods/README.md, "DIG-FACE").
 
 Architecture: backbone (last block trains) -> projector z (256-d) -> main cosine classifier on n(z) (released
 architecture, D9; ``classifier_on="backbone"`` puts it on the normalised backbone feature as SimGCD does), and an
@@ -48,21 +48,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
+from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least
-from benchmark.registries import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
 from benchmark.training.debias_losses import (class_adaptive_smoothing_loss, max_min_spread, smoothing_factor,
                                               within_between_ratio, worst_case_loss)
 from benchmark.training.grl import reverse_gradient, warm_start_coefficient
+from benchmark.training.knownness import known_mass
 from benchmark.training.heads import CosineLinear, ProjectionMLP
 from benchmark.training.rebalance_addon import RebalanceAddon
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
                                        teacher_temperature)
-from benchmark.training.trainer import Batch, OptimConfig, fit
-from methods.requirements import require_k, require_k_given, require_steps
-from methods.simgcd import known_mass
+from benchmark.training.trainer import Batch, OptimConfig, fit, require_steps
+from benchmark.number_of_classes import require_k, require_k_given
 
 CLASSIFIER_PLACEMENTS = ("projector", "backbone")
 
@@ -146,7 +146,9 @@ class DigFace(Method):
     # SimGCD's cpu profile; epoch schedules scaled by 4/200 (teacher warm-up 30 -> 1, cluster start 50 -> 1), and
     # the GRL ramp too (1000 -> 20 iterations), else a short run would keep lambda near 0
     profiles = {"cpu": {"epochs": 4, "teacher_warmup_epochs": 1, "cluster_start_epoch": 1, "grl_max_iters": 20,
-                        "proj_hidden_dim": 512}}
+                        "proj_hidden_dim": 512},
+                "smoke": {"epochs": 1, "batch_size": 16, "teacher_warmup_epochs": 1, "cluster_start_epoch": 0,
+                          "grl_max_iters": 20, "proj_hidden_dim": 32, "aux_hidden_dim": 32}}
     summary = "DIG-FACE: SimGCD with implicit (adversarial worst-case head) and explicit (3-level) debiasing"
     ablation_terms: ClassVar[dict[str, str]] = {
         "ce": "ce_weight", "distill": "distill_weight", "memax": "memax_weight", "infonce": "infonce_weight",
@@ -175,7 +177,7 @@ class DigFace(Method):
                     task.work_dir, task.seed, task.device, desc="digface")
         network.eval()
         clusters, knownness = {}, {}
-        for eval_set in task.eval_sets:
+        for eval_set in task.prediction_sets:
             feats = torch.from_numpy(features_of(task, network.backbone, task.indices(eval_set)))
             with torch.no_grad():
                 logits = network.heads(feats.to(task.device))[1].float().cpu()

@@ -1,4 +1,4 @@
-"""GCD (Vaze et al., CVPR 2022): contrastive fine-tuning, then semi-supervised k-means (METHODS.md §2).
+"""GCD (Vaze et al., CVPR 2022): contrastive fine-tuning, then semi-supervised k-means (methods/README.md, "GCD").
 
 Loss: (1 - λ) InfoNCE(all rows, τ_u = 1.0) + λ SupCon(labelled rows, τ = 0.07), λ = 0.35, both on the output of a
 DINO-style projection head (65,536-d in the release); only the backbone's last block and the head train. Then
@@ -14,17 +14,16 @@ import torch
 from torch import nn
 
 from benchmark.clustering import KMeansConfig, semi_supervised_kmeans
-from benchmark.estimate_k import estimate_k
 from benchmark.features import l2_normalise, max_cosine
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
+from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least
-from benchmark.registries import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
 from benchmark.training.heads import DINOHead
 from benchmark.training.losses import info_nce, supcon
-from benchmark.training.trainer import Batch, OptimConfig, fit
-from methods.requirements import require_k, require_k_given, require_steps
+from benchmark.training.trainer import Batch, OptimConfig, fit, require_steps
+from benchmark.number_of_classes import estimate_k, require_k, require_k_given
 
 
 @dataclass
@@ -58,7 +57,9 @@ class GCDNetwork(nn.Module):
 class GCD(Method):
     Params = GCDParams
     profiles = {"cpu": {"epochs": 4, "batch_size": 128, "head_hidden_dim": 512, "head_out_dim": 4096,
-                        "n_init": 10, "k_max": 60}}
+                        "n_init": 10, "k_max": 60},
+                "smoke": {"epochs": 1, "batch_size": 16, "head_hidden_dim": 32, "head_out_dim": 64, "n_init": 2,
+                          "k_max": 60}}
     summary = "GCD: contrastive fine-tuning (SupCon + InfoNCE) then semi-supervised k-means"
 
     def check(self, shape: TaskShape) -> None:
@@ -87,8 +88,8 @@ class GCD(Method):
                                         task.labelled_y)
         set_feats = {"unlabelled_train": f_u, "test": f_test}
         clusters = {s: result.labels if s == "unlabelled_train" else result.assign(set_feats[s])
-                    for s in task.eval_sets}
-        knownness = {s: max_cosine(set_feats[s], result.centres[:task.n_known]) for s in task.eval_sets}
+                    for s in task.prediction_sets}
+        knownness = {s: max_cosine(set_feats[s], result.centres[:task.n_known]) for s in task.prediction_sets}
         return Predictions(clusters, knownness, "max_cosine_to_labelled_cluster_centres",
                            {"train": vars(stats), "k_used": k, "k_estimates": k_scores, "inertia": result.inertia})
 

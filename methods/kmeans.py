@@ -1,4 +1,4 @@
-"""k-means on frozen backbone features, K given (GCD's baseline; METHODS.md §1.1)."""
+"""k-means on frozen backbone features, K given (GCD's baseline; methods/README.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,10 +7,10 @@ import numpy as np
 
 from benchmark.clustering import KMeansConfig, kmeans
 from benchmark.features import l2_normalise, max_cosine
+from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least
-from benchmark.registries import METHODS
+from benchmark.number_of_classes import require_k, require_k_given
 from benchmark.task import GCDTask
-from methods.requirements import require_k, require_k_given
 
 
 @dataclass
@@ -27,6 +27,7 @@ class KMeansBaseline(Method):
     """Plain k-means on L2-normalised frozen features; knownness = max cosine to labelled-class means."""
 
     Params = KMeansParams
+    profiles = {"smoke": {"n_init": 2}}
     summary = "k-means (k-means++, restarts) on frozen backbone features"
 
     def check(self, shape: TaskShape) -> None:
@@ -43,7 +44,7 @@ class KMeansBaseline(Method):
         result = kmeans(feats[fit_rows], config)
         class_means = np.stack([feats[task.labelled_idx[task.labelled_y == c]].mean(0) for c in range(task.n_known)])
         clusters, knownness = {}, {}
-        for eval_set in task.eval_sets:
+        for eval_set in task.prediction_sets:
             rows = task.indices(eval_set)
             clusters[eval_set] = (result.labels[-len(rows):] if eval_set == "unlabelled_train"  # fit rows end with D_U
                                   else result.assign(feats[rows]))

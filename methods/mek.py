@@ -1,4 +1,5 @@
-"""Mine-Extra-Knowledge (Zhang et al., NeurIPS 2023; METHODS.md §6) as a closed-set baseline for imbalanced FER.
+"""Mine-Extra-Knowledge (Zhang et al., NeurIPS 2023; methods/README.md, "Mine-Extra-Knowledge") as a closed-set
+baseline for imbalanced FER.
 
 A classifier on the known classes, trained on D_L with ``L_RSL + 0.1 L_RAC`` (no plain cross-entropy): re-balanced
 smooth labels (epsilon 0.3) and re-balanced flip attention consistency over the class activation maps of every
@@ -20,8 +21,8 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
+from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, at_least
-from benchmark.registries import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.attention_consistency import (class_activation_maps, flip_discrepancy,
                                                       rebalanced_attention_consistency)
@@ -47,7 +48,8 @@ class MEKParams:
 @METHODS.register("mek")
 class MEK(Method):
     Params = MEKParams
-    profiles = {"cpu": {"epochs": 3, "batch_size": 64, "lr": 1e-3}}
+    profiles = {"cpu": {"epochs": 3, "batch_size": 64, "lr": 1e-3},
+                "smoke": {"epochs": 1, "batch_size": 16, "lr": 1e-3}}
     summary = "MEK: closed-set classifier with re-balanced smooth labels and re-balanced attention consistency"
 
     def run(self, task: GCDTask) -> Predictions:
@@ -62,7 +64,7 @@ class MEK(Method):
                                 optimizer="adamw"),
                     task.work_dir, task.seed, task.device, desc="mek")
         clusters, knownness = {}, {}
-        for eval_set in task.eval_sets:
+        for eval_set in task.prediction_sets:
             logits = features_and_logits(task, network, task.indices(eval_set))[1]
             clusters[eval_set] = logits.argmax(1).numpy()
             knownness[eval_set] = F.softmax(logits, dim=1).max(1).values.numpy()

@@ -1,5 +1,5 @@
-"""Closed-set baseline of Open-Set-FER (Zhang et al., AAAI 2024; METHODS.md §5.1-5.2): a classifier trained on the
-labelled known-class images, the maximum softmax probability as knownness.
+"""Closed-set baseline of Open-Set-FER (Zhang et al., AAAI 2024; methods/README.md, "MSP baseline"): a classifier
+trained on the labelled known-class images, the maximum softmax probability as knownness.
 
 Stage A of Open-Set-FER: backbone copy (last block trains, suite convention) -> Linear to K_old, cross-entropy on
 D_L, Adam (lr 1e-3, weight decay 1e-4) with exponential decay 0.9 per epoch, 60 epochs, batch 512, last epoch.
@@ -12,17 +12,14 @@ also scored without matching. Knownness: maximum softmax probability (the paper'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch.nn.functional as F
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
+from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, at_least
-from benchmark.registries import METHODS
 from benchmark.task import GCDTask
-from benchmark.training.closed_set import NO_ROWS, ClosedSetNetwork, cross_entropy_step, features_and_logits
-from benchmark.training.flip_views import erased_view_maker
-from benchmark.training.trainer import OptimConfig, TrainStats, fit
+from benchmark.training.closed_set import features_and_logits, train_closed_set_model
 
 SCORES = ("msp", "max_logit")
 
@@ -43,34 +40,17 @@ class MSPParams:
             raise GFaceError(f"msp.score={self.score!r}: choose one of {', '.join(SCORES)}")
 
 
-def closed_set_optim(epochs: int, batch_size: int, lr: float, weight_decay: float, lr_decay: float,
-                     n_rows: int) -> OptimConfig:
-    """Adam with exponential decay (Open-Set-FER); the batch never exceeds the training set."""
-    return OptimConfig(epochs, min(batch_size, n_rows), lr, momentum=0.0, weight_decay=weight_decay, decay_1d=True,
-                       optimizer="adam", lr_decay=lr_decay)
-
-
-def train_closed_set_model(task: GCDTask, p, work_dir: Path, desc: str) -> tuple[ClosedSetNetwork, TrainStats]:
-    """Stage A: the closed-set classifier on D_L (``p`` has epochs, batch_size, lr, weight_decay, lr_decay,
-    crop_pct and erase_p)."""
-    network = ClosedSetNetwork(task.backbone, task.n_known, with_map=False, method_name=desc)
-    stats = fit(network, cross_entropy_step, erased_view_maker(task.backbone, p.crop_pct, p.erase_p, with_flip=False),
-        task.images, task.labelled_idx, task.labelled_y, NO_ROWS,
-        closed_set_optim(p.epochs, p.batch_size, p.lr, p.weight_decay, p.lr_decay, len(task.labelled_idx)),
-        work_dir, task.seed, task.device, desc=desc)
-    return network, stats
-
-
 @METHODS.register("msp")
 class MSP(Method):
     Params = MSPParams
-    profiles = {"cpu": {"epochs": 4, "batch_size": 128}}
+    profiles = {"cpu": {"epochs": 4, "batch_size": 128},
+                "smoke": {"epochs": 1, "batch_size": 16}}
     summary = "closed-set classifier on the known classes; maximum softmax probability as knownness"
 
     def run(self, task: GCDTask) -> Predictions:
         network, stats = train_closed_set_model(task, self.params, task.work_dir, "msp")
         clusters, knownness = {}, {}
-        for eval_set in task.eval_sets:
+        for eval_set in task.prediction_sets:
             logits = features_and_logits(task, network, task.indices(eval_set))[1]
             clusters[eval_set] = logits.argmax(1).numpy()
             knownness[eval_set] = (F.softmax(logits, dim=1).max(1).values if self.params.score == "msp"

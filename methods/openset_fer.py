@@ -1,27 +1,27 @@
-"""Open-Set-FER (Zhang et al., AAAI 2024, arXiv 2401.12507; METHODS.md §5): open-set detection as noisy-label
-detection.
+"""Open-Set-FER (Zhang et al., AAAI 2024, arXiv 2401.12507; methods/README.md, "Open-Set-FER"): open-set detection as
+noisy-label detection.
 
 A. A closed-set model on D_L (as ``msp``: cross-entropy, Adam 1e-3, decay 0.9 per epoch, 60 epochs, batch 512).
 B. Its argmax over the known classes pseudo-labels every image the method scores (D_U and test).
 C. A detector, a fresh copy of the backbone (last block trains) with a linear head, learns the pseudo-labels with
-   flip attention consistency: ``CE(f(x), y^) + 6 mean_{n,k} d_{n,k}`` (METHODS.md §0.6) on an erased view and its
-   exact horizontal flip; Adam 1e-4, weight decay 1e-4, batch 128, 30 epochs. The open-class images carry
-   near-random pseudo-labels that the consistency keeps it from memorising.
+   flip attention consistency: ``CE(f(x), y^) + 6 mean_{n,k} d_{n,k}`` (benchmark/README.md, "Training library") on an
+   erased view and its exact horizontal flip; Adam 1e-4, weight decay 1e-4, batch 128, 30 epochs. The open-class
+   images carry near-random pseudo-labels that the consistency keeps it from memorising.
 D. Knownness ``s(x) = -CE(f(x), y^(x))`` from the detector in eval mode, deterministic test transform.
 
-Cycle training (paper; ``released_code=False``, the default; suite reading of METHODS.md §5.5, flagged unverified
-there): two detectors train in ``cycles`` cosine learning-rate cycles of ``detector_epochs / cycles`` epochs; after
+Cycle training (paper; ``released_code=False``, the default; the details are this suite's reading of the paper):
+two detectors train in ``cycles`` cosine learning-rate cycles of ``detector_epochs / cycles`` epochs; after
 each cycle each ranks the training images by its loss and hands the ``1 - rho`` fraction with the smallest loss to
 the other for the next cycle (co-teaching), rho ramping linearly from 0 to ``forget_rate`` at the last cycle
 (``forget_rate=None``: the high-loss fraction that a two-component Gaussian mixture finds after the first cycle);
 the score averages -CE over both detectors and every cycle's snapshot. ``released_code=True`` is the release: one
 detector, ``detector_epochs`` epochs with exponential decay 0.9, no cycles.
 
-Detector data: ``pool`` (paper, transductive) = every scored image with its pseudo-label; ``train`` (METHODS.md
-§5.6) = D_L with its labels and D_U with pseudo-labels, the test split then scored inductively.
-Predictions (suite design, §5.6): images in the high-loss component of a two-component Gaussian mixture on the
-detector loss are clustered into K_new clusters (k-means on the detector's L2-normalised features); the others keep
-their pseudo-label (class index, so closed-set accuracy is scored too).
+Detector data: ``pool`` (paper, transductive) = every scored image with its pseudo-label; ``train`` (suite
+option) = D_L with its labels and D_U with pseudo-labels, the test split then scored inductively.
+Predictions (suite design; methods/README.md, "Open-Set-FER"): images in the high-loss component of a
+two-component Gaussian mixture on the detector loss are clustered into K_new clusters (k-means on the detector's
+L2-normalised features); the others keep their pseudo-label (class index, so closed-set accuracy is scored too).
 """
 from __future__ import annotations
 
@@ -35,17 +35,16 @@ import torch.nn.functional as F
 from sklearn.mixture import GaussianMixture
 
 from benchmark.clustering import KMeansConfig, kmeans
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.features import l2_normalise
+from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least
-from benchmark.registries import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.attention_consistency import attention_consistency, class_activation_maps, flip_discrepancy
-from benchmark.training.closed_set import NO_ROWS, ClosedSetNetwork, features_and_logits
+from benchmark.training.closed_set import NO_ROWS, ClosedSetNetwork, features_and_logits, train_closed_set_model
 from benchmark.training.flip_views import erased_view_maker
 from benchmark.training.trainer import Batch, OptimConfig, fit
-from methods.msp import train_closed_set_model
-from methods.requirements import require_k, require_k_given
+from benchmark.number_of_classes import require_k, require_k_given
 
 DETECTOR_DATA = ("pool", "train")
 
@@ -83,7 +82,9 @@ class OpenSetFERParams:
 @METHODS.register("openset-fer")
 class OpenSetFER(Method):
     Params = OpenSetFERParams
-    profiles = {"cpu": {"epochs": 4, "batch_size": 128, "detector_epochs": 2, "cycles": 2}}
+    profiles = {"cpu": {"epochs": 4, "batch_size": 128, "detector_epochs": 2, "cycles": 2},
+                "smoke": {"epochs": 1, "batch_size": 16, "detector_epochs": 2, "cycles": 2,
+                          "detector_batch_size": 16, "kmeans_n_init": 2}}
     summary = "Open-Set-FER: closed-set pseudo-labels, attention-consistent detectors (cycle training), -CE score"
 
     def check(self, shape: TaskShape) -> None:
@@ -94,7 +95,7 @@ class OpenSetFER(Method):
         n_new = require_k(task, "openset-fer") - task.n_known
         closed, closed_stats = train_closed_set_model(task, p, Path(task.work_dir) / "closed-set",
                                                       "openset-fer closed-set")
-        pool = np.unique(np.concatenate([task.indices(s) for s in task.eval_sets]))
+        pool = np.unique(np.concatenate([task.indices(s) for s in task.prediction_sets]))
         needed = np.union1d(pool, task.unlabelled_idx)
         pseudo = features_and_logits(task, closed, needed)[1].argmax(1).numpy()
 
@@ -113,8 +114,8 @@ class OpenSetFER(Method):
             result = kmeans(l2_normalise(feats[is_open]),
                             KMeansConfig(min(n_new, int(is_open.sum())), p.kmeans_n_init, seed=0))
             clusters[is_open] = task.n_known + result.labels
-        at = {s: np.searchsorted(pool, task.indices(s)) for s in task.eval_sets}
-        return Predictions({s: clusters[at[s]] for s in task.eval_sets}, {s: -losses[at[s]] for s in task.eval_sets},
+        at = {s: np.searchsorted(pool, task.indices(s)) for s in task.prediction_sets}
+        return Predictions({s: clusters[at[s]] for s in task.prediction_sets}, {s: -losses[at[s]] for s in task.prediction_sets},
                            "negative_detector_cross_entropy",
                            {"train": {"closed_set": vars(closed_stats), **info},
                             "mode": "released_code" if p.released_code else "paper",

@@ -1,4 +1,4 @@
-"""SimGCD (Wen, Zhao, Qi, ICCV 2023): a parametric baseline for GCD (METHODS.md §3).
+"""SimGCD (Wen, Zhao, Qi, ICCV 2023): a parametric baseline for GCD (methods/README.md, "SimGCD").
 
 Cosine prototypes on the L2-normalised backbone feature; loss
 (1-λ)(L_dist + ε L_me) + λ L_CE + (1-λ) L_InfoNCE + λ L_SupCon, λ = 0.35, with cross-view self-distillation
@@ -11,21 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least
-from benchmark.registries import METHODS
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
+from benchmark.training.knownness import known_mass
 from benchmark.training.heads import CosineLinear, ProjectionMLP
 from benchmark.training.rebalance_addon import RebalanceAddon
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
                                        teacher_temperature)
-from benchmark.training.trainer import Batch, OptimConfig, fit
-from methods.requirements import require_k, require_k_given, require_steps
+from benchmark.training.trainer import Batch, OptimConfig, fit, require_steps
+from benchmark.number_of_classes import require_k, require_k_given
 
 
 @dataclass
@@ -66,7 +66,8 @@ class SimGCDNetwork(nn.Module):
 @METHODS.register("simgcd")
 class SimGCD(Method):
     Params = SimGCDParams
-    profiles = {"cpu": {"epochs": 4, "teacher_warmup_epochs": 1, "proj_hidden_dim": 512}}  # schedules x 4/200, >= 1
+    profiles = {"cpu": {"epochs": 4, "teacher_warmup_epochs": 1, "proj_hidden_dim": 512},  # schedules x 4/200, >= 1
+                "smoke": {"epochs": 1, "batch_size": 16, "teacher_warmup_epochs": 1, "proj_hidden_dim": 32}}
     summary = "SimGCD: cosine-prototype classifier with self-distillation and mean-entropy regularisation"
 
     def check(self, shape: TaskShape) -> None:
@@ -85,7 +86,7 @@ class SimGCD(Method):
                     OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=False),
                     task.work_dir, task.seed, task.device, desc="simgcd")
         clusters, knownness = {}, {}
-        for eval_set in task.eval_sets:
+        for eval_set in task.prediction_sets:
             feats = torch.from_numpy(features_of(task, network.backbone, task.indices(eval_set)))
             with torch.no_grad():
                 logits = network.prototypes.cpu()(feats)
@@ -113,8 +114,3 @@ class SimGCD(Method):
                                                           network.prototypes.weight)
         return loss, {"ce": ce.item(), "distill": distill.item(), "memax": memax.item(),
                       "infonce": unsup_con.item(), "supcon": sup_con.item()}
-
-
-def known_mass(logits: torch.Tensor, n_known: int, temperature: float) -> np.ndarray:
-    """Knownness: softmax(logits / temperature) summed over the known classes."""
-    return F.softmax(logits.float() / temperature, dim=1)[:, :n_known].sum(1).numpy()

@@ -1,14 +1,14 @@
-"""Semi-supervised k-means (GCD) on frozen backbone features, K given (METHODS.md §1.2)."""
+"""Semi-supervised k-means (GCD) on frozen backbone features, K given (methods/README.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from benchmark.clustering import KMeansConfig, semi_supervised_kmeans
 from benchmark.features import l2_normalise, max_cosine
+from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least
-from benchmark.registries import METHODS
+from benchmark.number_of_classes import require_k, require_k_given
 from benchmark.task import GCDTask
-from methods.requirements import require_k, require_k_given
 
 
 @dataclass
@@ -24,7 +24,8 @@ class SemiSupervisedKMeans(Method):
     """Labelled class means seed the first K_old centres and labelled points stay pinned to them."""
 
     Params = SSKMeansParams
-    profiles = {"cpu": {"n_init": 10}}
+    profiles = {"cpu": {"n_init": 10},
+                "smoke": {"n_init": 2}}
     summary = "GCD's semi-supervised k-means on frozen backbone features"
 
     def check(self, shape: TaskShape) -> None:
@@ -37,7 +38,7 @@ class SemiSupervisedKMeans(Method):
         result = semi_supervised_kmeans(feats[task.unlabelled_idx], config, feats[task.labelled_idx],
                                         task.labelled_y)
         clusters, knownness = {}, {}
-        for eval_set in task.eval_sets:
+        for eval_set in task.prediction_sets:
             rows = task.indices(eval_set)
             clusters[eval_set] = result.labels if eval_set == "unlabelled_train" else result.assign(feats[rows])
             knownness[eval_set] = max_cosine(feats[rows], result.centres[:task.n_known])

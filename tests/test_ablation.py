@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.leaderboard import README_END, README_START
 from benchmark.plan import expand
 from benchmark.results import collect_records, read_results, write_results

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from benchmark.errors import GFaceError, MissingFileError
-from benchmark.registries import BACKBONES
+from benchmark.core.errors import GFaceError, MissingFileError
+from benchmark.core.registry import BACKBONES
 
 
 def test_missing_dino_weights_say_which_file_and_where_to_get_it(tmp_path, monkeypatch):

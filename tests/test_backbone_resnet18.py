@@ -7,8 +7,8 @@ import torch
 import torchvision
 
 from benchmark.backbones.resnet18 import IMAGENET, MSCELEB, ResNet18Features
-from benchmark.errors import GFaceError, MissingFileError
-from benchmark.registries import BACKBONES
+from benchmark.core.errors import GFaceError, MissingFileError
+from benchmark.core.registry import BACKBONES
 from benchmark.training.backbone_training import trainable_copy
 from benchmark.training.finetune import train_mode
 

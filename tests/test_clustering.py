@@ -1,4 +1,4 @@
-"""Semi-supervised k-means against a brute-force transcription of GCD's algorithm (METHODS.md §1.2)."""
+"""Semi-supervised k-means against a brute-force transcription of GCD's algorithm (methods/README.md)."""
 import numpy as np
 import pytest
 
@@ -73,7 +73,7 @@ def test_plain_kmeans_recovers_separated_blobs():
     rng = np.random.default_rng(2)
     x, y = _blobs(rng, k=6, spread=0.1)
     result = kmeans(x, KMeansConfig(6, n_init=5, seed=0))
-    from benchmark.scorer import cluster_accuracy
+    from benchmark.core.scorer import cluster_accuracy
     assert cluster_accuracy(y, result.labels) == 1.0
     assert len(result.restart_inertias) == 5 and result.inertia == min(result.restart_inertias)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.paths import REPO_ROOT
+from benchmark.core.paths import REPO_ROOT
 from benchmark.training.trainer import Batch, OptimConfig, fit
 from tests.toy_plugins import toy_data
 

@@ -9,14 +9,14 @@ import pytest
 import submitit
 
 from benchmark.cli import main
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.executors.cluster_config import load_cluster_config
 from benchmark.executors.job import RunJob, Settings, feature_stage
 from benchmark.executors.local_gpus import run_on_workers
 from benchmark.executors.slurm import MARKER, make_executor, submit_sweep
 from benchmark.method import Method
 from benchmark.plan import RunSpec, expand
-from benchmark.registries import METHODS, PROTOCOLS
+from benchmark.core.registry import METHODS, PROTOCOLS
 from tests.toy_plugins import ToyParams, ToySemiSupervised, register_toys
 
 RUN = ["--protocols", "toy-basic", "--no-leaderboard"]

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import datasets.image_cache as image_cache
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from datasets.image_cache import ImageSource, cached_images, decode_image, open_or_build
 from tests.fixtures_real import grey_image, save_corrupt_jpeg, save_image
 

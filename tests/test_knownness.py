@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.knownness import auroc, fpr_at_tpr95, fpr_at_tpr_from_roc
+from benchmark.core.knownness import auroc, fpr_at_tpr95, fpr_at_tpr_from_roc
 
 
 def test_auroc_hand_computed_with_and_without_ties():

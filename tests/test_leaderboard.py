@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
-from benchmark.errors import GFaceError
-from benchmark.leaderboard import README_END, README_START, cell, render_latex, render_markdown
+from benchmark.core.errors import GFaceError
+from benchmark.leaderboard import README_END, README_START, render_latex, render_markdown
 from benchmark.results import collect_records, read_results, write_results
+from benchmark.tables import cell
 
 DATA = Path(__file__).parent / "data"
 
@@ -67,6 +68,14 @@ def test_mixing_protocol_versions_is_refused(board, tmp_path):
     record_path.write_text(json.dumps(record))
     with pytest.raises(GFaceError, match="mix protocol_version values \\['1', '2'\\]"):
         render_markdown(collect_records(runs))
+
+
+def test_a_record_of_another_schema_is_refused_with_its_path(board):
+    runs, _, _ = board
+    record_path = next(runs.glob("proto-b/kmeans/*/record.json"))
+    record_path.write_text(json.dumps({**json.loads(record_path.read_text()), "schema": 99}))
+    with pytest.raises(GFaceError, match=f"{record_path}.*schema 99.*delete its folder"):
+        collect_records(runs)
 
 
 def test_mixing_scorers_is_refused(board):

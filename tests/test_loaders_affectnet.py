@@ -4,8 +4,8 @@ import logging
 import numpy as np
 import pytest
 
-from benchmark.errors import GFaceError, MissingFileError
-from benchmark.registries import DATASETS
+from benchmark.core.errors import GFaceError, MissingFileError
+from benchmark.core.registry import DATASETS
 from datasets.affectnet import CLASSES, load_affectnet_from
 from tests.fixtures_real import decoded_code, write_affectnet
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import datasets.ferplus as ferplus_module
-from benchmark.errors import GFaceError, MissingFileError
-from benchmark.registries import DATASETS
+from benchmark.core.errors import GFaceError, MissingFileError
+from benchmark.core.registry import DATASETS
 from datasets.ferplus import CLASSES, load_ferplus_from, majority_labels
 from tests.fixtures_real import one_hot_votes, row_pixels, write_fer2013, write_fer2013new
 

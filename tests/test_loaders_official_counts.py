@@ -1,4 +1,4 @@
-"""Recount the real label files against the published counts (DATASETS_AND_PROTOCOLS.md §2, §4.3, §5).
+"""Recount the real label files against the published counts (datasets/README.md, "Labels").
 
 Runs only where $GFACE_DATA_ROOT holds the dataset; reads label files and image listings, decodes no image.
 """

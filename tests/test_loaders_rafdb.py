@@ -4,8 +4,8 @@ import logging
 import numpy as np
 import pytest
 
-from benchmark.errors import GFaceError, MissingFileError
-from benchmark.registries import DATASETS
+from benchmark.core.errors import GFaceError, MissingFileError
+from benchmark.core.registry import DATASETS
 from datasets.rafdb import BASIC_CLASSES, COMPOUND_CLASSES, load_rafdb_basic_from, load_rafdb_compound_from
 from tests.fixtures_real import decoded_code, raf_entries, write_rafdb
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchmark.backbones.base import Backbone
+from benchmark.core.backbone import Backbone
 from benchmark.cli import main
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.training.rebalance_addon import RebalanceAddon
 from benchmark.training.trainer import Batch
 from methods.digface import DigFaceParams

@@ -1,11 +1,12 @@
-"""MEK: class weights recomputed from the labelled histogram, re-balanced smooth labels (METHODS.md §6.2-6.3)."""
+"""MEK: class weights recomputed from the labelled histogram, re-balanced smooth labels (methods/README.md,
+"Mine-Extra-Knowledge")."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.training.rebalance import (class_weights, labelled_class_weights, rebalanced_smooth_loss,
                                           rebalanced_smooth_targets)
 

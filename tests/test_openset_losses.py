@@ -1,4 +1,5 @@
-"""Class activation maps, flip attention consistency, erasing and flip views (METHODS.md §0.6) on fixed tensors."""
+"""Class activation maps, flip attention consistency, erasing and flip views (benchmark/README.md, "Training library")
+on fixed tensors."""
 import numpy as np
 import pytest
 import torch
@@ -77,7 +78,7 @@ def test_high_loss_component_finds_the_separated_group():
 
 def test_cnn_feature_maps_average_to_the_backbone_feature():
     from benchmark.backbones.resnet18 import ResNet18Features
-    from benchmark.backbones.synthface_cnn import SynthFaceCNN
+    from datasets.synthface.backbone.cnn import SynthFaceCNN
     for model, size in ((SynthFaceCNN().eval(), 48), (ResNet18Features().eval(), 64)):
         x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
         with torch.no_grad():

@@ -1,24 +1,24 @@
-"""Open-set (leave-one-class-out) protocols, the Open-Set-FER pool and closed-set scoring (DATASETS_AND_PROTOCOLS.md
-§8, pitfall 17; EVALUATION.md §1, §6)."""
+"""Open-set (leave-one-class-out) protocols, the Open-Set-FER pool and closed-set scoring (protocols/README.md,
+"Open-set protocols"; benchmark/README.md, "Evaluation")."""
 import dataclasses
 
 import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.method import Predictions
 from benchmark.protocol import Protocol, materialise
-from benchmark.registries import PROTOCOLS
+from benchmark.core.registry import PROTOCOLS
 from benchmark.runner import score_predictions
-from benchmark.scorer import closed_set_scores
-from datasets.base import FERData
+from benchmark.core.scorer import closed_set_scores
+from benchmark.core.data import FERData
 from datasets.synthface.action_units import BASIC_CLASSES
 from tests.toy_plugins import toy_data
 
 RAFDB_COUNTS = {"surprise": (1290, 329), "fear": (281, 74), "disgust": (717, 160), "happiness": (4772, 1185),
                 "sadness": (1982, 478), "anger": (705, 162), "neutral": (2524, 680)}
-# DATASETS_AND_PROTOCOLS.md §8: closed train, closed pool (test), open pool (test + train of o)
+# protocols/README.md, "Open-set protocols": closed train, closed pool (test), open pool (test + train of o)
 RAFDB_POOLS = {"surprise": (10981, 2739, 1619), "fear": (11990, 2994, 355), "disgust": (11554, 2908, 877),
                "happiness": (7499, 1883, 5957), "sadness": (10289, 2590, 2460), "anger": (11566, 2906, 867),
                "neutral": (9747, 2388, 3204)}

@@ -1,13 +1,13 @@
-"""Protocol files and split invariants (DATASETS_AND_PROTOCOLS.md §6, §9 #12-14)."""
+"""Protocol files and split invariants (protocols/README.md, "How the split is built")."""
 import dataclasses
 
 import numpy as np
 import pytest
 
-from benchmark.errors import GFaceError
-from benchmark.paths import PROTOCOLS_DIR
+from benchmark.core.errors import GFaceError
+from benchmark.core.paths import PROTOCOLS_DIR
 from benchmark.protocol import Protocol, materialise
-from benchmark.registries import PROTOCOLS
+from benchmark.core.registry import PROTOCOLS
 from tests.toy_plugins import toy_data
 
 
@@ -79,6 +79,8 @@ def test_every_shipped_protocol_file_parses():
     (lambda t: t.replace("labelled_fraction: 0.5", "labelled_fraction: 1.5"), "labelled_fraction"),
     (lambda t: t.replace("id: toy-basic", "id: other"), "must equal the file name"),
     (lambda t: "known: [a\n", "not valid YAML"),
+    (lambda t: t.replace("scorer: hungarian_v2", "scorer: hungarian_v1"), "scorer 'hungarian_v1' is not"),
+    (lambda t: t.replace("model_selection: last_epoch", "model_selection: best_val"), "model_selection 'best_val'"),
 ])
 def test_bad_protocol_files_are_explained(tmp_path, edit, message):
     text = (PROTOCOLS_DIR.parent / "tests" / "data" / "protocols" / "toy-basic.yaml").read_text()

@@ -2,8 +2,8 @@
 import re
 from pathlib import Path
 
-import benchmark.registries as registries
-from benchmark.registry import Registry
+import benchmark.core.registry as registries
+from benchmark.core.registry import Registry
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
@@ -27,7 +27,7 @@ def test_adding_a_method_example_runs(monkeypatch, run_dirs):
     exec(compile(example, "README example", "exec"), namespace)
     method = fresh.get("my-method")
     from benchmark.protocol import materialise
-    from benchmark.registries import PROTOCOLS
+    from benchmark.core.registry import PROTOCOLS
     from benchmark.isolation import isolated_task
     from tests.toy_plugins import toy_backbone, toy_data
     data, protocol = toy_data(), PROTOCOLS.get("toy-basic")

@@ -3,9 +3,9 @@ import sys
 
 import pytest
 
-from benchmark.errors import GFaceError, UnknownNameError
-from benchmark.registries import BACKBONES, DATASETS, METHODS, PROTOCOLS
-from benchmark.registry import Registry
+from benchmark.core.errors import GFaceError, UnknownNameError
+from benchmark.core.registry import BACKBONES, DATASETS, METHODS, PROTOCOLS
+from benchmark.core.registry import Registry
 
 
 def test_register_get_and_glob():

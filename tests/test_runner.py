@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
-from benchmark.paths import REPO_ROOT
+from benchmark.core.paths import REPO_ROOT
 from benchmark.plan import expand
 
 RUN = ["--protocols", "toy-basic", "--no-leaderboard"]
@@ -143,7 +143,7 @@ def test_atomic_writes_give_files_the_usual_permissions(tmp_path):
 
     import numpy as np
 
-    from benchmark import atomic
+    from benchmark.core import atomic
 
     atomic.write_text(tmp_path / "a.txt", "x")
     atomic.save_npy(tmp_path / "b.npy", np.zeros(2))

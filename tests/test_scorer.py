@@ -1,11 +1,11 @@
-"""The scorer against hand-computed cases (EVALUATION.md §11)."""
+"""The scorer against hand-computed cases (benchmark/README.md, "Evaluation")."""
 import math
 
 import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score
 
-from benchmark.scorer import cluster_accuracy, contingency, hungarian_match, score
+from benchmark.core.scorer import cluster_accuracy, contingency, hungarian_match, score
 
 NAMES3 = ["a", "b", "c"]
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.speed import rafdb_scale, ss_kmeans, training_throughput
 
 

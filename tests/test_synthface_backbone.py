@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-import benchmark.backbones.synthface_cnn as synthface_cnn
-from benchmark.backbones.synthface_augment import AUGMENTATIONS
-from benchmark.backbones.synthface_clips import render_face_clips
-from benchmark.backbones.synthface_cnn import (FEATURE_DIM, INPUT_SIZE, LAST_STAGE, SynthFaceCNN, build_backbone,
+import datasets.synthface.backbone.cnn as synthface_cnn
+from datasets.synthface.backbone.augment import AUGMENTATIONS
+from datasets.synthface.backbone.clips import render_face_clips
+from datasets.synthface.backbone.cnn import (FEATURE_DIM, INPUT_SIZE, LAST_STAGE, SynthFaceCNN, build_backbone,
                                                load_backbone, weight_file)
-from benchmark.backbones.synthface_pretrain import PretrainConfig, embed, grouped_order, nt_xent, train
-from benchmark.errors import GFaceError, MissingFileError
-from benchmark.registries import BACKBONES
+from datasets.synthface.backbone.pretrain import PretrainConfig, embed, grouped_order, nt_xent, train
+from benchmark.core.errors import GFaceError, MissingFileError
+from benchmark.core.registry import BACKBONES
 
 TINY = PretrainConfig(objective="clip-contrast", n_images=64, n_identities=4, clip_length=8, epochs=1,
                       batch_size=32, augmentation="mild")
@@ -141,7 +141,8 @@ def test_registered_factory():
 
 
 def test_oracle_confusion_and_most_confused():
-    from datasets.synthface.oracle import confusion_matrix, most_confused
+    from benchmark.core.scorer import confusion_matrix
+    from datasets.synthface.tools.oracle import most_confused
 
     truth = np.array([0, 0, 0, 1, 1, 2, 2, 2])
     predicted = np.array([0, 1, 2, 1, 0, 2, 0, 0])

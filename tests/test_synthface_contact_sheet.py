@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from datasets.synthface.contact_sheet import GAP, main
+from datasets.synthface.tools.contact_sheet import GAP, main
 
 
 def test_contact_sheet_has_a_row_per_class(tmp_path):

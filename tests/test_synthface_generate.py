@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from datasets.synthface.action_units import (AU_INDEX, BASIC_CLASSES, COMPOUND_CLASSES,
                                              COMPOUND_RECIPES, PROTOTYPES, prototype_matrix)
 from datasets.synthface.generate import (COMPOUND_WEIGHTS, RAF_BASIC_TEST, RAF_BASIC_TRAIN, SynthConfig,

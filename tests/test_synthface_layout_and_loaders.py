@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark.errors import GFaceError
-from benchmark.registries import DATASETS
+from benchmark.core.errors import GFaceError
+from benchmark.core.registry import DATASETS
 from datasets.rafdb import load_rafdb_compound_from
 from datasets.synthface.action_units import BASIC_CLASSES, COMPOUND_CLASSES
 from datasets.synthface.generate import GENERATOR_VERSION, SynthConfig, generate_subset
 from datasets.synthface.loaders import load_synthface, synthface_basic, synthface_compound
-from datasets.synthface.raf_layout import main as raf_layout_main
-from datasets.synthface.raf_layout import write_raf_layout
+from datasets.synthface.tools.raf_layout import main as raf_layout_main
+from datasets.synthface.tools.raf_layout import write_raf_layout
 
 TINY = SynthConfig(image_size=24, n_identities=5, basic_train=14, basic_test=7, compound_train=22,
                    compound_test=11, min_train_per_class=2)

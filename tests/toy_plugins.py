@@ -8,14 +8,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.backbones.base import Backbone
+from benchmark.core.backbone import Backbone
 from benchmark.clustering import KMeansConfig, semi_supervised_kmeans
 from benchmark.features import l2_normalise
 from benchmark.method import Method, Predictions
 from benchmark.plugins import load_plugins
 from benchmark.protocol import Protocol
-from benchmark.registries import BACKBONES, DATASETS, METHODS, PROTOCOLS
-from datasets.base import FERData, content_key
+from benchmark.core.registry import BACKBONES, DATASETS, METHODS, PROTOCOLS
+from benchmark.core.data import FERData
+from benchmark.core.keys import content_key
 
 TOY_CLASSES = ("alpha", "beta", "gamma", "delta")
 PROTOCOL_DIR = Path(__file__).parent / "data" / "protocols"
@@ -40,7 +41,7 @@ def toy_backbone(cache_dir: Path) -> Backbone:
 
 def toy_cnn(cache_dir: Path) -> Backbone:
     """A randomly initialised SynthFaceCNN (fixed seed) on 8 px input: trainable last stage, for smoke tests."""
-    from benchmark.backbones.synthface_cnn import SynthFaceCNN
+    from datasets.synthface.backbone.cnn import SynthFaceCNN
     with torch.random.fork_rng():
         torch.manual_seed(0)
         model = SynthFaceCNN().eval()

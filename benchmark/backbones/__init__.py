@@ -1,1 +1,1 @@
-"""Backbones registered by name in ``benchmark.registries.BACKBONES``."""
+"""Backbones registered by name in ``benchmark.core.registry.BACKBONES``."""

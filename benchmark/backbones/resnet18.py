@@ -1,4 +1,4 @@
-"""torchvision ResNet-18 backbones of the FER literature, weights from local files (METHODS.md §0.5).
+"""torchvision ResNet-18 backbones of the FER literature, weights from local files (benchmark/backbones/README.md).
 
 ``resnet18_msceleb``: face-recognition pretraining on MS-Celeb-1M, the checkpoint RUL, EAC, Open-Set-FER and MEK
 start from. ``resnet18_imagenet``: torchvision's ImageNet weights. Feature: the global-average-pooled 512-d output
@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 from torchvision.models.resnet import BasicBlock, ResNet
 
-from benchmark.backbones.base import Backbone, file_sha256, load_state_dict
+from benchmark.core.backbone import Backbone, file_sha256, load_state_dict
 from benchmark.backbones.vit_dino import IMAGENET_MEAN, IMAGENET_STD
-from benchmark.errors import GFaceError
-from benchmark.registries import BACKBONES
+from benchmark.core.errors import GFaceError
+from benchmark.core.registry import BACKBONES
 
 INPUT_SIZE = 224
 FEATURE_DIM = 512

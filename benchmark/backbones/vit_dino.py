@@ -1,4 +1,5 @@
-"""DINO ViT-B/16 (Caron et al., ICCV 2021) on timm's architecture, weights from a local file (METHODS.md §0.1).
+"""DINO ViT-B/16 (Caron et al., ICCV 2021) on timm's architecture, weights from a local file
+(benchmark/backbones/README.md).
 
 Feature: the CLS token after the final LayerNorm (768-d). Partial fine-tuning unfreezes ``blocks.11`` only.
 Feature map (class activation maps): the 14x14 patch tokens after the final LayerNorm.
@@ -12,9 +13,9 @@ from pathlib import Path
 import timm
 import torch
 
-from benchmark.backbones.base import Backbone, file_sha256, load_state_dict
-from benchmark.errors import GFaceError
-from benchmark.registries import BACKBONES
+from benchmark.core.backbone import Backbone, file_sha256, load_state_dict
+from benchmark.core.errors import GFaceError
+from benchmark.core.registry import BACKBONES
 
 WEIGHTS_ENV = "GFACE_DINO_VITB16"
 WEIGHTS_FILE = "dino_vitbase16_pretrain.pth"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 
 if TYPE_CHECKING:  # the command line imports this module for its help text; the heavy imports wait for a run
     from benchmark.executors.job import Settings

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmark.errors import GFaceError, MissingFileError
+from benchmark.core.errors import GFaceError, MissingFileError
 
 CLUSTERS = ("slurm", "local", "debug")
 

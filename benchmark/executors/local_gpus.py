@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.executors.job import FeatureJob, RunJob, Settings, feature_stage
 from benchmark.plan import RunSpec, is_done
 from benchmark.plugins import load_plugins

@@ -20,11 +20,11 @@ import submitit
 from submitit.helpers import as_completed
 from tqdm import tqdm
 
-from benchmark import atomic
-from benchmark.errors import GFaceError
+from benchmark.core import atomic
+from benchmark.core.errors import GFaceError
 from benchmark.executors.cluster_config import ClusterConfig
 from benchmark.executors.job import FeatureJob, RunJob, Settings, feature_stage
-from benchmark.paths import REPO_ROOT
+from benchmark.core.paths import REPO_ROOT
 from benchmark.plan import RunSpec, is_done
 from benchmark.plugins import load_plugins
 from benchmark.runner import SweepResult

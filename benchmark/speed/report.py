@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from tabulate import tabulate
 
-from benchmark import atomic
+from benchmark.core import atomic
 from benchmark.device import describe
 from benchmark.provenance import git_state, package_versions
 

@@ -24,7 +24,7 @@ import torch
 
 from benchmark.clustering import KMeansConfig, _class_sums, _kmeans_plus_plus, _lloyd
 from benchmark.device import resolve_device
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.speed.report import publish, stopwatch
 
 RELEASE_FILE = "methods/clustering/faster_mix_k_means_pytorch.py"

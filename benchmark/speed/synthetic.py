@@ -14,16 +14,17 @@ import timm
 import torch
 import torchvision
 
-from benchmark.atomic import write_bytes
-from benchmark.backbones.base import Backbone
+from benchmark.core.atomic import write_bytes
+from benchmark.core.backbone import Backbone
 from benchmark.backbones.resnet18 import IMAGENET, MSCELEB, WeightSource
 from benchmark.backbones.vit_dino import WEIGHTS_ENV
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.protocol import Protocol, materialise
-from benchmark.registries import BACKBONES
+from benchmark.core.registry import BACKBONES
 from benchmark.isolation import isolated_task
 from benchmark.task import GCDTask
-from datasets.base import FERData, content_key
+from benchmark.core.data import FERData
+from benchmark.core.keys import content_key
 
 
 def add_synthetic_arguments(parser: argparse.ArgumentParser) -> None:

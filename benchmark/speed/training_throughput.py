@@ -26,12 +26,12 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from torchvision import transforms
 from tqdm import tqdm
 
-from benchmark.backbones.base import Backbone
+from benchmark.core.backbone import Backbone
 from benchmark.device import resolve_device
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from benchmark.method import parse_overrides, resolve_params
 from benchmark.plugins import load_plugins
-from benchmark.registries import METHODS, PROTOCOLS
+from benchmark.core.registry import METHODS, PROTOCOLS
 from benchmark.speed.report import publish
 from benchmark.speed.synthetic import add_synthetic_arguments, load_backbone, synthetic_faces, synthetic_task
 from benchmark.training.finetune import train_mode

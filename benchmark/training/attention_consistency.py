@@ -1,4 +1,5 @@
-"""Class activation maps and flip attention consistency (EAC; used by Open-Set-FER and MEK; METHODS.md §0.6).
+"""Class activation maps and flip attention consistency (EAC; used by Open-Set-FER and MEK; benchmark/README.md,
+"Training library").
 
 A training batch holds an augmented view x of every image, then x', the exact horizontal flip of the same tensor.
 """

@@ -1,4 +1,5 @@
-"""Training views made on whole batches on the device from the uint8 image cache (METHODS.md §0.2).
+"""Training views made on whole batches on the device from the uint8 image cache (benchmark/README.md, "Training
+library").
 
 "imagenet" augmentation of GCD/SimGCD: resize to ``size / crop_pct`` (bicubic), random crop ``size``, horizontal
 flip with p = 0.5 (the colour jitter of the release has zero strength and is omitted), normalise.

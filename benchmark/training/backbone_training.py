@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from benchmark.backbones.base import Backbone
+from benchmark.core.backbone import Backbone
 from benchmark.features import extract_features
 from benchmark.task import GCDTask
 from benchmark.training.augment import two_views

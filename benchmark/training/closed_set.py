@@ -1,17 +1,21 @@
 """The network of the closed-set FER methods (MSP baseline, Open-Set-FER, MEK): a copy of the backbone whose last
-block trains, and a linear classifier over the known classes, with a supervised training step and prediction."""
+block trains, and a linear classifier over the known classes, with a supervised training step, prediction, and the
+closed-set training stage that MSP and Open-Set-FER share."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.backbones.base import Backbone
-from benchmark.errors import GFaceError
+from benchmark.core.backbone import Backbone
+from benchmark.core.errors import GFaceError
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy
-from benchmark.training.trainer import Batch
+from benchmark.training.flip_views import erased_view_maker
+from benchmark.training.trainer import Batch, OptimConfig, TrainStats, fit
 
 NO_ROWS = np.zeros(0, dtype=np.int64)  # the empty D_U that makes ``fit`` train supervised
 
@@ -56,3 +60,21 @@ def features_and_logits(task: GCDTask, network: ClosedSetNetwork, rows: np.ndarr
     with torch.no_grad():
         logits = network.classifier(torch.from_numpy(feats).to(task.device)).float().cpu()
     return feats, logits
+
+
+def closed_set_optim(epochs: int, batch_size: int, lr: float, weight_decay: float, lr_decay: float,
+                     n_rows: int) -> OptimConfig:
+    """Adam with exponential decay (Open-Set-FER); the batch never exceeds the training set."""
+    return OptimConfig(epochs, min(batch_size, n_rows), lr, momentum=0.0, weight_decay=weight_decay, decay_1d=True,
+                       optimizer="adam", lr_decay=lr_decay)
+
+
+def train_closed_set_model(task: GCDTask, p, work_dir: Path, desc: str) -> tuple[ClosedSetNetwork, TrainStats]:
+    """Stage A: the closed-set classifier on D_L (``p`` has epochs, batch_size, lr, weight_decay, lr_decay,
+    crop_pct and erase_p)."""
+    network = ClosedSetNetwork(task.backbone, task.n_known, with_map=False, method_name=desc)
+    stats = fit(network, cross_entropy_step, erased_view_maker(task.backbone, p.crop_pct, p.erase_p, with_flip=False),
+        task.images, task.labelled_idx, task.labelled_y, NO_ROWS,
+        closed_set_optim(p.epochs, p.batch_size, p.lr, p.weight_decay, p.lr_decay, len(task.labelled_idx)),
+        work_dir, task.seed, task.device, desc=desc)
+    return network, stats

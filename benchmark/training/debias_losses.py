@@ -1,4 +1,4 @@
-"""DIG-FACE's debiasing losses (METHODS.md §4.3 b–d), each in the paper reading and, where the released code
+"""DIG-FACE's debiasing losses (methods/README.md, "DIG-FACE"), each in the paper reading and, where the released code
 differs, in the released-code reading (``released_code=True``; deviations D2, D3, D5, D6)."""
 from __future__ import annotations
 

@@ -25,8 +25,9 @@ def train_mode(model: torch.nn.Module) -> None:
             module.eval()
 
 
-def sgd_param_groups(model: torch.nn.Module, weight_decay: float, decay_1d: bool) -> list[dict]:
-    """Trainable parameters only; with ``decay_1d=False`` biases and other 1-D parameters get no weight decay."""
+def weight_decay_groups(model: torch.nn.Module, weight_decay: float, decay_1d: bool) -> list[dict]:
+    """Parameter groups of any optimiser: trainable parameters only; with ``decay_1d=False`` biases and other 1-D
+    parameters get no weight decay."""
     decay, no_decay = [], []
     for param in model.parameters():
         if param.requires_grad:

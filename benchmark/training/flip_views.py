@@ -1,4 +1,4 @@
-"""Training views of the closed-set FER methods (Open-Set-FER, MEK; METHODS.md §0.6, §5.1).
+"""Training views of the closed-set FER methods (Open-Set-FER, MEK; benchmark/README.md, "Training library").
 
 One view per image: the suite's "imagenet" view (``augment.random_views``: resize, random crop, horizontal flip)
 followed by random erasing, as in EAC. For attention consistency the batch is that view, then its exact horizontal
@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from benchmark.backbones.base import Backbone
+from benchmark.core.backbone import Backbone
 from benchmark.training.augment import random_views
 from benchmark.training.trainer import ViewFn
 

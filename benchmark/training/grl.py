@@ -1,4 +1,5 @@
-"""Gradient reversal with the warm-start coefficient schedule of Debiased Self-Training (DST; METHODS.md §4.2).
+"""Gradient reversal with the warm-start coefficient schedule of Debiased Self-Training (DST; methods/README.md,
+"DIG-FACE").
 
 The coefficient is a pure function of the global iteration index, so a resumed run continues the schedule exactly.
 """

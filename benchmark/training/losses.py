@@ -1,4 +1,5 @@
-"""Losses of the GCD family (METHODS.md §0.4, §3.2). Batches hold 2B rows: view 1 of every image, then view 2."""
+"""Losses of the GCD family (benchmark/README.md, "Training library"). Batches hold 2B rows: view 1 of every image,
+then view 2."""
 from __future__ import annotations
 
 import math

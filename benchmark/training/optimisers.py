@@ -1,20 +1,21 @@
 """Optimiser and learning-rate schedule of a training run, from its ``OptimConfig``.
 
-SGD with momentum and a per-epoch cosine schedule serve the GCD family; Adam or AdamW and a per-epoch exponential
-decay serve the closed-set FER methods (Open-Set-FER: Adam, gamma 0.9; MEK: AdamW).
+SGD with momentum serves the GCD family, Adam the Open-Set-FER family (MSP, Open-Set-FER), AdamW MEK. The schedule is
+a per-epoch cosine unless ``lr_decay`` asks for a per-epoch exponential decay (Open-Set-FER family: gamma 0.9); MEK
+uses the cosine.
 """
 from __future__ import annotations
 
 import torch
 
-from benchmark.training.finetune import sgd_param_groups
+from benchmark.training.finetune import weight_decay_groups
 
 OPTIMISERS = ("sgd", "adam", "adamw")
 
 
 def build_optimiser(model: torch.nn.Module, optim) -> tuple[torch.optim.Optimizer, object]:
     """``optim`` is an ``OptimConfig``; weight decay follows its ``decay_1d`` rule for every optimiser."""
-    groups = sgd_param_groups(model, optim.weight_decay, optim.decay_1d)
+    groups = weight_decay_groups(model, optim.weight_decay, optim.decay_1d)
     if optim.optimizer == "sgd":
         optimizer = torch.optim.SGD(groups, lr=optim.lr, momentum=optim.momentum)
     elif optim.optimizer == "adam":

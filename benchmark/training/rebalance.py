@@ -1,4 +1,5 @@
-"""MEK's re-balanced smooth labels (RSL) and class weights (Zhang et al., NeurIPS 2023; METHODS.md §6.2-6.3).
+"""MEK's re-balanced smooth labels (RSL) and class weights (Zhang et al., NeurIPS 2023; methods/README.md,
+"Mine-Extra-Knowledge").
 
 Class weights ``w_k = N / (10 n_k)`` come from the counts ``n_k`` of the set being trained on (the labelled set for
 the closed-set method); the released code hard-codes RAF-DB's values, the suite always recomputes them.
@@ -9,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 
 WEIGHT_SCALE = 10.0  # the 10 of w_k = N / (10 n_k) in the release
 

@@ -1,4 +1,4 @@
-"""MEK's losses as an add-on of the parametric GCD methods (METHODS.md §6.6; suite design).
+"""MEK's losses as an add-on of the parametric GCD methods (methods/README.md, "MEK as an add-on"; suite design).
 
 ``L_add = L_RSL(labelled rows) + 0.1 L_RAC(view 1 and its exact flip, all K classes)``, added to the host's objective
 with the host's weight ``rebalance``. Class weights ``w_k = N / (10 n_k)`` use estimated class sizes over D_L and D_U:
@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.backbones.base import Backbone
-from benchmark.errors import GFaceError
+from benchmark.core.backbone import Backbone
+from benchmark.core.errors import GFaceError
 from benchmark.training.attention_consistency import (class_activation_maps, flip_discrepancy,
                                                       rebalanced_attention_consistency)
 from benchmark.training.rebalance import WEIGHT_SCALE, rebalanced_smooth_loss

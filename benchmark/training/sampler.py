@@ -1,4 +1,4 @@
-"""GCD's labelled/unlabelled balanced sampler (METHODS.md §0.3)."""
+"""GCD's labelled/unlabelled balanced sampler (benchmark/README.md, "Training library")."""
 from __future__ import annotations
 
 import torch

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from datasets.classes import BASIC_CLASSES, COMPOUND_CLASSES
+
 AU_CODES: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 11, 12, 15, 16, 17, 20, 23, 24, 25, 26)
 AU_NAMES: dict[int, str] = {
     1: "inner brow raiser", 2: "outer brow raiser", 4: "brow lowerer", 5: "upper lid raiser",
@@ -17,13 +19,6 @@ AU_NAMES: dict[int, str] = {
     26: "jaw drop",
 }
 AU_INDEX: dict[int, int] = {code: i for i, code in enumerate(AU_CODES)}
-
-BASIC_CLASSES: tuple[str, ...] = ("surprise", "fear", "disgust", "happiness", "sadness", "anger", "neutral")
-COMPOUND_CLASSES: tuple[str, ...] = (
-    "happily surprised", "happily disgusted", "sadly fearful", "sadly angry", "sadly surprised",
-    "sadly disgusted", "fearfully angry", "fearfully surprised", "angrily surprised", "angrily disgusted",
-    "disgustedly surprised",
-)
 
 BASIC_PROTOTYPES: dict[str, dict[int, float]] = {
     "surprise": {1: 0.9, 2: 0.9, 5: 0.7, 25: 1.0, 26: 0.9},

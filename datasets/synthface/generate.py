@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from datasets.synthface.action_units import BASIC_CLASSES, COMPOUND_CLASSES, prototype_matrix
 from datasets.synthface.identities import sample_identities
 from datasets.synthface.jpeg import decode_jpeg, encode_jpeg

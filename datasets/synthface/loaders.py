@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.registries import DATASETS
-from datasets.base import FERData, content_key
+from benchmark.core.registry import DATASETS
+from benchmark.core.data import FERData
+from benchmark.core.keys import content_key
 from datasets.synthface.action_units import BASIC_CLASSES, COMPOUND_CLASSES
 from datasets.synthface.generate import GENERATOR_VERSION, SynthConfig, generate_subset
 

@@ -1,6 +1,6 @@
 """Choose the SynthFaceCNN pretraining objective by measurement.
 
-``python -m benchmark.backbones.synthface_study`` pretrains one backbone per candidate objective on
+``python -m datasets.synthface.tools.study`` pretrains one backbone per candidate objective on
 expression-blind SynthFACE pretraining faces, then scores plain k-means (K = number of classes) on the
 L2-normalised features of all train images of synthface-basic and synthface-compound with Hungarian-matched
 accuracy, next to two floors: raw pixels and a randomly initialised SynthFaceCNN.
@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from tabulate import tabulate
 
-from benchmark.backbones.synthface_cnn import SynthFaceCNN, render_pretraining_faces
-from benchmark.backbones.synthface_pretrain import DEFAULT_CONFIG, PretrainConfig, channel_stats, embed, seeded, train
-from benchmark.paths import default_cache_dir
+from datasets.synthface.backbone.cnn import SynthFaceCNN, render_pretraining_faces
+from datasets.synthface.backbone.pretrain import DEFAULT_CONFIG, PretrainConfig, channel_stats, embed, seeded, train
+from benchmark.core.paths import default_cache_dir
+from benchmark.core.scorer import cluster_accuracy
 
 DATASET_NAMES = ("synthface-basic", "synthface-compound")
 # Equal compute: 8000 pretraining images, 500 steps of 128 single views or 250 steps of two views.
@@ -30,31 +31,20 @@ CANDIDATES: dict[str, PretrainConfig] = {
 }
 
 
-def hungarian_accuracy(truth: np.ndarray, clusters: np.ndarray) -> float:
-    """Accuracy under the best one-to-one matching of clusters to classes."""
-    from scipy.optimize import linear_sum_assignment
-
-    size = max(truth.max(), clusters.max()) + 1
-    contingency = np.zeros((size, size), np.int64)
-    np.add.at(contingency, (clusters, truth), 1)
-    rows, cols = linear_sum_assignment(contingency, maximize=True)
-    return float(contingency[rows, cols].sum() / len(truth))
-
-
 def kmeans_accuracy(features: np.ndarray, labels: np.ndarray) -> float:
-    """sklearn KMeans(K, n_init=10, random_state=0) on L2-normalised features, Hungarian accuracy."""
+    """sklearn KMeans(K, n_init=10, random_state=0) on L2-normalised features, Hungarian accuracy (the scorer's)."""
     from sklearn.cluster import KMeans
 
     x = features.reshape(len(features), -1).astype(np.float32)
     x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     k = len(np.unique(labels))
-    return hungarian_accuracy(labels, KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(x))
+    return cluster_accuracy(labels, KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(x))
 
 
 def train_pools(cache_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(images, labels) of the train split of each SynthFACE dataset."""
     from benchmark.plugins import load_plugins
-    from benchmark.registries import DATASETS
+    from benchmark.core.registry import DATASETS
 
     load_plugins()
     pools = {}
@@ -66,7 +56,7 @@ def train_pools(cache_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.backbones.synthface_study",
+    parser = argparse.ArgumentParser(prog="python -m datasets.synthface.tools.study",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=CANDIDATES)
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())

@@ -2,7 +2,7 @@
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PROTOCOLS_DIR = REPO_ROOT / "protocols"
 LEADERBOARD_DIR = REPO_ROOT / "leaderboard"
 DEFAULT_RUNS_DIR = REPO_ROOT / "runs"

@@ -8,10 +8,10 @@ import os
 import sys
 from pathlib import Path
 
-from benchmark import atomic
-from benchmark.errors import GFaceError
+from benchmark.core import atomic
+from benchmark.core.errors import GFaceError
 from benchmark.executors import EXECUTORS
-from benchmark.paths import DEFAULT_RUNS_DIR, LEADERBOARD_DIR, REPO_ROOT, default_cache_dir
+from benchmark.core.paths import DEFAULT_RUNS_DIR, LEADERBOARD_DIR, REPO_ROOT, default_cache_dir
 
 EPILOG = """\
 examples:
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_command(args: argparse.Namespace) -> int:
     from benchmark.plan import expand, is_done, stale_runs
     from benchmark.plugins import load_plugins
-    from benchmark.registries import BACKBONES, DATASETS, METHODS, PROTOCOLS
+    from benchmark.core.registry import BACKBONES, DATASETS, METHODS, PROTOCOLS
 
     load_plugins()
     if args.list:

@@ -8,7 +8,7 @@ from typing import Callable, Protocol
 
 import torch
 
-from benchmark.errors import GFaceError, MissingFileError
+from benchmark.core.errors import GFaceError, MissingFileError
 
 
 @dataclass

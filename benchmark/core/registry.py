@@ -1,6 +1,6 @@
 """A small generic registry (after timm's ``register_model``): a decorator and a glob query.
 
-One instance each holds methods, datasets, backbones and protocols.
+The four instances of the suite live here; plugins add themselves with ``@METHODS.register(name)`` etc.
 """
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import difflib
 import fnmatch
 from typing import Callable, Generic, Iterator, TypeVar
 
-from benchmark.errors import GFaceError, UnknownNameError
+from benchmark.core.errors import GFaceError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -71,3 +71,9 @@ def _origin(obj: object) -> str:
     module = getattr(obj, "__module__", None)
     qualname = getattr(obj, "__qualname__", None)
     return f"{module}.{qualname}" if module and qualname else repr(obj)
+
+
+METHODS: Registry = Registry("method")
+DATASETS: Registry = Registry("dataset")
+BACKBONES: Registry = Registry("backbone")
+PROTOCOLS: Registry = Registry("protocol")

@@ -1,6 +1,6 @@
 """Known-vs-new detection metrics: AUROC and FPR@TPR95, known = positive, higher score = more known.
 
-Scores are never flipped: an AUROC below 0.5 is a legitimate result (EVALUATION.md §7).
+Scores are never flipped: an AUROC below 0.5 is a legitimate result (benchmark/README.md, "Evaluation").
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from benchmark.backbones.synthface_augment import AUGMENTATIONS
+from datasets.synthface.backbone.augment import AUGMENTATIONS
 
 OBJECTIVES = ("classification", "simclr", "classification+simclr", "clip-contrast")
 TRAINING_VERSION = "2"  # bump when the training code changes what a config produces (it keys cached weights)

@@ -2,7 +2,8 @@
 and closed-set accuracy without matching for closed-set classifiers.
 
 Labels are re-indexed so that known classes are ``0..n_known-1``; the Old/New partition always comes from the
-ground truth (``y_true < n_known``), never from predictions or the labelled flag. See EVALUATION.md §2–5.
+ground truth (``y_true < n_known``), never from predictions or the labelled flag. See benchmark/README.md,
+"Evaluation".
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-SCORER_VERSION = "hungarian_v2/1"
+SCORER_NAME = "hungarian_v2"  # what a protocol's ``scorer`` field names
+SCORER_VERSION = f"{SCORER_NAME}/1"
 
 
 def contingency(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -21,6 +23,12 @@ def contingency(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         raise ValueError(f"y_true and y_pred differ in shape: {y_true.shape} vs {y_pred.shape}")
     side = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
     return np.bincount(y_pred * side + y_true, minlength=side * side).reshape(side, side)
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """C[t, p] = #{i: y_true_i = t, y_pred_i = p} of a closed-set classifier (no matching), side ``n_classes``."""
+    y_true, y_pred = _as_ids(y_true, "y_true"), _as_ids(y_pred, "y_pred")
+    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes ** 2).reshape(n_classes, n_classes)
 
 
 def hungarian_match(w: np.ndarray) -> dict[int, int]:
@@ -103,8 +111,8 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, n_known: int, class_names: lis
 
 
 def closed_set_scores(y_true: np.ndarray, y_pred: np.ndarray, n_known: int) -> dict[str, float]:
-    """Closed-set accuracy without matching (EVALUATION.md §6) over the known-class samples: an id is right when it
-    equals the class index. ``closed_accuracy`` = top-1, ``closed_mca`` = mean recall over the known classes
+    """Closed-set accuracy without matching (benchmark/README.md, "Evaluation") over the known-class samples: an id is
+    right when it equals the class index. ``closed_accuracy`` = top-1, ``closed_mca`` = mean recall over the known classes
     present (scikit-learn's ``balanced_accuracy_score`` when every prediction is a present class); NaN if none."""
     y_true, y_pred = _as_ids(y_true, "y_true"), _as_ids(y_pred, "y_pred")
     known = y_true < n_known

@@ -1,11 +1,33 @@
-"""Estimating the number of classes K as in GCD (METHODS.md §1.3): Brent's method over k, scored on D_L."""
+"""The number of classes K: given by the protocol (``require_k``), or estimated as in GCD (``estimate_k``: Brent's
+method over k, scored on D_L; methods/README.md, "GCD")."""
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
 
 from benchmark.clustering import KMeansConfig, kmeans
-from benchmark.scorer import cluster_accuracy
+from benchmark.core.errors import GFaceError
+from benchmark.core.scorer import cluster_accuracy
+from benchmark.method import TaskShape
+from benchmark.task import GCDTask
+
+
+def require_k(task: GCDTask, method_name: str) -> int:
+    """K = K_old + K_new, which this method needs given."""
+    if task.n_classes is None:
+        raise GFaceError(_k_missing(method_name, task.protocol_id))
+    return task.n_classes
+
+
+def require_k_given(shape: TaskShape, method_name: str) -> None:
+    """``require_k`` before the sweep (``Method.check``)."""
+    if shape.n_classes is None:
+        raise GFaceError(_k_missing(method_name, shape.protocol_id))
+
+
+def _k_missing(method_name: str, protocol_id: str) -> str:
+    return (f"{method_name} needs the number of classes K, but protocol {protocol_id!r} does not give it "
+            f"(k_given: false); use a protocol with k_given: true")
 
 
 def estimate_k(features: np.ndarray, labelled_positions: np.ndarray, labelled_y: np.ndarray, k_min: int, k_max: int,

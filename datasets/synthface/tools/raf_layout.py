@@ -4,7 +4,7 @@
 ``train_00001.jpg 5``, 1-based codes in class order) and ``Image/aligned/<stem>_aligned.jpg``: the exact JPEG
 bytes whose decoding is the in-memory images.
 
-    python -m datasets.synthface.raf_layout --out DIR [--seed 0] [--image-size 48]
+    python -m datasets.synthface.tools.raf_layout --out DIR [--seed 0] [--image-size 48]
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from datasets.synthface.generate import SUBSETS, SynthConfig, SynthSubset, generate_subset
 from datasets.synthface.loaders import SEED
 
@@ -46,7 +46,7 @@ def write_raf_layout(out: Path, config: SynthConfig = SynthConfig(), seed: int =
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m datasets.synthface.raf_layout",
+    parser = argparse.ArgumentParser(prog="python -m datasets.synthface.tools.raf_layout",
                                      description="Write SynthFACE in RAF-DB's layout (raf-basic/, raf-compound/).")
     parser.add_argument("--out", type=Path, required=True, help="folder to write raf-basic/ and raf-compound/ in")
     parser.add_argument("--seed", type=int, default=SEED)

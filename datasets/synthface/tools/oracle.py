@@ -1,6 +1,6 @@
 """Supervised oracle: SynthFaceCNN trained from scratch with ALL labels, to show the labels are learnable.
 
-``python -m datasets.synthface.oracle --out-dir DIR`` trains on the train split of synthface-basic and of
+``python -m datasets.synthface.tools.oracle --out-dir DIR`` trains on the train split of synthface-basic and of
 synthface-compound, prints test accuracy and the confusion matrix, writes DIR/oracle-confusion-<dataset>.png
 and lists, for each compound class, the two classes it is most confused with next to its two components.
 """
@@ -16,21 +16,17 @@ import numpy as np
 import torch
 from tabulate import tabulate
 
-from benchmark.atomic import write_bytes
-from benchmark.backbones.synthface_cnn import SynthFaceCNN
-from benchmark.backbones.synthface_pretrain import PretrainConfig, embed, train
-from benchmark.errors import GFaceError
-from benchmark.paths import default_cache_dir
-from benchmark.registries import DATASETS
+from benchmark.core.atomic import write_bytes
+from datasets.synthface.backbone.cnn import SynthFaceCNN
+from datasets.synthface.backbone.pretrain import PretrainConfig, embed, train
+from benchmark.core.errors import GFaceError
+from benchmark.core.paths import default_cache_dir
+from benchmark.core.registry import DATASETS
+from benchmark.core.scorer import closed_set_scores, confusion_matrix
 from datasets.synthface.action_units import COMPOUND_RECIPES
 
 DATASET_NAMES = ("synthface-basic", "synthface-compound")
 ORACLE_CONFIG = PretrainConfig(objective="classification", n_images=0, epochs=12, min_crop_area=0.8)
-
-
-def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts (n_classes, n_classes): row = true class, column = predicted class."""
-    return np.bincount(truth * n_classes + predicted, minlength=n_classes ** 2).reshape(n_classes, n_classes)
 
 
 def most_confused(confusion: np.ndarray, row: int, k: int = 2) -> list[tuple[int, int]]:
@@ -83,7 +79,7 @@ def run_oracle(dataset_name: str, cache_dir: Path, out_dir: Path, config: Pretra
     predicted = logits.argmax(1).numpy()
     n_classes = len(data.class_names)
     confusion = confusion_matrix(test_labels, predicted, n_classes)
-    accuracy = float(np.trace(confusion) / confusion.sum())
+    accuracy = closed_set_scores(test_labels, predicted, n_known=n_classes)["closed_accuracy"]
 
     print(f"\n== {dataset_name}: {len(train_images)} train / {len(test_images)} test images, {n_classes} classes, "
           f"trained {seconds:.0f} s ({config.epochs} epochs)")
@@ -110,7 +106,7 @@ def run_oracle(dataset_name: str, cache_dir: Path, out_dir: Path, config: Pretra
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m datasets.synthface.oracle", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m datasets.synthface.tools.oracle", description=__doc__.split("\n")[0])
     parser.add_argument("--out-dir", type=Path, required=True, help="folder for the confusion-matrix PNGs")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(),
                         help="dataset cache (default $GFACE_CACHE_DIR or .cache)")

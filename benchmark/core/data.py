@@ -1,7 +1,6 @@
 """The in-memory form every loader returns, and the contract a loader follows."""
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from benchmark.errors import GFaceError, MissingFileError
+from benchmark.core.errors import GFaceError, MissingFileError
 
 DATA_ROOT_ENV = "GFACE_DATA_ROOT"
 
@@ -98,12 +97,3 @@ def decode_text(data: bytes, path: Path) -> str:
         raise GFaceError(f"{path} is not UTF-8 text{hint}: byte {exc.start} cannot be decoded. Restore the "
                          f"official file or re-save it as UTF-8") from None
 
-
-def content_key(*parts: bytes | str) -> str:
-    """SHA-256 over length-prefixed parts: a stable key for caches."""
-    digest = hashlib.sha256()
-    for part in parts:
-        data = part.encode() if isinstance(part, str) else part
-        digest.update(len(data).to_bytes(8, "little"))
-        digest.update(data)
-    return digest.hexdigest()

@@ -1,7 +1,7 @@
 """SynthFaceCNN: a small ResNet-like network for 48 px faces, pretrained without expression labels.
 
 Registered as backbone ``synthface-cnn``. The first request pretrains it by clip contrast (see
-``synthface_pretrain`` and README.md) on synthetic persons disjoint from the benchmark's and caches the weights
+``pretrain.py`` and datasets/synthface/README.md) on synthetic persons disjoint from the benchmark's and caches the weights
 under ``<cache_dir>/backbones/synthface-cnn-<key>.pt``; later requests load that file.
 """
 from __future__ import annotations
@@ -14,13 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.atomic import write_bytes
-from benchmark.backbones.base import Backbone, file_sha256, load_state_dict
-from benchmark.backbones.synthface_clips import render_face_clips
-from benchmark.backbones.synthface_pretrain import DEFAULT_CONFIG, PretrainConfig, train
-from benchmark.errors import GFaceError
-from benchmark.registries import BACKBONES
-from datasets.base import content_key
+from benchmark.core.atomic import write_bytes
+from benchmark.core.backbone import Backbone, file_sha256, load_state_dict
+from datasets.synthface.backbone.clips import render_face_clips
+from datasets.synthface.backbone.pretrain import DEFAULT_CONFIG, PretrainConfig, train
+from benchmark.core.errors import GFaceError
+from benchmark.core.registry import BACKBONES
+from benchmark.core.keys import content_key
 from datasets.synthface.generate import GENERATOR_VERSION
 from datasets.synthface.pretraining_faces import render_random_faces
 

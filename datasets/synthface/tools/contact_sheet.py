@@ -1,6 +1,6 @@
 """A contact sheet for people to look at: one labelled row of SynthFACE samples per class (18 rows).
 
-    python -m datasets.synthface.contact_sheet --out synthface_contact_sheet.png [--per-class 8]
+    python -m datasets.synthface.tools.contact_sheet --out synthface_contact_sheet.png [--per-class 8]
 
 Samples are fresh draws from the generator (same distributions as the registered datasets, train split).
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from benchmark.errors import GFaceError
+from benchmark.core.errors import GFaceError
 from datasets.synthface.generate import SUBSETS, SynthConfig, generate_subset
 from datasets.synthface.loaders import SEED
 
@@ -45,7 +45,7 @@ def contact_sheet(per_class: int = 8, *, seed: int = SEED, image_size: int = 48,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m datasets.synthface.contact_sheet",
+    parser = argparse.ArgumentParser(prog="python -m datasets.synthface.tools.contact_sheet",
                                      description="Write a PNG grid of SynthFACE samples, one row per class.")
     parser.add_argument("--out", type=Path, default=Path("synthface_contact_sheet.png"))
     parser.add_argument("--per-class", type=int, default=8)

@@ -1,0 +1,37 @@
+"""Table pieces both leaderboards use: row labels and cells. Rendering flows one way: leaderboard ->
+leaderboard_openset -> tables.
+
+Cells are ``mean ± sample std (n seeds)``; accuracies in % with one decimal, AUROC and FPR@TPR95 as fractions with
+three.
+"""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+
+def row_labels(frame: pd.DataFrame) -> pd.Series:
+    """The method name, plus the differing parameters when one method ran with several configurations."""
+    labels = {}
+    for method, group in frame.groupby("method"):
+        configs = sorted(group["params"].unique())
+        if len(configs) == 1:
+            labels[(method, configs[0])] = method
+            continue
+        parsed = [json.loads(c) for c in configs]
+        varying = sorted(k for k in parsed[0] if len({json.dumps(p.get(k)) for p in parsed}) > 1)
+        for config, params in zip(configs, parsed):
+            labels[(method, config)] = f"{method} ({', '.join(f'{k}={params[k]}' for k in varying)})"
+    return frame.apply(lambda r: labels[(r["method"], r["params"])], axis=1)
+
+
+def cell(values: pd.Series, percent: bool) -> str:
+    values = values.dropna().astype(float)
+    if values.empty:
+        return "–"
+    scale, digits = (100.0, 1) if percent else (1.0, 3)
+    mean = values.mean() * scale
+    if len(values) == 1:
+        return f"{mean:.{digits}f} (1)"
+    return f"{mean:.{digits}f} ± {values.std(ddof=1) * scale:.{digits}f} ({len(values)})"
