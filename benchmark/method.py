@@ -17,9 +17,6 @@ import numpy as np
 from benchmark.core.errors import GFaceError
 from benchmark.task import GCDTask
 
-if typing.TYPE_CHECKING:
-    from benchmark.protocol import Split
-
 
 @dataclass
 class Predictions:
@@ -49,11 +46,15 @@ class TaskShape:
     n_known: int
     n_classes: int | None  # K when the protocol gives it
 
-    @classmethod
-    def of(cls, split: "Split") -> "TaskShape":
-        protocol = split.protocol
-        return cls(protocol.id, len(split.labelled_idx), len(split.unlabelled_idx), len(split.test_idx),
-                   protocol.n_known, len(protocol.class_names) if protocol.k_given else None)
+
+def require_steps(shape: TaskShape, batch_size: int, method_name: str) -> None:
+    """For ``Method.check``: training over D_L and D_U drops the last incomplete batch, so it
+    needs at least one full batch per epoch."""
+    n_rows = shape.n_labelled + shape.n_unlabelled
+    if batch_size > n_rows:
+        raise GFaceError(f"{method_name}: batch_size {batch_size} exceeds the {n_rows} training images of protocol "
+                         f"{shape.protocol_id!r}, so an epoch would make no optimiser step; lower it, e.g. "
+                         f"--set {method_name}.batch_size={max(1, n_rows // 4)}")
 
 
 def at_least(default, low):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from benchmark.method import TaskShape
 from benchmark.plan import RunSpec
 from benchmark.core.registry import METHODS
+from benchmark.protocol import Split
 from benchmark.runner import Environment, current_identity
 
 
@@ -25,6 +26,12 @@ def preflight(specs: list[RunSpec], env: Environment) -> list[RunSpec]:
         split = env.split(spec)
         backbone = env.backbone(spec.backbone)
         method_class = METHODS.get(spec.method)
-        method_class(method_class.Params(**spec.params)).check(TaskShape.of(split))
+        method_class(method_class.Params(**spec.params)).check(task_shape(split))
         checked.append(spec.with_identity(current_identity(spec, data, split, backbone)))
     return checked
+
+
+def task_shape(split: Split) -> TaskShape:
+    protocol = split.protocol
+    return TaskShape(protocol.id, len(split.labelled_idx), len(split.unlabelled_idx), len(split.test_idx),
+                     protocol.n_known, len(protocol.class_names) if protocol.k_given else None)

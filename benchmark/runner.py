@@ -26,6 +26,7 @@ from benchmark import distributed
 from benchmark.device import describe
 from benchmark.core.errors import GFaceError
 from benchmark.core.knownness import auroc, fpr_at_tpr95
+from benchmark.core.paths import CHECKPOINT
 from benchmark.isolation import RowOrder, isolated_task
 from benchmark.method import Predictions
 from benchmark.plan import RunSpec, is_done
@@ -35,7 +36,6 @@ from benchmark.core.backbone import Backbone
 from benchmark.core.data import FERData
 from benchmark.core.registry import BACKBONES, DATASETS, METHODS
 from benchmark.core.scorer import SCORER_VERSION, closed_set_scores, score
-from benchmark.training.trainer import CHECKPOINT
 
 RECORD_SCHEMA = 2  # 2: identity, row order and collapse flag
 COLLAPSE_SHARE = 0.9  # one cluster holding this share of D_U (or Old accuracy 0) flags a collapsed run

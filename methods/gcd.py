@@ -17,12 +17,12 @@ from benchmark.clustering import KMeansConfig, semi_supervised_kmeans
 from benchmark.features import l2_normalise, max_cosine
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
-from benchmark.method import Method, Predictions, TaskShape, at_least
+from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
 from benchmark.training.heads import DINOHead
 from benchmark.training.losses import info_nce, supcon
-from benchmark.training.trainer import Batch, OptimConfig, fit, require_steps
+from benchmark.training.trainer import Batch, OptimConfig, fit
 from benchmark.number_of_classes import estimate_k, require_k, require_k_given
 
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.core.registry import METHODS
-from benchmark.method import Method, Predictions, TaskShape, at_least
+from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
 from benchmark.training.knownness import known_mass
@@ -24,7 +24,7 @@ from benchmark.training.heads import CosineLinear, ProjectionMLP
 from benchmark.training.rebalance_addon import RebalanceAddon
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
                                        teacher_temperature)
-from benchmark.training.trainer import Batch, OptimConfig, fit, require_steps
+from benchmark.training.trainer import Batch, OptimConfig, fit
 from benchmark.number_of_classes import require_k, require_k_given
 
 

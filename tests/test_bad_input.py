@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from benchmark.paths import REPO_ROOT
+from benchmark.core.paths import REPO_ROOT
 from tests.fixtures_real import raf_entries, write_rafdb
 
 TOY = {"id": "x", "version": 1, "dataset": "toy-blobs", "backbone": "toy-pixels", "known": ["alpha", "beta"],

@@ -74,7 +74,7 @@ def test_a_record_of_another_schema_is_refused_with_its_path(board):
     runs, _, _ = board
     record_path = next(runs.glob("proto-b/kmeans/*/record.json"))
     record_path.write_text(json.dumps({**json.loads(record_path.read_text()), "schema": 99}))
-    with pytest.raises(GFaceError, match=f"{record_path}.*schema 99.*delete its folder"):
+    with pytest.raises(GFaceError, match=f"{record_path} has schema 99.*delete {record_path.parent} to run it again"):
         collect_records(runs)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import benchmark.protocol as protocol
 from benchmark.cli import main
 from benchmark.method import Method
-from benchmark.registries import METHODS
+from benchmark.core.registry import METHODS
 from tests.toy_plugins import ToyParams, add_toys
 
 _register_shipped = protocol.register_protocol_files

@@ -21,12 +21,11 @@ from tqdm import tqdm
 from benchmark import distributed
 from benchmark.core import atomic
 from benchmark.core.errors import GFaceError
-from benchmark.method import TaskShape
+from benchmark.core.paths import CHECKPOINT
 from benchmark.training.finetune import train_mode
 from benchmark.training.optimisers import build_optimiser
 from benchmark.training.sampler import balanced_epoch, shuffled_epoch
 
-CHECKPOINT = "checkpoint.pt"
 log = logging.getLogger("gface")
 
 
@@ -119,16 +118,6 @@ def fit(model: torch.nn.Module, step: StepFn, make_views: ViewFn, images: np.nda
     seconds = time.perf_counter() - t0
     return TrainStats(optim.epochs - start, start, round(seconds, 2), round(n_images / max(seconds, 1e-9), 1),
                       optim.batch_size, per_process, n_batches)
-
-
-def require_steps(shape: TaskShape, batch_size: int, method_name: str) -> None:
-    """Before the sweep (``Method.check``): training over D_L and D_U drops the last incomplete batch, so it
-    needs at least one full batch per epoch."""
-    n_rows = shape.n_labelled + shape.n_unlabelled
-    if batch_size > n_rows:
-        raise GFaceError(f"{method_name}: batch_size {batch_size} exceeds the {n_rows} training images of protocol "
-                         f"{shape.protocol_id!r}, so an epoch would make no optimiser step; lower it, e.g. "
-                         f"--set {method_name}.batch_size={max(1, n_rows // 4)}")
 
 
 def optimiser_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
