@@ -1,6 +1,7 @@
 """Import every plugin module so that it registers itself.
 
-A module that fails to import stops the run with its own error: plugins are never silently skipped.
+A module that fails to import stops the run with its own error: plugins are never silently skipped. Then the
+protocol files of ``protocols/``, then the user's plugin folders and protocol files (``benchmark/user_plugins.py``).
 """
 from __future__ import annotations
 
@@ -18,23 +19,25 @@ class PluginImportError(GFaceError):
 
 
 def load_plugins() -> None:
-    """Import all modules below the plugin packages (once), then the protocol files."""
+    """Import all modules below the plugin packages and the protocol folder (once), then the user's plugins."""
     global _loaded
-    if _loaded:
-        return
-    for package_name in PLUGIN_PACKAGES:
-        for module_name in _walk(package_name):
-            try:
-                importlib.import_module(module_name)
-            except GFaceError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - re-raised with the module named
-                raise PluginImportError(
-                    f"plugin module {module_name!r} failed to import: {type(exc).__name__}: {exc}. "
-                    f"Fix or remove that file; the run stops rather than skip it.") from exc
-    from benchmark.protocol import register_protocol_files
-    register_protocol_files()
-    _loaded = True
+    if not _loaded:
+        for package_name in PLUGIN_PACKAGES:
+            for module_name in _walk(package_name):
+                try:
+                    importlib.import_module(module_name)
+                except GFaceError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - re-raised with the module named
+                    raise PluginImportError(
+                        f"plugin module {module_name!r} failed to import: {type(exc).__name__}: {exc}. "
+                        f"Fix or remove that file; the run stops rather than skip it.") from exc
+        from benchmark.paths import PROTOCOLS_DIR
+        from benchmark.protocol_files import register_folder
+        register_folder(PROTOCOLS_DIR)
+        _loaded = True
+    from benchmark.user_plugins import load_user_plugins
+    load_user_plugins()
 
 
 def _walk(package_name: str) -> list[str]:

@@ -24,6 +24,7 @@ from benchmark.device import describe
 from benchmark.errors import GFaceError
 from benchmark.knownness import auroc, fpr_at_tpr95
 from benchmark.method import Predictions
+from benchmark.output import CONSOLE_SKIP
 from benchmark.plan import RunSpec, is_done
 from benchmark.protocol import Split, materialise
 from benchmark.provenance import git_state, package_versions, peak_rss_mb
@@ -103,12 +104,13 @@ def run_one(spec: RunSpec, env: Environment) -> dict:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     try:
-        log.info("start %s", spec.to_dict())
+        log.info("start %s", spec.to_dict(), extra=CONSOLE_SKIP)
         record = _execute(spec, env, folder)
         atomic.write_json(folder / "record.json", record)
         atomic.write_text(folder / "done", record["provenance"]["finished_at"] + "\n")
-        log.info("done: All %.4f Old %.4f New %.4f on unlabelled_train", *(
-            record["results"].get("unlabelled_train", {}).get(k, float("nan")) for k in ("all", "old", "new")))
+        log.info("done %s/%s/%s: All %.4f Old %.4f New %.4f on unlabelled_train", spec.protocol.id, spec.method,
+                 spec.run_id, *(record["results"].get("unlabelled_train", {}).get(k, float("nan"))
+                                for k in ("all", "old", "new")))
         return record
     except BaseException:
         log.error("failed:\n%s", traceback.format_exc())

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from benchmark.errors import GFaceError, MissingFileError
 from benchmark.registries import DATASETS
-from datasets.base import FERData, content_key, resolve_data_root
+from datasets.base import FERData, content_key, data_folders, resolve_data_root
 from datasets.image_cache import RESAMPLE, open_or_build
 
 CLASSES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
@@ -79,12 +79,14 @@ def load_ferplus_from(folder: Path, cache_dir: Path, *, with_contempt: bool = Tr
 
 
 @DATASETS.register("ferplus")
+@data_folders("ferplus")
 def ferplus(data_root: Path | None, cache_dir: Path) -> FERData:
     """FERPlus: 8 classes by the official majority vote, 48 px grey faces as RGB (DIR/ferplus)."""
     return load_ferplus_from(resolve_data_root(data_root, "ferplus", "ferplus", OBTAIN_FROM), cache_dir)
 
 
 @DATASETS.register("ferplus7")
+@data_folders("ferplus")
 def ferplus7(data_root: Path | None, cache_dir: Path) -> FERData:
     """FERPlus without contempt: 7 classes (DIR/ferplus)."""
     return load_ferplus_from(resolve_data_root(data_root, "ferplus", "ferplus7", OBTAIN_FROM), cache_dir,

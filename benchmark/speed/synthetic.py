@@ -16,12 +16,13 @@ import torchvision
 
 from benchmark.atomic import write_bytes
 from benchmark.backbones.base import Backbone
-from benchmark.backbones.resnet18 import IMAGENET, MSCELEB, WeightSource
+from benchmark.backbones.resnet18 import IMAGENET, MSCELEB
 from benchmark.backbones.vit_dino import WEIGHTS_ENV
 from benchmark.errors import GFaceError
 from benchmark.protocol import Protocol, materialise
 from benchmark.registries import BACKBONES
 from benchmark.task import GCDTask
+from benchmark.weights import WeightFile
 from datasets.base import FERData, content_key
 
 
@@ -67,7 +68,7 @@ def _random_vit_b16() -> tuple[dict, str]:
     return timm.create_model("vit_base_patch16_224", num_classes=0).state_dict(), WEIGHTS_ENV
 
 
-def _random_resnet18(source: WeightSource) -> Callable[[], tuple[dict, str]]:
+def _random_resnet18(source: WeightFile) -> Callable[[], tuple[dict, str]]:
     return lambda: ({"state_dict": torchvision.models.resnet18().state_dict()}, source.env)
 
 
