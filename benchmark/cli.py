@@ -131,10 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     configure_console()
     try:
         if argv[:1] == ["leaderboard"]:
-            return leaderboard_command(build_leaderboard_parser().parse_args(argv[1:]))
-        if argv[:1] == ["weights"]:
-            return weights_command(build_weights_parser().parse_args(argv[1:]))
-        return run_command(build_run_parser().parse_args(argv))
+            status = leaderboard_command(build_leaderboard_parser().parse_args(argv[1:]))
+        elif argv[:1] == ["weights"]:
+            status = weights_command(build_weights_parser().parse_args(argv[1:]))
+        else:
+            status = run_command(build_run_parser().parse_args(argv))
+        sys.stdout.flush()  # here, so that a closed pipe (``| head``) is caught below
+        return status
     except GFaceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
