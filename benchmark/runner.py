@@ -113,7 +113,7 @@ def run_one(spec: RunSpec, env: Environment) -> dict:
                                 for k in ("all", "old", "new")))
         return record
     except BaseException:
-        log.error("failed:\n%s", traceback.format_exc())
+        log.error("failed:\n%s", traceback.format_exc(), extra=CONSOLE_SKIP)
         raise
     finally:
         log.removeHandler(handler)
