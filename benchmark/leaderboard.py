@@ -19,7 +19,7 @@ README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -
 SPLITS = (("all", "All"), ("old", "Old"), ("new", "New"))
 REGENERATE = "python run_benchmark.py leaderboard"
 RUN_KEY = ["protocol", "method", "run_id"]
-RUN_SLOT = ["protocol", "method", "params", "ablation", "backbone", "split_seed", "repetition"]  # one run per slot
+RUN_SLOT = ["protocol", "method", "params", "ablation", "backbone", "split_seed", "repetition"]  # a run per slot
 CELL_KEY = ["protocol", "method", "params", "ablation", "backbone"]
 COLLAPSED = " †"  # a cell with at least one collapsed run (one cluster >= 90 % of D_U, or Old = 0)
 

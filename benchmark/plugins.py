@@ -1,7 +1,8 @@
 """Import every plugin module so that it registers itself.
 
 A module that fails to import stops the run with its own error: plugins are never silently skipped. Packages named
-``tools`` (command-line tools such as ``datasets/synthface/tools``) are not plugins and are never imported here.
+``tools`` (command-line tools such as ``datasets/synthface/tools``) are not plugins and are never imported here. Then
+the protocol files of ``protocols/``, then the user's plugin folders and protocol files (``benchmark/user_plugins.py``).
 """
 from __future__ import annotations
 
@@ -9,35 +10,33 @@ import importlib
 import os
 import pkgutil
 
-from benchmark.core.errors import GFaceError
+from benchmark.core.errors import GFaceError, PluginImportError
 
 PLUGIN_PACKAGES = ("datasets", "methods", "benchmark.backbones")
 SKIPPED_PACKAGE = "tools"  # command-line tools, run with python -m, never discovered
 _loaded = False
 
 
-class PluginImportError(GFaceError):
-    """A plugin module raised while being imported."""
-
-
 def load_plugins() -> None:
-    """Import all modules below the plugin packages (once), then the protocol files."""
+    """Import all modules below the plugin packages and the protocol folder (once), then the user's plugins."""
     global _loaded
-    if _loaded:
-        return
-    for package_name in PLUGIN_PACKAGES:
-        for module_name in _walk(package_name):
-            try:
-                importlib.import_module(module_name)
-            except GFaceError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - re-raised with the module named
-                raise PluginImportError(
-                    f"plugin module {module_name!r} failed to import: {type(exc).__name__}: {exc}. "
-                    f"Fix or remove that file; the run stops rather than skip it.") from exc
-    from benchmark.protocol import register_protocol_files
-    register_protocol_files()
-    _loaded = True
+    if not _loaded:
+        for package_name in PLUGIN_PACKAGES:
+            for module_name in _walk(package_name):
+                try:
+                    importlib.import_module(module_name)
+                except GFaceError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - re-raised with the module named
+                    raise PluginImportError(
+                        f"plugin module {module_name!r} failed to import: {type(exc).__name__}: {exc}. "
+                        f"Fix or remove that file; the run stops rather than skip it.") from exc
+        from benchmark.core.paths import PROTOCOLS_DIR
+        from benchmark.protocol_files import register_folder
+        register_folder(PROTOCOLS_DIR)
+        _loaded = True
+    from benchmark.user_plugins import load_user_plugins
+    load_user_plugins()
 
 
 def _walk(package_name: str, path: list[str] | None = None) -> list[str]:

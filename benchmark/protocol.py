@@ -31,7 +31,8 @@ KINDS = ("gcd", "open-set")
 MODEL_SELECTION = ("last_epoch",)  # the one rule: train the fixed schedule, keep the last epoch
 _REQUIRED = {"id", "version", "dataset", "backbone", "known", "new", "labelled_fraction", "split_seeds",
              "k_given", "eval_sets", "model_selection", "scorer"}
-_OPTIONAL = {"description", "profile", "default", "split_sha256", "kind"}
+_OPTIONAL = {"description", "profile", "default", "split_sha256", "kind",
+             "dataset_spec"}  # a dataset declared in the file (benchmark/protocol_files.py)
 
 
 @dataclass(frozen=True)
@@ -264,8 +265,3 @@ def split_digest(protocol: Protocol, split_seed: int, data: FERData, y: np.ndarr
     payload = {"classes": list(protocol.class_names), "split_seed": split_seed,
                "parts": [[[data.sample_ids[i], protocol.class_names[y[i]]] for i in rows] for rows in parts]}
     return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode()).hexdigest()
-
-
-def register_protocol_files(folder: Path = PROTOCOLS_DIR) -> None:
-    for path in sorted(folder.glob("*.yaml")):
-        PROTOCOLS.add(path.stem, Protocol.from_file(path))

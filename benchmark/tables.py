@@ -12,7 +12,8 @@ import pandas as pd
 
 
 def row_labels(frame: pd.DataFrame) -> pd.Series:
-    """The method name, plus the differing parameters when one method ran with several configurations."""
+    """The method name, plus the differing parameters when one method ran with several configurations, plus the
+    backbone in brackets when some protocol ran on several backbones (``--backbones``)."""
     labels = {}
     for method, group in frame.groupby("method"):
         configs = sorted(group["params"].unique())
@@ -23,7 +24,10 @@ def row_labels(frame: pd.DataFrame) -> pd.Series:
         varying = sorted(k for k in parsed[0] if len({json.dumps(p.get(k)) for p in parsed}) > 1)
         for config, params in zip(configs, parsed):
             labels[(method, config)] = f"{method} ({', '.join(f'{k}={params[k]}' for k in varying)})"
-    return frame.apply(lambda r: labels[(r["method"], r["params"])], axis=1)
+    rows = frame.apply(lambda r: labels[(r["method"], r["params"])], axis=1)
+    if (frame.groupby("protocol")["backbone"].nunique() > 1).any():  # backbones compared: a row per backbone
+        rows = rows + " [" + frame["backbone"] + "]"
+    return rows
 
 
 def cell(values: pd.Series, percent: bool) -> str:

@@ -16,7 +16,7 @@ from PIL import Image
 
 from benchmark.core.errors import GFaceError, MissingFileError
 from benchmark.core.registry import DATASETS
-from benchmark.core.data import FERData, decode_text, resolve_data_root
+from benchmark.core.data import FERData, data_folders, decode_text, resolve_data_root
 from benchmark.core.keys import content_key
 from datasets.image_cache import DECODE_ERRORS, ImageSource, cached_images
 
@@ -74,12 +74,14 @@ def load_affectnet_from(folder: Path, cache_dir: Path, *, n_classes: int = 8, cr
 
 
 @DATASETS.register("affectnet8")
+@data_folders("affectnet")
 def affectnet8(data_root: Path | None, cache_dir: Path) -> FERData:
     """AffectNet manually annotated: 8 classes; test = official validation set (DIR/affectnet)."""
     return load_affectnet_from(resolve_data_root(data_root, "affectnet", "affectnet8", OBTAIN_FROM), cache_dir)
 
 
 @DATASETS.register("affectnet7")
+@data_folders("affectnet")
 def affectnet7(data_root: Path | None, cache_dir: Path) -> FERData:
     """AffectNet manually annotated, contempt dropped: 7 classes (DIR/affectnet)."""
     return load_affectnet_from(resolve_data_root(data_root, "affectnet", "affectnet7", OBTAIN_FROM), cache_dir,

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from benchmark.core.errors import GFaceError, MissingFileError
 from benchmark.core.registry import DATASETS
-from benchmark.core.data import FERData, decode_text, resolve_data_root
+from benchmark.core.data import FERData, data_folders, decode_text, resolve_data_root
 from benchmark.core.keys import content_key
 from datasets.image_cache import RESAMPLE, open_or_build
 
@@ -80,12 +80,14 @@ def load_ferplus_from(folder: Path, cache_dir: Path, *, with_contempt: bool = Tr
 
 
 @DATASETS.register("ferplus")
+@data_folders("ferplus")
 def ferplus(data_root: Path | None, cache_dir: Path) -> FERData:
     """FERPlus: 8 classes by the official majority vote, 48 px grey faces as RGB (DIR/ferplus)."""
     return load_ferplus_from(resolve_data_root(data_root, "ferplus", "ferplus", OBTAIN_FROM), cache_dir)
 
 
 @DATASETS.register("ferplus7")
+@data_folders("ferplus")
 def ferplus7(data_root: Path | None, cache_dir: Path) -> FERData:
     """FERPlus without contempt: 7 classes (DIR/ferplus)."""
     return load_ferplus_from(resolve_data_root(data_root, "ferplus", "ferplus7", OBTAIN_FROM), cache_dir,

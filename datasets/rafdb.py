@@ -16,7 +16,7 @@ import numpy as np
 
 from benchmark.core.errors import GFaceError, MissingFileError
 from benchmark.core.registry import DATASETS
-from benchmark.core.data import FERData, decode_text, resolve_data_root
+from benchmark.core.data import FERData, data_folders, decode_text, resolve_data_root
 from benchmark.core.keys import content_key
 from datasets.image_cache import ImageSource, cached_images
 from datasets.classes import BASIC_CLASSES, COMPOUND_CLASSES
@@ -67,12 +67,14 @@ def load_rafdb_compound_from(basic_folder: Path, compound_folder: Path, cache_di
 
 
 @DATASETS.register("rafdb-basic")
+@data_folders("raf-basic")
 def rafdb_basic(data_root: Path | None, cache_dir: Path) -> FERData:
     """RAF-DB basic: 7 classes, 12,271 train / 3,068 test aligned 100 px faces (DIR/raf-basic)."""
     return load_rafdb_basic_from(resolve_data_root(data_root, "raf-basic", "rafdb-basic", OBTAIN_FROM), cache_dir)
 
 
 @DATASETS.register("rafdb-compound")
+@data_folders("raf-basic", "raf-compound")
 def rafdb_compound(data_root: Path | None, cache_dir: Path) -> FERData:
     """RAF-DB basic + compound: 18 classes (7 basic, 11 compound), ids namespaced (DIR/raf-basic, DIR/raf-compound)."""
     basic = resolve_data_root(data_root, "raf-basic", "rafdb-compound", OBTAIN_FROM)

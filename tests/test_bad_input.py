@@ -85,8 +85,8 @@ CASES = {
                           {"x": _protocol(backbone="toy-pixel")}, None, "unknown backbone 'toy-pixel'"),
     "missing weight file": (["--methods", "kmeans", "--protocols", "x", "--dry-run"],
                             {"x": _protocol(backbone="vit_b16_dino")}, None, "weight file"),
-    "invalid YAML": (["--methods", "kmeans", "--protocols", "toy-basic"], {"x": "id: x\nknown: [alpha\n"}, None,
-                     "is not valid YAML"),
+    "invalid YAML": (["--methods", "kmeans", "--protocols", "x"], {"x": "id: x\nknown: [alpha\n"}, None,
+                     "not valid YAML"),
     "record is {}": (["leaderboard", "--runs-dir", "{tmp}/runs", "--output-dir", "{tmp}/out", "--readme",
                       "{tmp}/README.md"], {}, lambda tmp: _empty_record(tmp / "runs"), "has schema None"),
     "results.csv lacks columns": (["leaderboard", "--check", "--output-dir", "{tmp}/out"], {},
@@ -98,18 +98,20 @@ if not torch.cuda.is_available():
 
 
 def toy_cli(tmp_path: Path, *args: str, protocols: dict | None = None) -> subprocess.CompletedProcess:
-    """``python -m tests.toy_cli ARGS`` with its own runs and cache folders and no data root."""
+    """``python run_benchmark.py ARGS`` with the toy plugins (``tests/cli_plugins``) and ``protocols`` (id ->
+    fields or raw text) in plugin folders, its own runs and cache folders and no data root."""
     extra = tmp_path / "protocols"
     extra.mkdir(exist_ok=True)
     for name, fields in (protocols or {}).items():
         text = fields if isinstance(fields, str) else yaml.safe_dump({**fields, "id": name})
         (extra / f"{name}.yaml").write_text(text)
     env = {k: v for k, v in os.environ.items() if k != "GFACE_DATA_ROOT"}
-    env.update(GFACE_TEST_PROTOCOLS=str(extra), GFACE_CACHE_DIR=str(tmp_path / "cache"))
+    env.update(GFACE_PLUGINS=os.pathsep.join([str(REPO_ROOT / "tests" / "cli_plugins"), str(extra)]),
+               GFACE_CACHE_DIR=str(tmp_path / "cache"))
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     if args[:1] != ["leaderboard"]:
         args += ["--runs-dir", str(tmp_path / "runs"), "--no-leaderboard"]
-    return subprocess.run([sys.executable, "-m", "tests.toy_cli", *args], cwd=REPO_ROOT, env=env,
+    return subprocess.run([sys.executable, "run_benchmark.py", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -26,7 +26,8 @@ def board(tmp_path):
 
 def _leaderboard(board, *extra):
     runs, readme, out = board
-    return main(["leaderboard", "--runs-dir", str(runs), "--readme", str(readme), "--output-dir", str(out), *extra])
+    return main(["leaderboard", "--publish", "--runs-dir", str(runs), "--readme", str(readme), "--output-dir", str(out),
+                 *extra])
 
 
 def test_golden_markdown_from_frozen_records(board):

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from benchmark.core.errors import GFaceError, UnknownNameError
+from benchmark.core.errors import GFaceError, PluginImportError, UnknownNameError
 from benchmark.core.registry import BACKBONES, DATASETS, METHODS, PROTOCOLS
 from benchmark.core.registry import Registry
 
@@ -61,6 +61,6 @@ def test_failing_plugin_stops_with_its_error(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(plugins, "PLUGIN_PACKAGES", ("broken_plugins",))
     monkeypatch.setattr(plugins, "_loaded", False)
-    with pytest.raises(plugins.PluginImportError, match="broken_plugins.bad_method.*RuntimeError: boom in plugin"):
+    with pytest.raises(PluginImportError, match="broken_plugins.bad_method.*RuntimeError: boom in plugin"):
         plugins.load_plugins()
     sys.modules.pop("broken_plugins", None)

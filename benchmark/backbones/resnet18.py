@@ -7,8 +7,6 @@ Faces are aligned crops, so the test transform resizes straight to 224 px (``cro
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,6 +16,7 @@ from benchmark.core.backbone import Backbone, file_sha256, load_state_dict
 from benchmark.backbones.vit_dino import IMAGENET_MEAN, IMAGENET_STD
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import BACKBONES
+from benchmark.core.weights import WeightFile, register_weight_file
 
 INPUT_SIZE = 224
 FEATURE_DIM = 512
@@ -41,30 +40,17 @@ class ResNet18Features(ResNet):
         return torch.flatten(self.avgpool(self.feature_map(x)), 1)
 
 
-@dataclass(frozen=True)
-class WeightSource:
-    """Where one registered ResNet-18's weight file lives and where a user gets it."""
-
-    name: str
-    env: str
-    file_name: str
-    obtain_from: str
-
-    def path(self, cache_dir: Path) -> Path:
-        """``$<env>`` if set, else ``<cache_dir>/weights/<file_name>``."""
-        return Path(os.environ.get(self.env) or Path(cache_dir) / "weights" / self.file_name).expanduser()
-
-
-MSCELEB = WeightSource(
+MSCELEB = register_weight_file(WeightFile(  # shared from Google Drive / Baidu folders: no URL to fetch from
     "resnet18_msceleb", "GFACE_RESNET18_MSCELEB", "resnet18_msceleb.pth",
     "the download links in the READMEs of FER code releases such as yaoing/DAN and "
-    "zyh-uaiaaaa/Relative-Uncertainty-Learning (a dict with the weights under 'state_dict')")
-IMAGENET = WeightSource(
+    "zyh-uaiaaaa/Relative-Uncertainty-Learning (a dict with the weights under 'state_dict')"))
+IMAGENET_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
+IMAGENET = register_weight_file(WeightFile(  # the pin: the sha256 prefix torchvision's file name carries
     "resnet18_imagenet", "GFACE_RESNET18_IMAGENET", "resnet18-f37072fd.pth",
-    "torchvision (ResNet18_Weights.IMAGENET1K_V1, https://download.pytorch.org/models/resnet18-f37072fd.pth)")
+    f"torchvision (ResNet18_Weights.IMAGENET1K_V1, {IMAGENET_URL})", IMAGENET_URL, sha256="f37072fd"))
 
 
-def trunk_state(checkpoint: object, model: torch.nn.Module, source: WeightSource, path: Path) -> dict:
+def trunk_state(checkpoint: object, model: torch.nn.Module, source: WeightFile, path: Path) -> dict:
     """The checkpoint's weights for ``model``: unwrapped from ``state_dict``, ``module.`` prefixes stripped,
     ``fc.*`` dropped; any other missing, unexpected or misshapen key is an error that lists them."""
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else checkpoint
@@ -88,11 +74,11 @@ def trunk_state(checkpoint: object, model: torch.nn.Module, source: WeightSource
     return state
 
 
-def build_backbone(source: WeightSource, cache_dir: Path) -> Backbone:
+def build_backbone(source: WeightFile, cache_dir: Path) -> Backbone:
     """A ResNet-18 Backbone (eval mode) with the weights of ``source``; one clear message if they are unusable."""
     path = source.path(cache_dir)
-    checkpoint = load_state_dict(path, what=f"backbone {source.name} (or set ${source.env})",
-                                 obtain_from=source.obtain_from)
+    checkpoint = load_state_dict(path, what=f"backbone {source.name}", obtain_from=source.obtain_from,
+                                 advice=source.advice())
     model = ResNet18Features()
     model.load_state_dict(trunk_state(checkpoint, model, source, path), strict=False)
     return Backbone(name=source.name, model=model.eval(), input_size=INPUT_SIZE, mean=IMAGENET_MEAN,

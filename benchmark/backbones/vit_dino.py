@@ -7,7 +7,6 @@ Feature map (class activation maps): the 14x14 patch tokens after the final Laye
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import timm
@@ -16,17 +15,19 @@ import torch
 from benchmark.core.backbone import Backbone, file_sha256, load_state_dict
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import BACKBONES
+from benchmark.core.weights import WeightFile, register_weight_file
 
 WEIGHTS_ENV = "GFACE_DINO_VITB16"
 WEIGHTS_FILE = "dino_vitbase16_pretrain.pth"
-OBTAIN_FROM = ("facebookresearch/dino (ViT-B/16 'backbone only' checkpoint, "
-               "https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth)")
+URL = "https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth"
+OBTAIN_FROM = f"facebookresearch/dino (ViT-B/16 'backbone only' checkpoint, {URL})"
+WEIGHTS = register_weight_file(WeightFile("vit_b16_dino", WEIGHTS_ENV, WEIGHTS_FILE, OBTAIN_FROM, URL))  # sha256 unknown
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def weights_path(cache_dir: Path) -> Path:
     """``$GFACE_DINO_VITB16`` if set, else ``<cache_dir>/weights/dino_vitbase16_pretrain.pth``."""
-    return Path(os.environ.get(WEIGHTS_ENV) or Path(cache_dir) / "weights" / WEIGHTS_FILE).expanduser()
+    return WEIGHTS.path(cache_dir)
 
 
 def patch_token_map(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -40,7 +41,7 @@ def patch_token_map(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 def vit_b16_dino(cache_dir: Path) -> Backbone:
     """DINO ViT-B/16, CLS feature after the final LayerNorm; weights from a local file."""
     path = weights_path(cache_dir)
-    state = load_state_dict(path, what=f"backbone vit_b16_dino (or set ${WEIGHTS_ENV})", obtain_from=OBTAIN_FROM)
+    state = load_state_dict(path, what="backbone vit_b16_dino", obtain_from=OBTAIN_FROM, advice=WEIGHTS.advice())
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     model = timm.create_model("vit_base_patch16_224", pretrained=False, num_classes=0, global_pool="token")
     missing, unexpected = model.load_state_dict(state, strict=False)

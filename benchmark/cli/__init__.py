@@ -1,4 +1,4 @@
-"""Command line: run a sweep (default), list registered names, or regenerate the leaderboard."""
+"""Command line: run a sweep (default), list or show registered names, tabulate results, fetch backbone weights."""
 from __future__ import annotations
 
 import argparse
@@ -11,8 +11,11 @@ from pathlib import Path
 from benchmark.core import atomic
 from benchmark.core.errors import GFaceError
 from benchmark.executors import EXECUTORS
-from benchmark.core.paths import DEFAULT_RUNS_DIR, LEADERBOARD_DIR, REPO_ROOT, default_cache_dir
+from benchmark.core.paths import COMMAND, DEFAULT_RUNS_DIR, LEADERBOARD_DIR, LOCAL_LEADERBOARD, REPO_ROOT, default_cache_dir
 
+USAGE = f"""{COMMAND} [options]                 run a sweep (options below)
+       {COMMAND} leaderboard [--publish] [--check] [--latex]   tabulate run records (leaderboard --help)
+       {COMMAND} weights list|fetch NAME     backbone weight files (weights --help)"""
 EPILOG = """\
 examples:
   python run_benchmark.py --methods all                  every method on the embedded SynthFACE protocols
@@ -20,24 +23,38 @@ examples:
   python run_benchmark.py --methods 'ss-*' --set ss-kmeans.n_init=20 --dry-run
   python run_benchmark.py --methods digface --ablate     full DIG-FACE plus each loss term removed in turn
   python run_benchmark.py --list protocols
-  python run_benchmark.py leaderboard [--check] [--latex]   rebuild tables from run records
+  python run_benchmark.py --methods kmeans --protocols ~/my-faces.yaml    a protocol file of your own
+  python run_benchmark.py --methods kmeans --protocols rafdb-basic --backbones vit_b16_dino resnet18_imagenet
+  python run_benchmark.py --show ss-kmeans               parameters, paper defaults, profiles
+  python run_benchmark.py leaderboard [--latex]          local tables from run records (runs/leaderboard/)
+  python run_benchmark.py weights fetch vit_b16_dino     download and verify official weights (only when asked)
   python run_benchmark.py --methods 'ss-*' --executor local-gpus       one worker per visible GPU
   python run_benchmark.py --methods all --executor submitit --cluster-config slurm.yaml   Slurm job array
   torchrun --nproc_per_node=4 run_benchmark.py --methods gcd             one run on 4 GPUs (DDP)
 
 Runs are idempotent: runs/<protocol>/<method>/<run_id>/ holds spec.json, log.txt, record.json and a done marker;
-re-running skips finished runs and re-runs killed ones. Real datasets are never downloaded: put them under
---data-root (see datasets/README.md). Scaling out (executors, torchrun): "Scaling out" in README.md."""
+re-running skips finished runs and re-runs killed ones; after a sweep the local tables are in runs/leaderboard/
+(the committed leaderboard/ changes only with `leaderboard --publish`). Real datasets are never downloaded: put
+them under --data-root (see datasets/README.md). Scaling out (executors, torchrun): "Scaling out" in README.md."""
 
 
 def build_run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="run_benchmark.py", description="GFACE-Bench: generalized facial-expression category discovery.",
+        prog=COMMAND, usage=USAGE, description="GFACE-Bench: generalized facial-expression category discovery.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", default=["all"], metavar="NAME",
                         help="method names or globs ('all' = every registered method; default: all)")
     parser.add_argument("--protocols", nargs="+", metavar="ID",
-                        help="protocol ids or globs (default: the embedded SynthFACE protocols)")
+                        help="protocol ids, globs or paths of protocol files (FILE.yaml, may declare its own "
+                             "dataset: protocols/README.md; default: the embedded SynthFACE protocols)")
+    parser.add_argument("--backbones", nargs="+", metavar="NAME",
+                        help="run every selected run on each of these backbones (names or globs; default: each "
+                             "protocol's own backbone)")
+    parser.add_argument("--weights", action="append", default=[], metavar="NAME=PATH",
+                        help="use this weight file for backbone NAME (repeatable; see `weights list`)")
+    parser.add_argument("--plugins", nargs="+", default=[], type=Path, metavar="DIR",
+                        help="folders whose *.py files register methods, datasets or backbones and whose *.yaml "
+                             "files are protocols (also $GFACE_PLUGINS, separated by ':')")
     parser.add_argument("--seeds", type=int, default=1, metavar="N",
                         help="repetitions per split seed, each with its own derived training seed (default: 1)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="METHOD.PARAM=VALUE",
@@ -48,7 +65,9 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", choices=["paper", "cpu"],
                         help="parameter profile (default: the protocol's; 'cpu' on the embedded protocols)")
     parser.add_argument("--data-root", type=Path, help="folder holding the real datasets (or $GFACE_DATA_ROOT)")
-    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where run folders go")
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
+                        help="where run folders and the local leaderboard (RUNS_DIR/leaderboard/) go "
+                             "(default: runs/)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="features, image arrays, backbone weights (default: $GFACE_CACHE_DIR or ./.cache)")
     parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:N")
@@ -65,62 +84,103 @@ def build_run_parser() -> argparse.ArgumentParser:
                              "before its first run, print it with done/stale/pending counts and stop")
     parser.add_argument("--keep-checkpoints", action="store_true",
                         help="keep each finished run's training checkpoints (deleted by default)")
-    parser.add_argument("--no-leaderboard", action="store_true", help="do not rebuild the leaderboard at the end")
+    parser.add_argument("--no-leaderboard", action="store_true",
+                        help="do not rebuild the local leaderboard (RUNS_DIR/leaderboard/) at the end")
     parser.add_argument("--list", choices=["methods", "datasets", "protocols", "backbones"],
-                        help="list registered names and exit")
+                        help="list registered names (datasets and backbones: present or missing) and exit")
+    parser.add_argument("--show", metavar="METHOD", help="a method's parameters, paper defaults and profiles")
     return parser
 
 
 def build_leaderboard_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="run_benchmark.py leaderboard",
-        description="Merge the run records (if any) into leaderboard/results.csv, then rebuild LEADERBOARD.md, "
-                    "the README table and the charts leaderboard/leaderboard.png (and openset.png) from it.")
+        prog=f"{COMMAND} leaderboard",
+        description="Tabulate the run records under --runs-dir: results.csv (the records replace their own runs' "
+                    "rows, other rows stay), LEADERBOARD.md and the charts, in RUNS_DIR/leaderboard/. The "
+                    "committed leaderboard/ and the README table change only with --publish.")
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where run folders are")
+    parser.add_argument("--publish", action="store_true",
+                        help="write the committed tables instead: leaderboard/ and the README table (maintainers)")
     parser.add_argument("--check", action="store_true",
-                        help="exit non-zero if LEADERBOARD.md or the README table differ from results.csv")
-    parser.add_argument("--latex", action="store_true", help="also write leaderboard/leaderboard.tex (booktabs)")
+                        help="exit non-zero if the committed LEADERBOARD.md or README table differ from the "
+                             "committed results.csv (writes nothing)")
+    parser.add_argument("--latex", action="store_true", help="also write leaderboard.tex (booktabs)")
     parser.add_argument("--rebuild", action="store_true",
                         help="results.csv from the records under --runs-dir alone (default: those records replace "
                              "their own runs' rows and the rows of other runs are kept)")
-    parser.add_argument("--output-dir", type=Path, default=LEADERBOARD_DIR,
-                        help="where results.csv, LEADERBOARD.md and the chart live (default: leaderboard/)")
+    parser.add_argument("--output-dir", type=Path,
+                        help="where results.csv, LEADERBOARD.md and the charts go (default: RUNS_DIR/leaderboard/; "
+                             "with --publish or --check: leaderboard/)")
     parser.add_argument("--readme", type=Path, default=REPO_ROOT / "README.md",
-                        help="README whose table between the leaderboard markers is kept in sync")
+                        help="--publish, --check: README whose table between the leaderboard markers is kept in sync")
+    return parser
+
+
+def build_weights_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"{COMMAND} weights", description="Backbone weight files: list where each is and whether it is "
+        "present; fetch downloads a backbone's official weights (only when you ask), verifies the pinned sha256 "
+        "and stores them in the cache.")
+    parser.add_argument("action", choices=["list", "fetch"])
+    parser.add_argument("names", nargs="*", metavar="NAME", help="fetch: backbone names or globs")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="where weights/ is (default: $GFACE_CACHE_DIR or ./.cache)")
+    parser.add_argument("--force", action="store_true", help="fetch: download again even if the file is cached")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmark.output import configure_console, silence_broken_pipe
     argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    logging.getLogger("gface").setLevel(logging.INFO)
+    configure_console()
     try:
         if argv[:1] == ["leaderboard"]:
-            return leaderboard_command(build_leaderboard_parser().parse_args(argv[1:]))
-        return run_command(build_run_parser().parse_args(argv))
+            status = leaderboard_command(build_leaderboard_parser().parse_args(argv[1:]))
+        elif argv[:1] == ["weights"]:
+            status = weights_command(build_weights_parser().parse_args(argv[1:]))
+        else:
+            status = run_command(build_run_parser().parse_args(argv))
+        sys.stdout.flush()  # here, so that a closed pipe (``| head``) is caught below
+        return status
     except GFaceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: finished runs are kept; run the same command again to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return silence_broken_pipe()
 
 
 def run_command(args: argparse.Namespace) -> int:
     from benchmark.plan import expand, is_done, stale_runs
     from benchmark.plugins import load_plugins
     from benchmark.core.registry import BACKBONES, DATASETS, METHODS, PROTOCOLS
+    from benchmark.user_plugins import PLUGINS_ENV, PROTOCOLS_ENV, add_to_env
 
+    add_to_env(PLUGINS_ENV, args.plugins)
+    protocol_files = [p for p in args.protocols or [] if p.endswith((".yaml", ".yml")) or os.sep in p]
+    add_to_env(PROTOCOLS_ENV, [Path(p) for p in protocol_files])
     load_plugins()
-    if args.list:
+    from benchmark.core.weights import use_weight_files
+    use_weight_files(args.weights)
+    cache_dir = args.cache_dir or default_cache_dir()
+    if args.list or args.show:
+        from benchmark.catalogue import list_names, show_method
         registry = {"methods": METHODS, "datasets": DATASETS, "protocols": PROTOCOLS, "backbones": BACKBONES}
-        print(list_names(args.list, registry[args.list]))
+        print(show_method(args.show) if args.show else list_names(args.list, registry[args.list], args.data_root,
+                                                                  cache_dir))
         return 0
     if args.seeds < 1:
         raise GFaceError(f"--seeds {args.seeds}: need at least 1 repetition")
+    if not args.protocols:
+        for name, reason in sorted(PROTOCOLS.broken.items()):
+            print(f"warning: protocol {name} skipped: {reason}", file=sys.stderr)
+    from benchmark.backbone_axis import with_backbones
     from benchmark.method import parse_overrides
-    specs = expand(args.methods, args.protocols, args.seeds, parse_overrides(args.overrides), args.profile,
-                   args.ablate)
+    protocols = [Path(p).stem if p in protocol_files else p for p in args.protocols or []] or None
+    specs = with_backbones(expand(args.methods, protocols, args.seeds, parse_overrides(args.overrides),
+                                  args.profile, args.ablate), args.backbones)
     from benchmark import distributed
     from benchmark.device import resolve_device
     from benchmark.executors import execute
@@ -132,8 +192,7 @@ def run_command(args: argparse.Namespace) -> int:
         if args.executor != "local":
             raise GFaceError(f"under torchrun every process runs the sweep itself: drop --executor {args.executor}")
         device = str(distributed.init_from_env(resolve_device(args.device)))
-    settings = Settings(args.runs_dir, args.cache_dir or default_cache_dir(), args.data_root, device,
-                        args.keep_checkpoints)
+    settings = Settings(args.runs_dir, cache_dir, args.data_root, device, args.keep_checkpoints)
     env = settings.environment()
     specs = preflight(specs, env)
     done = [s for s in specs if is_done(s, args.runs_dir)]
@@ -158,70 +217,91 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def leaderboard_command(args: argparse.Namespace) -> int:
-    from benchmark.leaderboard import RUN_SLOT, main_table, render_latex, render_markdown, splice_readme
+    from benchmark.leaderboard import RUN_KEY, RUN_SLOT, main_table, render_latex, render_markdown, splice_readme
     from benchmark.results import collect_records, merge_results, read_results, write_results
 
-    results_csv = args.output_dir / "results.csv"
-    markdown_path, readme_path = args.output_dir / "LEADERBOARD.md", args.readme
+    committed = args.publish or args.check
+    output_dir = args.output_dir or (LEADERBOARD_DIR if committed else args.runs_dir / LOCAL_LEADERBOARD)
+    if committed and args.output_dir is None and not LEADERBOARD_DIR.is_dir():
+        raise GFaceError(f"{output_dir} does not exist: --publish and --check work on a source checkout's "
+                         f"committed leaderboard (or pass --output-dir)")
+    results_csv = output_dir / "results.csv"
+    markdown_path, readme_path = output_dir / "LEADERBOARD.md", args.readme
     if args.check:
         frame = read_results(results_csv)
         stale = [p.name for p, text in ((markdown_path, render_markdown(frame)),
                                         (readme_path, splice_readme(readme_path.read_text(), main_table(frame))))
                  if not p.exists() or p.read_text() != text]
         if stale:
-            print(f"stale: {', '.join(stale)} differ from {results_csv}; run: python run_benchmark.py leaderboard",
+            print(f"stale: {', '.join(stale)} differ from {results_csv}; run: {COMMAND} leaderboard --publish",
                   file=sys.stderr)
             return 1
         print(f"leaderboard is up to date with {results_csv}")
         return 0
     frame = collect_records(args.runs_dir)
     if frame.empty:
+        if not results_csv.exists():
+            print(f"no run records under {args.runs_dir}: no leaderboard written")
+            return 0
         frame = read_results(results_csv)
-        print(f"no run records under {args.runs_dir}; rendering the committed {results_csv.name}")
+        print(f"no run records under {args.runs_dir}; rendering {results_csv}")
     else:
+        output_dir.mkdir(parents=True, exist_ok=True)
         if results_csv.exists() and not args.rebuild:
             frame = merge_results(read_results(results_csv), frame, RUN_SLOT)
         write_results(frame, results_csv)
         frame = read_results(results_csv)  # render exactly what --check will read back
-    markdown = render_markdown(frame)
-    atomic.write_text(markdown_path, markdown)
-    atomic.write_text(readme_path, splice_readme(readme_path.read_text(), main_table(frame)))
+    atomic.write_text(markdown_path, render_markdown(frame))
+    if args.publish:
+        atomic.write_text(readme_path, splice_readme(readme_path.read_text(), main_table(frame)))
     from benchmark.leaderboard_plot import plot_leaderboard, plot_open_set
     buffer = io.BytesIO()
     plot_leaderboard(frame, buffer)
-    atomic.write_bytes(args.output_dir / "leaderboard.png", buffer.getvalue())
+    atomic.write_bytes(output_dir / "leaderboard.png", buffer.getvalue())
     buffer = io.BytesIO()
     if plot_open_set(frame, buffer):
-        atomic.write_bytes(args.output_dir / "openset.png", buffer.getvalue())
+        atomic.write_bytes(output_dir / "openset.png", buffer.getvalue())
     if args.latex:
-        atomic.write_text(args.output_dir / "leaderboard.tex", render_latex(frame))
-    print(markdown)
+        atomic.write_text(output_dir / "leaderboard.tex", render_latex(frame))
+    runs = len(frame.drop_duplicates(RUN_KEY))
+    print(f"leaderboard of {runs} runs: {markdown_path} (results.csv, charts beside it)"
+          + (f"; README table: {readme_path}" if args.publish else ""))
     return 0
 
 
-def list_names(kind: str, registry) -> str:
-    """One line per registered name with a short description."""
-    return f"{kind}:\n" + "\n".join(f"  {name:<22} {describe_entry(registry.get(name))}" for name in registry.names())
-
-
-def describe_entry(obj) -> str:
-    from benchmark.protocol import Protocol
-    if isinstance(obj, Protocol):
-        return f"{obj.dataset}: {len(obj.known)} known / {len(obj.new)} new{' (default)' if obj.default else ''}"
-    doc = (getattr(obj, "summary", "") or obj.__doc__ or "").strip()
-    return doc.splitlines()[0] if doc else ""
+def weights_command(args: argparse.Namespace) -> int:
+    from benchmark.plugins import load_plugins
+    from benchmark.core.weights import WEIGHT_FILES, fetch
+    load_plugins()
+    cache_dir = args.cache_dir or default_cache_dir()
+    if args.action == "list":
+        for name in WEIGHT_FILES.names():
+            weights = WEIGHT_FILES.get(name)
+            path = weights.path(cache_dir)
+            pin = weights.sha256 or "not pinned"
+            print(f"{name:<20} {'present' if path.is_file() else 'missing':<8} {path}\n{'':<20} url: "
+                  f"{weights.url or '(none: ' + weights.obtain_from + ')'}; sha256: {pin}")
+        return 0
+    if not args.names:
+        raise GFaceError(f"weights fetch: name a backbone ({', '.join(WEIGHT_FILES.names())})")
+    for name in WEIGHT_FILES.select(args.names):
+        path, digest = fetch(name, cache_dir, force=args.force)
+        pinned = WEIGHT_FILES.get(name).sha256
+        check = f"matches the pinned {pinned}" if pinned else "no hash is pinned for it: compare it yourself"
+        print(f"{name}: {path}\n  sha256 {digest} ({check})")
+    return 0
 
 
 def plan_table(specs, runs_dir: Path) -> str:
     from tabulate import tabulate
 
     from benchmark.plan import is_done, stale_runs
-    counts: dict[tuple[str, str], list[int]] = {}
+    counts: dict[tuple[str, str, str], list[int]] = {}
     for spec in specs:
-        entry = counts.setdefault((spec.protocol.id, spec.method), [0, 0, 0])
+        entry = counts.setdefault((spec.protocol.id, spec.method, spec.backbone), [0, 0, 0])
         if is_done(spec, runs_dir):
             entry[0] += 1
         else:
             entry[1 if stale_runs(spec, runs_dir) else 2] += 1
-    rows = [[p, m, d, s, q] for (p, m), (d, s, q) in counts.items()]
-    return tabulate(rows, ["protocol", "method", "done", "stale", "pending"], tablefmt="simple")
+    rows = [[p, m, b, d, s, q] for (p, m, b), (d, s, q) in counts.items()]
+    return tabulate(rows, ["protocol", "method", "backbone", "done", "stale", "pending"], tablefmt="simple")

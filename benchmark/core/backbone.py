@@ -49,12 +49,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_state_dict(path: Path, *, what: str, obtain_from: str) -> dict[str, torch.Tensor]:
-    """Load a weight file from strangers safely (``weights_only=True``); one clear message if absent or bad."""
+def load_state_dict(path: Path, *, what: str, obtain_from: str, advice: str | None = None) -> dict[str, torch.Tensor]:
+    """Load a weight file from strangers safely (``weights_only=True``); one clear message if absent or bad.
+
+    ``advice`` (e.g. ``WeightFile.advice()``) replaces the generic how-to-get-it sentence."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise MissingFileError(f"{what}: weight file {path} not found. Get it from {obtain_from} and put it "
-                               f"there (or pass its path); nothing is downloaded unless you ask for it")
+        advice = advice or f"get it from {obtain_from} and put it there"
+        raise MissingFileError(f"{what}: weight file {path} not found: {advice}. Nothing is downloaded unless "
+                               f"you ask for it")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling/format failure gets the same advice

@@ -73,6 +73,14 @@ class DatasetLoader(Protocol):
     def __call__(self, data_root: Path | None, cache_dir: Path) -> FERData: ...
 
 
+def data_folders(*subfolders: str):
+    """Decorator: the sub-folders of the data root a loader reads (``--list datasets`` says which are present)."""
+    def mark(loader):
+        loader.data_folders = subfolders
+        return loader
+    return mark
+
+
 def resolve_data_root(data_root: Path | None, subfolder: str, dataset: str, obtain_from: str) -> Path:
     """The folder of one real dataset, or one message saying where it was looked for and how to get it."""
     root = data_root or (Path(os.environ[DATA_ROOT_ENV]) if os.environ.get(DATA_ROOT_ENV) else None)

@@ -17,3 +17,7 @@ class UnknownNameError(GFaceError, KeyError):
 
 class MissingFileError(GFaceError, FileNotFoundError):
     """An expected dataset, weight or protocol file is absent."""
+
+
+class PluginImportError(GFaceError):
+    """A plugin module raised while being imported."""

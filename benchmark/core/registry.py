@@ -19,19 +19,26 @@ class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self.broken: dict[str, str] = {}  # name -> why it could not be loaded (listed, refused when selected)
 
     def add(self, name: str, obj: T) -> T:
-        if name in self._entries:
+        if name in self._entries or name in self.broken:
             raise GFaceError(f"duplicate {self.kind} name {name!r}: it is already registered "
                              f"by {_origin(self._entries[name])}; choose another name")
         self._entries[name] = obj
         return obj
+
+    def add_broken(self, name: str, reason: str) -> None:
+        """Record an entry that failed to load: only commands that select it fail, with ``reason``."""
+        self.broken[name] = reason
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator: ``@METHODS.register("kmeans")``."""
         return lambda obj: self.add(name, obj)
 
     def get(self, name: str) -> T:
+        if name in self.broken:
+            raise GFaceError(self.broken[name])
         try:
             return self._entries[name]
         except KeyError:
@@ -51,7 +58,11 @@ class Registry(Generic[T]):
         """Expand names and globs (``all`` = every name); an unmatched pattern is an error."""
         chosen: list[str] = []
         for pattern in patterns:
-            matched = self.names("*" if pattern == "all" else pattern)
+            glob = "*" if pattern == "all" else pattern
+            broken = sorted(n for n in self.broken if fnmatch.fnmatchcase(n, glob))
+            if broken:
+                raise GFaceError(self.broken[broken[0]])
+            matched = self.names(glob)
             if not matched:
                 raise UnknownNameError(self.unknown_message(pattern))
             chosen += [m for m in matched if m not in chosen]

@@ -16,7 +16,7 @@ import torchvision
 
 from benchmark.core.atomic import write_bytes
 from benchmark.core.backbone import Backbone
-from benchmark.backbones.resnet18 import IMAGENET, MSCELEB, WeightSource
+from benchmark.backbones.resnet18 import IMAGENET, MSCELEB
 from benchmark.backbones.vit_dino import WEIGHTS_ENV
 from benchmark.core.errors import GFaceError
 from benchmark.protocol import Protocol, materialise
@@ -25,6 +25,7 @@ from benchmark.isolation import isolated_task
 from benchmark.task import GCDTask
 from benchmark.core.data import FERData
 from benchmark.core.keys import content_key
+from benchmark.core.weights import WeightFile
 
 
 def add_synthetic_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +70,7 @@ def _random_vit_b16() -> tuple[dict, str]:
     return timm.create_model("vit_base_patch16_224", num_classes=0).state_dict(), WEIGHTS_ENV
 
 
-def _random_resnet18(source: WeightSource) -> Callable[[], tuple[dict, str]]:
+def _random_resnet18(source: WeightFile) -> Callable[[], tuple[dict, str]]:
     return lambda: ({"state_dict": torchvision.models.resnet18().state_dict()}, source.env)
 
 

@@ -1,0 +1,31 @@
+"""The ``csv`` layout of a declared dataset: a list file with columns ``path,label,split`` (one image a row)."""
+from __future__ import annotations
+
+import csv
+
+from benchmark.core.errors import GFaceError, MissingFileError
+from datasets.listed_image import Entry
+
+COLUMNS = ("path", "label", "split")
+
+
+def list_csv(spec) -> list[Entry]:
+    """The rows of ``spec.file`` (a ``DatasetSpec``) whose split is ``spec.train`` or ``spec.test``; image paths
+    relative to ``spec.root``. Any other split value is an error."""
+    if not spec.file.is_file():
+        raise MissingFileError(f"dataset {spec.name!r}: list file {spec.file} not found")
+    with open(spec.file, newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = set(COLUMNS) - set(reader.fieldnames or ())
+        if missing:
+            raise GFaceError(f"dataset {spec.name!r}: {spec.file} lacks the columns {sorted(missing)}; its header "
+                             f"must name {', '.join(COLUMNS)}")
+        entries = []
+        for line, row in enumerate(reader, start=2):
+            split = row["split"].strip()
+            if split not in (spec.train, spec.test):
+                raise GFaceError(f"dataset {spec.name!r}: {spec.file} line {line} has split {split!r}; expected "
+                                 f"{spec.train!r} or {spec.test!r}")
+            path = row["path"].strip()
+            entries.append(Entry(spec.root / path, path, row["label"].strip(), split == spec.train))
+    return entries

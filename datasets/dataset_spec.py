@@ -1,0 +1,118 @@
+"""Datasets declared in a protocol file (``dataset_spec:``), so own data needs no code.
+
+```yaml
+dataset: my-faces
+dataset_spec:
+  type: imagefolder        # root/<split>/<class>/*.jpg (datasets/imagefolder.py)
+  root: my-faces           # relative paths start at the protocol file's folder
+  classes: [happy, sad]    # optional: the native class order (default: sorted class names found)
+  train: train             # optional: which split is training (default "train"), which is test (default "test")
+  test: test
+  image_size: 112          # optional: images are resized to this square size (default 112)
+```
+
+``type: csv`` reads a list file instead (``file: list.csv``, columns ``path,label,split``; image paths relative to
+``root``, default the list's folder; ``datasets/csv_list.py``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.core.errors import GFaceError
+from benchmark.core.registry import DATASETS
+from benchmark.core.data import FERData
+from datasets.csv_list import list_csv
+from datasets.image_cache import ImageSource, cached_images
+from datasets.imagefolder import list_imagefolder
+from datasets.listed_image import Entry
+
+SPEC_VERSION = "dataset-spec-1"
+DEFAULT_IMAGE_SIZE = 112
+_FIELDS = {"imagefolder": {"type", "root", "classes", "train", "test", "image_size"},
+           "csv": {"type", "file", "root", "classes", "train", "test", "image_size"}}
+_declared: dict[str, "DatasetSpec"] = {}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    type: str
+    root: Path
+    file: Path | None
+    classes: tuple[str, ...]
+    train: str
+    test: str
+    image_size: int
+
+    def entries(self) -> list[Entry]:
+        return list_imagefolder(self) if self.type == "imagefolder" else list_csv(self)
+
+    def load(self, data_root: Path | None, cache_dir: Path) -> FERData:
+        entries = self.entries()
+        if not entries:
+            raise GFaceError(f"dataset {self.name!r} ({self.type} at {self.file or self.root}) lists no images")
+        classes = self.classes or tuple(sorted({e.label for e in entries}))
+        unknown = sorted({e.label for e in entries} - set(classes))
+        if unknown:
+            raise GFaceError(f"dataset {self.name!r}: images of classes {unknown} are not in its classes "
+                             f"{list(classes)}; add them to dataset_spec.classes")
+        ids = [e.sample_id for e in entries]
+        if len(set(ids)) != len(ids):
+            raise GFaceError(f"dataset {self.name!r}: an image is listed twice ({_first_duplicate(ids)})")
+        listing = "\n".join(f"{e.sample_id}\t{e.label}\t{int(e.is_train)}" for e in entries)
+        decoded = cached_images([ImageSource(e.path, e.sample_id) for e in entries], size=self.image_size,
+                                cache_dir=cache_dir, key_parts=(SPEC_VERSION, self.type, listing), desc=self.name)
+        kept = [entries[i] for i in decoded.kept]
+        return FERData(self.name, classes, np.asarray(decoded.images),
+                       np.array([classes.index(e.label) for e in kept], dtype=np.int64),
+                       np.array([e.is_train for e in kept]), tuple(e.sample_id for e in kept), decoded.key,
+                       {"declared_in_protocol": True, "type": self.type, **decoded.provenance()})
+
+
+def parse_spec(name: str, raw: object, protocol_file: Path) -> DatasetSpec:
+    """Validate a ``dataset_spec`` mapping; relative paths start at the protocol file's folder."""
+    where = f"protocol file {protocol_file}, dataset_spec"
+    if not isinstance(raw, dict) or raw.get("type") not in _FIELDS:
+        raise GFaceError(f"{where}: a mapping whose 'type' is one of {sorted(_FIELDS)} is needed")
+    kind = raw["type"]
+    unknown = set(raw) - _FIELDS[kind]
+    required = {"root"} if kind == "imagefolder" else {"file"}
+    if unknown or required - set(raw):
+        raise GFaceError(f"{where}: type {kind} takes the fields {sorted(_FIELDS[kind])} and needs "
+                         f"{sorted(required)}; got {sorted(raw)}")
+    base = Path(protocol_file).parent
+
+    def resolve(value) -> Path:
+        path = Path(str(value)).expanduser()
+        return path if path.is_absolute() else (base / path).resolve()
+
+    file = resolve(raw["file"]) if kind == "csv" else None
+    root = resolve(raw["root"]) if "root" in raw else file.parent
+    size = raw.get("image_size", DEFAULT_IMAGE_SIZE)
+    if not isinstance(size, int) or size < 8:
+        raise GFaceError(f"{where}: image_size must be an integer of at least 8, got {size!r}")
+    return DatasetSpec(name, kind, root, file, tuple(str(c) for c in raw.get("classes") or ()),
+                       str(raw.get("train", "train")), str(raw.get("test", "test")), size)
+
+
+def register_declared_dataset(name: str, raw: object, protocol_file: Path) -> None:
+    """Register dataset ``name`` from its spec; several protocol files may declare it, with the same spec."""
+    spec = parse_spec(name, raw, protocol_file)
+    if name in _declared:
+        if _declared[name] != spec:
+            raise GFaceError(f"protocol file {protocol_file} declares dataset {name!r} differently from another "
+                             f"protocol file; use one declaration (or another dataset name)")
+        return
+    if name in DATASETS:
+        raise GFaceError(f"protocol file {protocol_file} declares dataset {name!r}, a name the suite already "
+                         f"registers; choose another dataset name")
+    DATASETS.add(name, spec.load)
+    _declared[name] = spec
+
+
+def _first_duplicate(ids: list[str]) -> str:
+    seen: set[str] = set()
+    return next(i for i in ids if i in seen or seen.add(i))
