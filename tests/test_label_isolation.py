@@ -1,0 +1,128 @@
+"""Label isolation: a probe method that tries every route to labels it must not see scores at chance.
+
+Routes tried: a file behind ``task.images`` (a memory map's file name, next to the dataset's ``labels.npy``), a
+label file anywhere under the method's cache or run folder, and the row order (datasets store e.g. basic before
+compound rows, so a position-only score separated old from new perfectly before runs got their own order).
+"""
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.core.knownness import auroc
+from benchmark.core.registry import DATASETS, PROTOCOLS
+from benchmark.core.scorer import score
+from benchmark.isolation import isolated_task
+from benchmark.method import Method, Predictions
+from benchmark.plugins import load_plugins
+from benchmark.protocol import materialise
+from benchmark.runner import in_split_order, score_predictions
+from tests.toy_plugins import ToyParams, toy_backbone
+
+load_plugins()  # the shipped protocols, for parametrisation
+EMBEDDED = [name for name in PROTOCOLS.names() if PROTOCOLS.get(name).dataset.startswith("synthface-")]
+
+
+class LabelProbe(Method):
+    """Tries every route to hidden labels; predicts clusters and knownness from row positions alone."""
+
+    Params = ToyParams
+    found: list[str] = []
+
+    def run(self, task) -> Predictions:
+        LabelProbe.found = self.routes(task)
+        n = len(task.images)
+        k = task.n_classes
+        clusters = {s: (task.indices(s) * k // n).astype(np.int64) for s in task.prediction_sets}
+        knownness = {s: -task.indices(s).astype(np.float64) for s in task.prediction_sets}
+        return Predictions(clusters, knownness, "row_position")
+
+    @staticmethod
+    def routes(task) -> list[str]:
+        found = []
+        for name in ("filename", "base", "_mmap"):
+            if getattr(task.images, name, None) is not None:
+                found.append(f"task.images.{name}")
+        sample = task.images[np.arange(2)]
+        if type(sample) is not np.ndarray or getattr(sample, "filename", None) or sample.base is not None:
+            found.append("a read of task.images is a view of a file")
+        for folder in (task.cache_dir, task.work_dir):
+            found += [str(p) for p in Path(folder).rglob("*") if "label" in p.name.lower()]
+        return found
+
+
+@pytest.fixture(scope="module")
+def synthface(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    return cache, {name: DATASETS.get(name)(None, cache) for name in ("synthface-basic", "synthface-compound")}
+
+
+@pytest.mark.parametrize("protocol_id", EMBEDDED)
+def test_a_probe_method_scores_at_chance_on_every_embedded_protocol(synthface, tmp_path, protocol_id):
+    cache, datasets = synthface
+    protocol = PROTOCOLS.get(protocol_id)
+    data = datasets[protocol.dataset]
+    split = materialise(protocol, data, protocol.split_seeds[0])
+    assert (Path(data.images.filename).parent / "labels.npy").exists()  # the route exists on disk
+    task, order = isolated_task(protocol.id, data, split, toy_backbone(cache), method="probe", seed=7,
+                                device=torch.device("cpu"), cache_dir=cache, work_dir=tmp_path)
+    predictions = in_split_order(LabelProbe(ToyParams()).run(task), order, split)
+    assert LabelProbe.found == []
+    results = score_predictions(predictions, split, protocol.n_known)
+    for eval_set, values in results.items():
+        assert abs(values["auroc"] - 0.5) < 0.06, (eval_set, values["auroc"])
+        y = split.labels(eval_set)
+        shuffled = np.random.default_rng(0).permutation(split.pooled(predictions.clusters, eval_set))
+        chance = score(y, shuffled, protocol.n_known, list(protocol.class_names)).all
+        assert abs(values["all"] - chance) < 0.05, (eval_set, values["all"], chance)
+
+
+def test_the_dataset_order_alone_would_reveal_old_and_new(synthface):
+    """The control: without the per-run order a position-only score separates compound (new) from basic rows."""
+    _, datasets = synthface
+    protocol = PROTOCOLS.get("synthface-compound")
+    split = materialise(protocol, datasets["synthface-compound"], 0)
+    position = -split.unlabelled_idx.astype(np.float64)
+    assert auroc(split.unlabelled_y < protocol.n_known, position) > 0.95
+
+
+def test_each_run_has_its_own_order_and_predictions_map_back(synthface, tmp_path):
+    cache, datasets = synthface
+    protocol = PROTOCOLS.get("synthface-basic")
+    data = datasets["synthface-basic"]
+    split = materialise(protocol, data, 0)
+    orders = [isolated_task(protocol.id, data, split, toy_backbone(cache), method="probe", seed=seed,
+                            device=torch.device("cpu"), cache_dir=cache, work_dir=tmp_path)[1] for seed in (1, 2)]
+    assert not np.array_equal(orders[0].rows, orders[1].rows)
+    task, order = isolated_task(protocol.id, data, split, toy_backbone(cache), method="probe", seed=1,
+                                device=torch.device("cpu"), cache_dir=cache, work_dir=tmp_path)
+    first = task.unlabelled_idx[:5]
+    np.testing.assert_array_equal(task.images[first], data.images[order.rows[first]])
+    # an oracle that returns each task row's true class, in task order, scores 1.0 once mapped back
+    truth = np.empty(len(order.rows), dtype=np.int64)
+    truth[order.positions(split.unlabelled_idx)] = split.unlabelled_y
+    truth[order.positions(split.test_idx)] = split.test_y
+    oracle = Predictions({s: truth[task.indices(s)] for s in task.prediction_sets})
+    results = score_predictions(in_split_order(oracle, order, split), split, protocol.n_known)
+    assert all(values["all"] == 1.0 for values in results.values())
+    assert sorted(task.labelled_y.tolist()) == sorted(split.labelled_y.tolist())
+    np.testing.assert_array_equal(task.labelled_y, truth_labelled(order, split)[task.labelled_idx])
+
+
+def truth_labelled(order, split) -> np.ndarray:
+    labels = np.full(len(order.rows), -1, dtype=np.int64)
+    labels[order.positions(split.labelled_idx)] = split.labelled_y
+    return labels
+
+
+def test_the_method_cache_holds_no_labels(synthface, tmp_path):
+    cache, datasets = synthface
+    protocol = PROTOCOLS.get("synthface-basic")
+    split = materialise(protocol, datasets["synthface-basic"], 0)
+    task, _ = isolated_task(protocol.id, datasets["synthface-basic"], split, toy_backbone(cache), method="probe",
+                            seed=3, device=torch.device("cpu"), cache_dir=cache, work_dir=tmp_path)
+    assert task.cache_dir != cache and cache in task.cache_dir.parents
+    assert not any("label" in p.name for p in task.cache_dir.rglob("*"))
+    assert not dataclasses.is_dataclass(task.images)

@@ -1,0 +1,70 @@
+"""Stale results are noticed: a change of method code version, backbone weights or dataset content makes finished
+runs pending again (reported as stale by --dry-run), and the leaderboard refuses a cell that mixes versions."""
+import dataclasses
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.core.errors import GFaceError
+from benchmark.core.registry import BACKBONES, DATASETS, METHODS
+from benchmark.leaderboard import render_markdown
+from benchmark.results import collect_records, read_results
+from tests.toy_plugins import toy_backbone, toy_data
+
+RUN = ["--methods", "toy-ss", "--protocols", "toy-basic", "--no-leaderboard"]
+
+
+def _cli(run_dirs, *args):
+    runs, cache = run_dirs
+    return main([*RUN, *args, "--runs-dir", str(runs), "--cache-dir", str(cache)])
+
+
+def _changed_method_version(monkeypatch):
+    monkeypatch.setattr(METHODS.get("toy-ss"), "version", 2)
+
+
+def _changed_weights(monkeypatch):
+    monkeypatch.setitem(BACKBONES._entries, "toy-pixels",
+                        lambda cache: dataclasses.replace(toy_backbone(cache), weights_sha256="retrained"))
+
+
+def _changed_data(monkeypatch):
+    monkeypatch.setitem(DATASETS._entries, "toy-blobs",
+                        lambda root, cache: dataclasses.replace(toy_data(), content_key="regenerated"))
+
+
+@pytest.mark.parametrize("change", [_changed_method_version, _changed_weights, _changed_data])
+def test_a_change_makes_finished_runs_pending_and_dry_run_says_stale(run_dirs, capsys, monkeypatch, change):
+    assert _cli(run_dirs) == 0
+    assert _cli(run_dirs, "--dry-run") == 0
+    assert "1 runs: 1 done, 0 pending" in capsys.readouterr().out
+    change(monkeypatch)
+    assert _cli(run_dirs, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "1 runs: 0 done, 1 pending (1 of them replace stale records" in out
+    assert _cli(run_dirs) == 0
+    assert "ran 1, skipped 0" in capsys.readouterr().out
+
+
+def test_the_leaderboard_refuses_a_cell_of_mixed_versions(run_dirs, monkeypatch):
+    assert _cli(run_dirs) == 0
+    _changed_weights(monkeypatch)
+    assert _cli(run_dirs, "--seeds", "2") == 0  # rep 0 again on the new weights, rep 1 new: old rep 0 still on disk
+    frame = collect_records(run_dirs[0])
+    assert frame["versions"].nunique() == 2
+    with pytest.raises(GFaceError, match="mix runs of different data, weights or code versions"):
+        render_markdown(frame)
+    fresh = frame[frame["versions"] == frame.loc[frame["repetition"] == 1, "versions"].iloc[0]]
+    assert "toy-ss" in render_markdown(fresh)
+
+
+def test_a_rerun_replaces_the_older_run_of_its_slot_in_results_csv(run_dirs, tmp_path, monkeypatch, capsys):
+    runs, _ = run_dirs
+    out = tmp_path / "board"
+    assert _cli(run_dirs) == 0
+    assert main(["leaderboard", "--runs-dir", str(runs), "--output-dir", str(out)]) == 0
+    _changed_method_version(monkeypatch)
+    assert _cli(run_dirs, "--runs-dir", str(tmp_path / "new-runs")) == 0
+    assert main(["leaderboard", "--runs-dir", str(tmp_path / "new-runs"), "--output-dir", str(out)]) == 0
+    frame = read_results(out / "results.csv")
+    assert frame["run_id"].nunique() == 1 and frame["versions"].nunique() == 1  # the old run was replaced
