@@ -13,7 +13,7 @@ from tabulate import tabulate
 
 from benchmark.core.errors import GFaceError
 from benchmark.leaderboard_openset import open_set_lines
-from benchmark.tables import cell, row_labels
+from benchmark.tables import cell, row_labels, versions_note
 
 README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 SPLITS = (("all", "All"), ("old", "Old"), ("new", "New"))
@@ -77,10 +77,12 @@ def render_markdown(frame: pd.DataFrame) -> str:
              "do not edit by hand. Cells: mean ± sample std (n seeds). Accuracies in %, Hungarian-matched; "
              "AUROC and FPR@TPR95 (known = positive) as fractions. † marks a cell with at least one collapsed run "
              "(one cluster holds ≥ 90 % of D_U, or Old accuracy is 0).", "",
-             "| Protocol | Version | Dataset | Backbone | Scorer |", "|---|---|---|---|---|"]
+             "| Protocol | Version | Dataset | Backbone | Scorer | Run identities |", "|---|---|---|---|---|---|"]
     for _, p in protocols.iterrows():
-        backbones = ", ".join(sorted(frame.loc[frame["protocol"] == p["protocol"], "backbone"].unique()))
-        lines.append(f"| {p['protocol']} | {p['protocol_version']} | {p['dataset']} | {backbones} | {p['scorer']} |")
+        runs = frame[frame["protocol"] == p["protocol"]]
+        backbones = ", ".join(sorted(runs["backbone"].unique()))
+        lines.append(f"| {p['protocol']} | {p['protocol_version']} | {p['dataset']} | {backbones} | {p['scorer']} "
+                     f"| {versions_note(runs)} |")
     sections = [
         ("Transductive: unlabelled training pool D_U (primary), v2 accuracy", "unlabelled_train", MAIN_METRICS),
         ("Inductive: test split, v2 accuracy", "test", MAIN_METRICS),

@@ -13,7 +13,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmark.protocol import OSFER_POOL
-from benchmark.tables import cell, row_labels
+from benchmark.tables import cell, row_labels, versions_note
 
 TABLES = (("auroc", "AUROC (higher is better)", False), ("fpr_at_tpr95", "FPR@TPR95 (lower is better)", False),
           ("closed_accuracy", "closed-set accuracy of the known classes, no matching, %", True))
@@ -32,7 +32,8 @@ def open_set_lines(frame: pd.DataFrame) -> list[str]:
             return ", ".join(sorted(family[column].astype(str).unique()))
 
         lines += ["", f"### {dataset}", "", f"Protocols {listed('protocol')} (version {listed('protocol_version')}); "
-                  f"backbone {listed('backbone')}; scorer {listed('scorer')}."]
+                  f"backbone {listed('backbone')}; scorer {listed('scorer')}; run identities: "
+                  f"{versions_note(family)}."]
         for metric, title, percent in TABLES:
             headers, rows = family_table(family, metric, percent)
             if rows:

@@ -39,3 +39,11 @@ def cell(values: pd.Series, percent: bool) -> str:
     if len(values) == 1:
         return f"{mean:.{digits}f} (1)"
     return f"{mean:.{digits}f} ± {values.std(ddof=1) * scale:.{digits}f} ({len(values)})"
+
+
+def versions_note(frame: pd.DataFrame) -> str:
+    """The run-identity keys of ``frame``'s runs (data, weights, method code, scorer), or a note that they were
+    written before run records carried one, so a stale section shows as such."""
+    keys = sorted(k for k in frame["versions"].astype(str).unique() if k)
+    older = (frame["versions"].astype(str) == "").any()
+    return ", ".join(keys + (["recorded before run identities"] if older else []))

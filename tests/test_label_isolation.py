@@ -126,3 +126,29 @@ def test_the_method_cache_holds_no_labels(synthface, tmp_path):
     assert task.cache_dir != cache and cache in task.cache_dir.parents
     assert not any("label" in p.name for p in task.cache_dir.rglob("*"))
     assert not dataclasses.is_dataclass(task.images)
+
+
+FORBIDDEN_MODULES = ("datasets", "benchmark.protocol", "benchmark.runner", "benchmark.isolation",
+                     "benchmark.preflight", "benchmark.core.data", "benchmark.core.paths", "gc", "inspect")
+FORBIDDEN_NAMES = {"DATASETS", "PROTOCOLS"}
+
+
+def test_no_method_imports_a_route_to_labels():
+    """The deliberate routes (reloading a dataset, reading the runner's split, introspection) start with an import
+    that a method has no reason to make; every module under ``methods/`` is checked."""
+    import ast
+
+    from benchmark.core.paths import REPO_ROOT
+    offending = []
+    for path in sorted((REPO_ROOT / "methods").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules, names = [alias.name for alias in node.names], []
+            elif isinstance(node, ast.ImportFrom):
+                modules, names = [node.module or ""], [alias.name for alias in node.names]
+            else:
+                continue
+            if any(m == f or m.startswith(f + ".") for m in modules for f in FORBIDDEN_MODULES) \
+                    or FORBIDDEN_NAMES & set(names):
+                offending.append(f"{path.name}:{node.lineno}")
+    assert offending == []
