@@ -132,3 +132,14 @@ def test_records_replace_their_own_rows_and_other_runs_are_kept(board):
 
 def test_the_committed_leaderboard_matches_the_committed_results_csv():
     assert main(["leaderboard", "--check"]) == 0  # else: python run_benchmark.py leaderboard, and commit the tables
+
+
+def test_latex_has_no_column_for_a_protocol_with_only_ablation_runs():
+    frame = collect_records(DATA / "frozen_ablation_runs")
+    frame = frame[(frame["protocol"] == "proto-a") | (frame["ablation"] != "")]  # proto-b keeps ablation runs only
+    assert set(frame.loc[frame["ablation"] != "", "protocol"]) == {"proto-a", "proto-b"}
+    lines = render_latex(frame).splitlines()
+    spec = next(line for line in lines if line.startswith(r"\begin{tabular}"))
+    body = lines[lines.index(r"\midrule") + 1:lines.index(r"\bottomrule")]
+    assert spec == r"\begin{tabular}{lccc}" and "proto-b" not in "\n".join(lines)
+    assert body and all(row.count("&") == 3 for row in body)
