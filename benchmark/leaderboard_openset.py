@@ -34,12 +34,20 @@ def open_set_lines(frame: pd.DataFrame) -> list[str]:
         lines += ["", f"### {dataset}", "", f"Protocols {listed('protocol')} (version {listed('protocol_version')}); "
                   f"backbone {listed('backbone')}; scorer {listed('scorer')}; run identities: "
                   f"{versions_note(family)}."]
-        for metric, title, percent in TABLES:
-            headers, rows = family_table(family, metric, percent)
-            if rows:
-                lines += ["", f"{dataset}, {title}:", "",
-                          tabulate(rows, headers, tablefmt="github", disable_numparse=True)]
+        for title, (headers, rows) in family_tables(dataset, family):
+            lines += ["", f"{title}:", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True)]
     return lines
+
+
+def open_set_tables(frame: pd.DataFrame) -> list[tuple[str, tuple[list[str], list[list[str]]]]]:
+    """(title, (headers, rows)) of every open-set table, in the order of the markdown section."""
+    return [table for dataset, family in open_set_records(frame).groupby("dataset")
+            for table in family_tables(dataset, family)]
+
+
+def family_tables(dataset: str, family: pd.DataFrame) -> list[tuple[str, tuple[list[str], list[list[str]]]]]:
+    tables = [(f"{dataset}, {title}", family_table(family, metric, percent)) for metric, title, percent in TABLES]
+    return [(title, table) for title, table in tables if table[1]]
 
 
 def open_set_records(frame: pd.DataFrame) -> pd.DataFrame:

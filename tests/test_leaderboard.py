@@ -7,7 +7,8 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.core.errors import GFaceError
-from benchmark.leaderboard import README_END, README_START, render_latex, render_markdown
+from benchmark.leaderboard import README_END, README_START, render_markdown
+from benchmark.leaderboard_latex import render_latex
 from benchmark.results import collect_records, read_results, write_results
 from benchmark.tables import cell
 
@@ -138,8 +139,18 @@ def test_latex_has_no_column_for_a_protocol_with_only_ablation_runs():
     frame = collect_records(DATA / "frozen_ablation_runs")
     frame = frame[(frame["protocol"] == "proto-a") | (frame["ablation"] != "")]  # proto-b keeps ablation runs only
     assert set(frame.loc[frame["ablation"] != "", "protocol"]) == {"proto-a", "proto-b"}
-    lines = render_latex(frame).splitlines()
-    spec = next(line for line in lines if line.startswith(r"\begin{tabular}"))
-    body = lines[lines.index(r"\midrule") + 1:lines.index(r"\bottomrule")]
-    assert spec == r"\begin{tabular}{lccc}" and "proto-b" not in "\n".join(lines)
+    main = render_latex(frame).split(r"\end{table}")[0].splitlines()  # the D_U table comes first
+    body = main[main.index(r"\midrule") + 1:main.index(r"\bottomrule")]
+    assert r"\begin{tabular}{lccc}" in main and "proto-b" not in "\n".join(main)
     assert body and all(row.count("&") == 3 for row in body)
+
+
+def test_latex_escapes_text_and_bolds_the_best_entry_of_each_column():
+    frame = collect_records(DATA / "frozen_runs")
+    text = render_latex(frame)
+    assert r"D\_U" in text and r"$\pm$" in text and "±" not in text
+    main = text.split(r"\end{table}")[0]
+    assert r"ss-kmeans & \bfseries 65.2 $\pm$ 1.0 (3)" in main  # the higher All
+    balanced = text.split(r"\end{table}")[2]
+    assert r"\bfseries 0.850 $\pm$ 0.050 (3)" in balanced  # FPR95: the lower one is best
+    assert text.count(r"\begin{table}") == 3  # every table of LEADERBOARD.md

@@ -217,7 +217,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def leaderboard_command(args: argparse.Namespace) -> int:
-    from benchmark.leaderboard import RUN_KEY, RUN_SLOT, main_table, render_latex, render_markdown, splice_readme
+    from benchmark.leaderboard import RUN_KEY, RUN_SLOT, main_table, render_markdown, splice_readme
+    from benchmark.leaderboard_latex import render_latex
     from benchmark.results import collect_records, merge_results, read_results, write_results
 
     committed = args.publish or args.check
