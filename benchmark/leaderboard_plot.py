@@ -16,20 +16,30 @@ from benchmark.leaderboard_openset import open_set_records  # noqa: E402
 
 
 def plot_leaderboard(frame: pd.DataFrame, stream: BinaryIO) -> None:
-    """Horizontal bars (methods down the side, long labels stay readable), panels side by side sharing the rows."""
+    """Horizontal bars (methods down the side, long labels stay readable), panels side by side sharing the rows,
+    ranked by All averaged over the protocols (best on top); error bars only where there are several seeds; a dotted
+    line at the chance level 1/K of each protocol."""
     means = summary_means(frame)
     protocols = sorted(means["protocol"].unique())
-    rows = sorted(means["row"].unique(), reverse=True)  # top to bottom in alphabetical order
+    ranking = means[means["metric"] == "all"].groupby("row")["mean"].mean()
+    rows = sorted(means["row"].unique(), key=lambda row: (ranking.get(row, -1.0), row))  # bottom to top
     y = np.arange(len(rows))
     height = 0.8 / len(SPLITS)
+    n_classes = frame.groupby("protocol")["n_classes"].max()
     fig, axes = plt.subplots(1, len(protocols), figsize=(2.5 + 4 * len(protocols), 1.2 + 0.45 * len(rows)),
                              squeeze=False, sharey=True)
     for ax, protocol in zip(axes[0], protocols):
         here = means[means["protocol"] == protocol]
         for i, (metric, header) in enumerate(SPLITS):
             values = here[here["metric"] == metric].set_index("row").reindex(rows)
-            ax.barh(y + (1 - i) * height, 100 * values["mean"], height, xerr=100 * values["std"].fillna(0),
-                    label=header, capsize=2)
+            offset = y + (1 - i) * height
+            bars = ax.barh(offset, 100 * values["mean"], height, label=header)
+            spread = values["std"].notna().to_numpy()
+            ax.errorbar(100 * values["mean"][spread], offset[spread], xerr=100 * values["std"][spread], fmt="none",
+                        ecolor="black", elinewidth=0.8, capsize=2, color=bars.patches[0].get_facecolor())
+        if pd.notna(n_classes.get(protocol)):
+            ax.axvline(100 / n_classes[protocol], color="grey", linestyle=":", linewidth=1,
+                       label="chance (1/K)" if ax is axes[0][-1] else None)
         ax.set_xlim(0, 100)
         ax.set_xlabel("accuracy on D_U (%), mean ± std over seeds")
         ax.set_title(protocol)

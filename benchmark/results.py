@@ -13,8 +13,9 @@ METRICS = ("all", "old", "new", "all_v1", "old_v1", "new_v1", "all_balanced", "o
            "auroc", "fpr_at_tpr95", "closed_accuracy", "closed_mca")
 COLUMNS = ("protocol", "protocol_version", "dataset", "open_class", "method", "params", "ablation", "backbone",
            "scorer", "eval_set", "split_seed", "repetition", "run_id", "split_sha256", "versions", "collapsed",
-           "score_adapter", "metric", "value")
-OPTIONAL_COLUMNS = {"open_class": "", "ablation": "", "versions": "", "collapsed": False}  # absent in older files
+           "n_classes", "score_adapter", "metric", "value")
+OPTIONAL_COLUMNS = {"open_class": "", "ablation": "", "versions": "", "collapsed": False,  # absent in older files
+                    "n_classes": None}
 READABLE_SCHEMAS = (1, 2)  # record schema versions this code reads (benchmark/runner.py writes RECORD_SCHEMA)
 
 
@@ -50,6 +51,7 @@ def record_rows(record: dict) -> list[dict]:
             "repetition": record["seeds"]["repetition"], "run_id": record["run_id"],
             "split_sha256": record["protocol"]["split_sha256"], "versions": versions_key(record.get("identity")),
             "collapsed": bool(record.get("collapse", {}).get("collapsed", False)),
+            "n_classes": record["K"]["value"],
             "score_adapter": record["method"].get("score_adapter") or ""}
     return [{**base, "eval_set": eval_set, "metric": metric, "value": values.get(metric)}
             for eval_set, values in record["results"].items() for metric in METRICS if metric in values]
