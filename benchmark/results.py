@@ -51,7 +51,7 @@ def record_rows(record: dict) -> list[dict]:
             "repetition": record["seeds"]["repetition"], "run_id": record["run_id"],
             "split_sha256": record["protocol"]["split_sha256"], "versions": versions_key(record.get("identity")),
             "collapsed": bool(record.get("collapse", {}).get("collapsed", False)),
-            "n_classes": record["K"]["value"],
+            "n_classes": record.get("K", {}).get("value"),
             "score_adapter": record["method"].get("score_adapter") or ""}
     return [{**base, "eval_set": eval_set, "metric": metric, "value": values.get(metric)}
             for eval_set, values in record["results"].items() for metric in METRICS if metric in values]
