@@ -100,4 +100,5 @@ def read_results(path: Path) -> pd.DataFrame:
         raise GFaceError(f"{path} lacks the columns {missing}; restore it with git checkout, or rebuild it from "
                          f"run records: python run_benchmark.py leaderboard --rebuild")
     frame["collapsed"] = frame["collapsed"].astype(str).str.lower().isin(("true", "1"))
+    frame["n_classes"] = pd.to_numeric(frame["n_classes"], errors="coerce")  # empty in rows written before it
     return frame
