@@ -2,7 +2,9 @@
 
     python -m datasets.synthface.tools.contact_sheet --out synthface_contact_sheet.png [--per-class 8]
 
-Samples are fresh draws from the generator (same distributions as the registered datasets, train split).
+Samples are fresh draws from the generator (same distributions as the registered datasets, train split). Each row's
+label says whether a protocol (``--protocol``, default ``synthface-basic``) treats its class as known (blue) or new
+(orange); classes the protocol leaves out are grey.
 """
 from __future__ import annotations
 
@@ -14,14 +16,19 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from benchmark.core.errors import GFaceError
+from benchmark.core.paths import PROTOCOLS_DIR
+from benchmark.protocol import Protocol
 from datasets.synthface.generate import SUBSETS, SynthConfig, generate_subset
 from datasets.synthface.loaders import SEED
 
 GAP = 4
+ROLE_COLOURS = {"known": "#1f4e9c", "new": "#c2510c", "not in protocol": "#888888"}
 
 
-def contact_sheet(per_class: int = 8, *, seed: int = SEED, image_size: int = 48, zoom: int = 3) -> Image.Image:
-    """A PIL image: per class (basic then compound), its name and per_class samples upscaled zoom times."""
+def contact_sheet(per_class: int = 8, *, seed: int = SEED, image_size: int = 48, zoom: int = 3,
+                  protocol: Protocol | None = None) -> Image.Image:
+    """A PIL image: per class (basic then compound), its name, its role in ``protocol`` and per_class samples
+    upscaled zoom times."""
     if per_class < 1 or zoom < 1:
         raise GFaceError(f"--per-class and --zoom must be at least 1, got {per_class} and {zoom}")
     config = SynthConfig(image_size=image_size, basic_train=7 * per_class, basic_test=0,
@@ -32,16 +39,22 @@ def contact_sheet(per_class: int = 8, *, seed: int = SEED, image_size: int = 48,
         rows += [(cls, subset.images[subset.labels == i]) for i, cls in enumerate(subset.class_names)]
     tile = image_size * zoom
     font = ImageFont.load_default(size=max(12, tile // 8))
-    label_width = GAP * 4 + int(max(font.getlength(cls) for cls, _ in rows))
+    labels = [(f"{cls} ({role(cls, protocol)})" if protocol else cls) for cls, _ in rows]
+    label_width = GAP * 4 + int(max(font.getlength(label) for label in labels))
     sheet = Image.new("RGB", (label_width + per_class * (tile + GAP), len(rows) * (tile + GAP)), "white")
     draw = ImageDraw.Draw(sheet)
     for r, (cls, images) in enumerate(rows):
         top = r * (tile + GAP)
-        draw.text((GAP * 2, top + tile // 2), cls, fill="black", font=font, anchor="lm")
+        colour = ROLE_COLOURS[role(cls, protocol)] if protocol else "black"
+        draw.text((GAP * 2, top + tile // 2), labels[r], fill=colour, font=font, anchor="lm")
         for c, image in enumerate(images):
             face = Image.fromarray(np.asarray(image)).resize((tile, tile), Image.Resampling.BICUBIC)
             sheet.paste(face, (label_width + c * (tile + GAP), top))
     return sheet
+
+
+def role(class_name: str, protocol: Protocol) -> str:
+    return "known" if class_name in protocol.known else "new" if class_name in protocol.new else "not in protocol"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,9 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--image-size", type=int, default=SynthConfig.image_size)
     parser.add_argument("--zoom", type=int, default=3, help="upscaling factor of each face")
+    parser.add_argument("--protocol", default="synthface-basic",
+                        help="shipped protocol whose known and new classes the labels mark (default: synthface-basic)")
     args = parser.parse_args(argv)
     try:
-        sheet = contact_sheet(args.per_class, seed=args.seed, image_size=args.image_size, zoom=args.zoom)
+        protocol = Protocol.from_file(PROTOCOLS_DIR / f"{args.protocol}.yaml")
+        sheet = contact_sheet(args.per_class, seed=args.seed, image_size=args.image_size, zoom=args.zoom,
+                              protocol=protocol)
     except GFaceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
