@@ -61,9 +61,9 @@ def load_state_dict(path: Path, *, what: str, obtain_from: str, advice: str | No
     with open(path, "rb") as handle:
         head = handle.read(16)
     if not head.startswith((b"PK", b"\x80")):  # torch.save writes a zip archive (or, before 1.6, a pickle)
-        found = "is empty" if not head else f"begins with {head!r}, not as a PyTorch file does"
-        raise GFaceError(f"{what}: {path} {found}; it is not a weight file (a download page saved as the file, or "
-                         f"the wrong path?). Get the file from {obtain_from}")
+        found = "is empty" if not head else f"begins with {head!r}, not as a zip archive or pickle"
+        raise GFaceError(f"{what}: {path} is not a loadable PyTorch weight file: it {found} (a web page saved "
+                         f"as the file, or the wrong path?). Get the file from {obtain_from}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling/format failure gets the same advice
