@@ -137,6 +137,10 @@ CASES = {
                                               dataset_spec={"type": "csv", "file": "list.csv"})},
                               _write("protocols/list.csv", "path,label,split\na.jpg,happy,train\nb.jpg\n"),
                               "list.csv line 3 lacks a path, label or split"),
+    "dataset_spec classes as a string": (["--methods", "kmeans", "--protocols", "x", "--dry-run"],
+                                         {"x": _protocol(dataset="faces", dataset_spec={
+                                             "type": "imagefolder", "root": ".", "classes": "happy"})}, None,
+                                         "classes is 'happy'; expected a list of names"),
     "record value a word": (["leaderboard", "--runs-dir", "{tmp}/runs", "--output-dir", "{tmp}/out"], {},
                             lambda tmp: _record_with_a_word_for_a_metric(tmp / "runs"), "results.test.all is 'high'"),
     "runs dir is a file": (["leaderboard", "--runs-dir", "{tmp}/f"], {}, _write("f", "x"),
