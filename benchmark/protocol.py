@@ -28,6 +28,7 @@ PREDICTED_SETS = ("unlabelled_train", "test")  # the sets a method predicts
 OSFER_POOL = "osfer_pool"  # scored from the predictions of both predicted sets
 EVAL_SETS = PREDICTED_SETS + (OSFER_POOL,)
 KINDS = ("gcd", "open-set")
+PROFILES = ("paper", "cpu")  # parameter profiles (--profile)
 MODEL_SELECTION = ("last_epoch",)  # the one rule: train the fixed schedule, keep the last epoch
 _REQUIRED = {"id", "version", "dataset", "backbone", "known", "new", "labelled_fraction", "split_seeds",
              "k_given", "eval_sets", "model_selection", "scorer"}
@@ -97,7 +98,7 @@ class Protocol:
             labelled_fraction=read.number("labelled_fraction"),
             split_seeds=tuple(read.integers("split_seeds")), k_given=read.boolean("k_given"),
             eval_sets=read.names("eval_sets"), model_selection=read.text("model_selection"),
-            scorer=read.text("scorer"), description=raw.get("description") or "",
+            scorer=read.text("scorer"), description=read.text("description", "") if raw.get("description") else "",
             profile=read.text("profile", "paper"), default=read.boolean("default", False),
             split_sha256=read.pinned_hashes("split_sha256"), kind=read.text("kind", "gcd"))
         protocol.validate(path)
@@ -117,8 +118,18 @@ class Protocol:
         bad_sets = set(self.eval_sets) - set(EVAL_SETS)
         if bad_sets or not self.eval_sets:
             problems.append(f"eval_sets must be a non-empty subset of {list(EVAL_SETS)}, got {list(self.eval_sets)}")
+        if self.version < 1:
+            problems.append(f"version {self.version} is below 1")
         if not self.split_seeds:
             problems.append("split_seeds is empty")
+        if any(not 0 <= seed < 2 ** 32 for seed in self.split_seeds) or len(set(self.split_seeds)) != len(
+                self.split_seeds):
+            problems.append(f"split_seeds {list(self.split_seeds)} must be distinct integers 0..2**32-1")
+        unpinnable = sorted({seed for seed, _ in self.split_sha256} - set(self.split_seeds))
+        if unpinnable:
+            problems.append(f"split_sha256 pins seeds {unpinnable}, which split_seeds lacks")
+        if self.profile not in PROFILES:
+            problems.append(f"profile {self.profile!r} is not one of {list(PROFILES)}")
         if self.scorer != SCORER_NAME:
             problems.append(f"scorer {self.scorer!r} is not this suite's scorer {SCORER_NAME!r}")
         if self.model_selection not in MODEL_SELECTION:

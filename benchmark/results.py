@@ -53,8 +53,12 @@ def record_rows(record: dict) -> list[dict]:
             "collapsed": bool(record.get("collapse", {}).get("collapsed", False)),
             "n_classes": record.get("K", {}).get("value"),
             "score_adapter": record["method"].get("score_adapter") or ""}
-    return [{**base, "eval_set": eval_set, "metric": metric, "value": values.get(metric)}
+    rows = [{**base, "eval_set": eval_set, "metric": metric, "value": values.get(metric)}
             for eval_set, values in record["results"].items() for metric in METRICS if metric in values]
+    for row in rows:
+        if row["value"] is not None and (isinstance(row["value"], bool) or not isinstance(row["value"], (int, float))):
+            raise TypeError(f"results.{row['eval_set']}.{row['metric']} is {row['value']!r}, not a number")
+    return rows
 
 
 def versions_key(identity: dict | None) -> str:
@@ -89,7 +93,7 @@ def read_results(path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype={"params": str, "ablation": str, "score_adapter": str, "open_class": str,
                                          "versions": str}, keep_default_na=False, na_values={"value": [""]})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, UnicodeDecodeError, ValueError) as exc:
         raise GFaceError(f"{path} is not a readable results table ({exc}); restore it with git checkout, or "
                          f"rebuild it from run records: python run_benchmark.py leaderboard --rebuild") from exc
     for column, default in OPTIONAL_COLUMNS.items():
@@ -99,6 +103,13 @@ def read_results(path: Path) -> pd.DataFrame:
     if missing:
         raise GFaceError(f"{path} lacks the columns {missing}; restore it with git checkout, or rebuild it from "
                          f"run records: python run_benchmark.py leaderboard --rebuild")
+    values = pd.to_numeric(frame["value"], errors="coerce")
+    bad = frame["value"].notna() & values.isna()
+    if bad.any():
+        raise GFaceError(f"{path}, line {bad.to_numpy().argmax() + 2}: value {frame['value'][bad].iloc[0]!r} is not "
+                         f"a number; restore it with git checkout, or rebuild it from run records: "
+                         f"python run_benchmark.py leaderboard --rebuild")
+    frame["value"] = values
     frame["collapsed"] = frame["collapsed"].astype(str).str.lower().isin(("true", "1"))
     frame["n_classes"] = pd.to_numeric(frame["n_classes"], errors="coerce")  # empty in rows written before it
     return frame

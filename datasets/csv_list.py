@@ -22,6 +22,9 @@ def list_csv(spec) -> list[Entry]:
                              f"must name {', '.join(COLUMNS)}")
         entries = []
         for line, row in enumerate(reader, start=2):
+            if any(not (row[c] or "").strip() for c in COLUMNS):
+                raise GFaceError(f"dataset {spec.name!r}: {spec.file} line {line} lacks a path, label or split "
+                                 f"({', '.join(f'{c}={row[c]!r}' for c in COLUMNS)}); every row names all three")
             split = row["split"].strip()
             if split not in (spec.train, spec.test):
                 raise GFaceError(f"dataset {spec.name!r}: {spec.file} line {line} has split {split!r}; expected "

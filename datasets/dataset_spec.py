@@ -91,10 +91,13 @@ def parse_spec(name: str, raw: object, protocol_file: Path) -> DatasetSpec:
 
     file = resolve(raw["file"]) if kind == "csv" else None
     root = resolve(raw["root"]) if "root" in raw else file.parent
+    classes = raw.get("classes") or []
+    if not isinstance(classes, list):
+        raise GFaceError(f"{where}: classes is {classes!r}; expected a list of names, e.g. [happy, sad]")
     size = raw.get("image_size", DEFAULT_IMAGE_SIZE)
     if not isinstance(size, int) or size < 8:
         raise GFaceError(f"{where}: image_size must be an integer of at least 8, got {size!r}")
-    return DatasetSpec(name, kind, root, file, tuple(str(c) for c in raw.get("classes") or ()),
+    return DatasetSpec(name, kind, root, file, tuple(str(c) for c in classes),
                        str(raw.get("train", "train")), str(raw.get("test", "test")), size)
 
 

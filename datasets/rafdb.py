@@ -84,7 +84,8 @@ def rafdb_compound(data_root: Path | None, cache_dir: Path) -> FERData:
 
 def check_layout(*folders: Path) -> None:
     """One error naming every missing label file or image folder of the given subset folders."""
-    missing = [str(p) for folder in folders for p in (folder / LABEL_FILE, folder / IMAGE_DIR) if not p.exists()]
+    missing = [str(p) for folder in folders for p, present in ((folder / LABEL_FILE, Path.is_file),
+                                                                 (folder / IMAGE_DIR, Path.is_dir)) if not present(p)]
     if missing:
         raise MissingFileError(f"RAF-DB: missing {', '.join(missing)}. Each subset folder needs {LABEL_FILE} and "
                                f"{IMAGE_DIR}/<name>_aligned.jpg; obtain RAF-DB from {OBTAIN_FROM}")

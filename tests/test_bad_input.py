@@ -43,7 +43,33 @@ def _results_without_a_column(out: Path) -> None:
     (out / "results.csv").write_text("protocol,method\ntoy-basic,kmeans\n")
 
 
-# id -> (arguments, protocol files to add {id: fields or raw text}, setup(tmp_path), words the error must contain)
+def _write(relative: str, text: str):
+    """A setup that writes ``text`` to ``tmp_path / relative``."""
+    def setup(tmp: Path) -> None:
+        (tmp / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / relative).write_text(text)
+    return setup
+
+
+def _record_with_a_word_for_a_metric(runs: Path) -> None:
+    folder = runs / "toy-basic" / "kmeans" / "split0-rep0-0000000000"
+    folder.mkdir(parents=True)
+    record = {"schema": 2, "protocol": {"id": "toy-basic", "version": 1, "dataset": "toy-blobs", "split_sha256": "0"},
+              "method": {"name": "kmeans", "params": {}}, "backbone": {"name": "toy-pixels"},
+              "scorer": "hungarian_v2", "seeds": {"split": 0, "repetition": 0}, "run_id": folder.name,
+              "results": {"test": {"all": "high"}}}
+    (folder / "record.json").write_text(json.dumps(record))
+    (folder / "done").write_text("")
+
+
+def _results_with_a_word_for_a_value(out: Path) -> None:
+    from benchmark.results import COLUMNS
+    row = {c: "0" for c in COLUMNS} | {"protocol": "toy-basic", "method": "kmeans", "value": "high"}
+    _write("results.csv", ",".join(COLUMNS) + "\n" + ",".join(row[c] for c in COLUMNS) + "\n")(out)
+
+
+# id -> (arguments, protocol files to add {id: fields or raw text}, setup(tmp_path), words the error must contain:
+# a string, or a tuple of strings that must all be there)
 CASES = {
     "count below 1": (["--methods", "kmeans", "--protocols", "toy-basic", "--set", "kmeans.n_init=0"], {}, None,
                       "kmeans.n_init=0: must be at least 1"),
@@ -91,6 +117,45 @@ CASES = {
                       "{tmp}/README.md"], {}, lambda tmp: _empty_record(tmp / "runs"), "has schema None"),
     "results.csv lacks columns": (["leaderboard", "--check", "--output-dir", "{tmp}/out"], {},
                                   lambda tmp: _results_without_a_column(tmp / "out"), "lacks the columns"),
+    "argparse mistake": (["--methods", "kmeans", "--protocols", "toy-basic", "--seeds", "many"], {}, None,
+                         "argument --seeds: invalid int value: 'many'; see python run_benchmark.py --help"),
+    "cache dir is a file": (["--methods", "kmeans", "--protocols", "toy-basic", "--cache-dir", "{tmp}/f"], {},
+                            _write("f", "x"), "is a file, not a folder"),
+    "data root is not a folder": (["--methods", "kmeans", "--protocols", "toy-basic", "--data-root", "{tmp}/no"],
+                                  {}, None, "--data-root"),
+    "several protocol mistakes": (["--methods", "kmeans", "--protocols", "x"],
+                                  {"x": _protocol(version=0, split_seeds=[-1, -1], profile="gpu",
+                                                  split_sha256={5: "ab" * 32})}, None,
+                                  ("version 0 is below 1", "must be distinct integers", "profile 'gpu'",
+                                   "pins seeds [5], which split_seeds lacks")),
+    "weight file is text": (["--methods", "kmeans", "--protocols", "x", "--dry-run", "--weights",
+                             "vit_b16_dino={tmp}/dino.pth"], {"x": _protocol(backbone="vit_b16_dino")},
+                            _write("dino.pth", "<html>Not Found</html>"),
+                            "not a loadable PyTorch weight file: it begins with b'<html>"),
+    "csv row lacks a label": (["--methods", "kmeans", "--protocols", "x", "--dry-run"],
+                              {"x": _protocol(dataset="faces", known=["happy"], new=["sad"],
+                                              dataset_spec={"type": "csv", "file": "list.csv"})},
+                              _write("protocols/list.csv", "path,label,split\na.jpg,happy,train\nb.jpg\n"),
+                              "list.csv line 3 lacks a path, label or split"),
+    "dataset_spec classes as a string": (["--methods", "kmeans", "--protocols", "x", "--dry-run"],
+                                         {"x": _protocol(dataset="faces", dataset_spec={
+                                             "type": "imagefolder", "root": ".", "classes": "happy"})}, None,
+                                         "classes is 'happy'; expected a list of names"),
+    "record value a word": (["leaderboard", "--runs-dir", "{tmp}/runs", "--output-dir", "{tmp}/out"], {},
+                            lambda tmp: _record_with_a_word_for_a_metric(tmp / "runs"), "results.test.all is 'high'"),
+    "runs dir is a file": (["leaderboard", "--runs-dir", "{tmp}/f"], {}, _write("f", "x"),
+                           "--runs-dir"),
+    "leaderboard runs dir absent": (["leaderboard", "--runs-dir", "{tmp}/nowhere"], {}, None,
+                                    "run a sweep first, or pass the --runs-dir"),
+    "missing --readme": (["leaderboard", "--check", "--output-dir", "{tmp}/out", "--readme", "{tmp}/no.md"], {},
+                         None, "--readme"),
+    "results.csv value a word": (["leaderboard", "--check", "--output-dir", "{tmp}/out"], {},
+                                 lambda tmp: _results_with_a_word_for_a_value(tmp / "out"),
+                                 "line 2: value 'high' is not a number"),
+    "results.csv is a folder": (["leaderboard", "--check", "--output-dir", "{tmp}/out"], {},
+                                lambda tmp: (tmp / "out" / "results.csv").mkdir(parents=True),
+                                "is not a readable results table"),
+    "weights list NAME": (["weights", "list", "vit_b16_dino"], {}, None, "weights list takes no NAME"),
 }
 if not torch.cuda.is_available():
     CASES["cuda without a GPU"] = (["--methods", "kmeans", "--protocols", "toy-basic", "--device", "cuda"], {},
@@ -109,7 +174,7 @@ def toy_cli(tmp_path: Path, *args: str, protocols: dict | None = None) -> subpro
     env.update(GFACE_PLUGINS=os.pathsep.join([str(REPO_ROOT / "tests" / "cli_plugins"), str(extra)]),
                GFACE_CACHE_DIR=str(tmp_path / "cache"))
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    if args[:1] != ["leaderboard"]:
+    if args[:1] not in (["leaderboard"], ["weights"]):
         args += ["--runs-dir", str(tmp_path / "runs"), "--no-leaderboard"]
     return subprocess.run([sys.executable, "run_benchmark.py", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
@@ -125,7 +190,8 @@ def test_bad_input_is_one_clear_error(tmp_path, case):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
-    assert len(errors) == 1 and expected in errors[0], proc.stderr
+    assert len(errors) == 1 and all(e in errors[0] for e in ((expected,) if isinstance(expected, str) else expected)), \
+        proc.stderr
     runs = tmp_path / "runs"
     written = sorted(p.relative_to(tmp_path) for p in runs.rglob("*") if p.is_file()) if runs.exists() else []
     assert [p for p in written if p not in before] == []  # nothing half-written

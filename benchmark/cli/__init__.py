@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from benchmark.core import atomic
-from benchmark.core.errors import GFaceError
+from benchmark.core.errors import GFaceError, MissingFileError
 from benchmark.executors import EXECUTORS
+from benchmark.protocol import PROFILES
 from benchmark.core.paths import COMMAND, DEFAULT_RUNS_DIR, LEADERBOARD_DIR, LOCAL_LEADERBOARD, REPO_ROOT, default_cache_dir
 
 USAGE = f"""{COMMAND} [options]                 run a sweep (options below)
@@ -38,8 +39,15 @@ re-running skips finished runs and re-runs killed ones; after a sweep the local 
 them under --data-root (see datasets/README.md). Scaling out (executors, torchrun): "Scaling out" in README.md."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse whose mistakes end, like every other user mistake, in one ``error:`` line (exit status 2)."""
+
+    def error(self, message: str):
+        raise GFaceError(f"{self.prog}: {message}; see {self.prog} --help")
+
+
 def build_run_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=COMMAND, usage=USAGE, description="GFACE-Bench: generalized facial-expression category discovery.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", default=["all"], metavar="NAME",
@@ -62,7 +70,7 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ablate", action="store_true",
                         help="also run, for each selected method that declares loss terms, one configuration per "
                              "term with that term's weight set to 0 (an 'Ablations' table in LEADERBOARD.md)")
-    parser.add_argument("--profile", choices=["paper", "cpu"],
+    parser.add_argument("--profile", choices=PROFILES,
                         help="parameter profile (default: the protocol's; 'cpu' on the embedded protocols)")
     parser.add_argument("--data-root", type=Path, help="folder holding the real datasets (or $GFACE_DATA_ROOT)")
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
@@ -93,7 +101,7 @@ def build_run_parser() -> argparse.ArgumentParser:
 
 
 def build_leaderboard_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=f"{COMMAND} leaderboard",
         description="Tabulate the run records under --runs-dir: results.csv (the records replace their own runs' "
                     "rows, other rows stay), LEADERBOARD.md and the charts, in RUNS_DIR/leaderboard/. The "
@@ -117,7 +125,7 @@ def build_leaderboard_parser() -> argparse.ArgumentParser:
 
 
 def build_weights_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=f"{COMMAND} weights", description="Backbone weight files: list where each is and whether it is "
         "present; fetch downloads a backbone's official weights (only when you ask), verifies the pinned sha256 "
         "and stores them in the cache.")
@@ -165,6 +173,11 @@ def run_command(args: argparse.Namespace) -> int:
     from benchmark.core.weights import use_weight_files
     use_weight_files(args.weights)
     cache_dir = args.cache_dir or default_cache_dir()
+    check_folder("--runs-dir", args.runs_dir)
+    check_folder("--cache-dir (or $GFACE_CACHE_DIR)", cache_dir)
+    if args.data_root is not None and not args.data_root.expanduser().is_dir():
+        raise MissingFileError(f"--data-root {args.data_root} is not a folder; pass the folder that holds the "
+                               f"dataset folders (raf-basic/, ferplus/, affectnet/; see datasets/README.md)")
     if args.list or args.show:
         from benchmark.catalogue import list_names, show_method
         registry = {"methods": METHODS, "datasets": DATASETS, "protocols": PROTOCOLS, "backbones": BACKBONES}
@@ -217,7 +230,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def leaderboard_command(args: argparse.Namespace) -> int:
-    from benchmark.leaderboard import RUN_KEY, RUN_SLOT, main_table, render_markdown, splice_readme
+    from benchmark.leaderboard import (README_END, README_START, RUN_KEY, RUN_SLOT, main_table, render_markdown,
+                                       splice_readme)
     from benchmark.leaderboard_latex import render_latex
     from benchmark.results import collect_records, merge_results, read_results, write_results
 
@@ -226,8 +240,13 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     if committed and args.output_dir is None and not LEADERBOARD_DIR.is_dir():
         raise GFaceError(f"{output_dir} does not exist: --publish and --check work on a source checkout's "
                          f"committed leaderboard (or pass --output-dir)")
+    check_folder("--runs-dir", args.runs_dir)
+    check_folder("--output-dir", output_dir)
     results_csv = output_dir / "results.csv"
     markdown_path, readme_path = output_dir / "LEADERBOARD.md", args.readme
+    if (args.publish or args.check) and not readme_path.is_file():
+        raise MissingFileError(f"--readme {readme_path} is not a file; pass the README whose table between the "
+                               f"markers {README_START} and {README_END} is kept in sync")
     if args.check:
         frame = read_results(results_csv)
         stale = [p.name for p, text in ((markdown_path, render_markdown(frame)),
@@ -242,6 +261,9 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     frame = collect_records(args.runs_dir)
     if frame.empty:
         if not results_csv.exists():
+            if not args.runs_dir.is_dir():
+                raise MissingFileError(f"--runs-dir {args.runs_dir} does not exist and {results_csv} neither: "
+                                       f"run a sweep first, or pass the --runs-dir your sweep wrote to")
             print(f"no run records under {args.runs_dir}: no leaderboard written")
             return 0
         frame = read_results(results_csv)
@@ -276,6 +298,9 @@ def weights_command(args: argparse.Namespace) -> int:
     load_plugins()
     cache_dir = args.cache_dir or default_cache_dir()
     if args.action == "list":
+        if args.names:
+            raise GFaceError(f"weights list takes no NAME (got {' '.join(args.names)}); it lists every backbone's "
+                             f"file. To download one: {COMMAND} weights fetch NAME")
         for name in WEIGHT_FILES.names():
             weights = WEIGHT_FILES.get(name)
             path = weights.path(cache_dir)
@@ -291,6 +316,12 @@ def weights_command(args: argparse.Namespace) -> int:
         check = f"matches the pinned {pinned}" if pinned else "no hash is pinned for it: compare it yourself"
         print(f"{name}: {path}\n  sha256 {digest} ({check})")
     return 0
+
+
+def check_folder(option: str, path: Path) -> None:
+    """A folder the command writes into may be absent (it is created), but not a file."""
+    if Path(path).expanduser().exists() and not Path(path).expanduser().is_dir():
+        raise GFaceError(f"{option} {path} is a file, not a folder; pass a folder (it is created if absent)")
 
 
 def plan_table(specs, runs_dir: Path) -> str:

@@ -58,8 +58,14 @@ def load_state_dict(path: Path, *, what: str, obtain_from: str, advice: str | No
         advice = advice or f"get it from {obtain_from} and put it there"
         raise MissingFileError(f"{what}: weight file {path} not found: {advice}. Nothing is downloaded unless "
                                f"you ask for it")
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if not head.startswith((b"PK", b"\x80")):  # torch.save writes a zip archive (or, before 1.6, a pickle)
+        found = "is empty" if not head else f"begins with {head!r}, not as a zip archive or pickle"
+        raise GFaceError(f"{what}: {path} is not a loadable PyTorch weight file: it {found} (a web page saved "
+                         f"as the file, or the wrong path?). Get the file from {obtain_from}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling/format failure gets the same advice
-        raise GFaceError(f"{what}: {path} is not a loadable PyTorch weight file ({type(exc).__name__}: {exc}). "
-                         f"Re-download it from {obtain_from}") from exc
+        raise GFaceError(f"{what}: {path} is not a loadable PyTorch weight file, perhaps truncated "
+                         f"({type(exc).__name__}: {str(exc)[:120]}). Re-download it from {obtain_from}") from exc
