@@ -105,8 +105,15 @@ def ablated_configs(method: str, params: dict) -> list[tuple[dict, str]]:
 
 
 def is_done(spec: RunSpec, runs_dir: Path) -> bool:
+    """A ``done`` marker beside a readable record; a record cut short (a full disk, a copy interrupted) makes the
+    run pending again, so the sweep runs it anew."""
     folder = spec.folder(runs_dir)
-    return (folder / "done").exists() and (folder / "record.json").exists()
+    if not (folder / "done").exists():
+        return False
+    try:
+        return isinstance(json.loads((folder / "record.json").read_text()), dict)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
 
 
 def stale_runs(spec: RunSpec, runs_dir: Path) -> list[Path]:

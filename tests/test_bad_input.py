@@ -89,6 +89,8 @@ CASES = {
                         "expected METHOD.PARAM=VALUE"),
     "unknown method": (["--methods", "kmean", "--protocols", "toy-basic"], {}, None, "unknown method 'kmean'"),
     "unknown protocol": (["--methods", "kmeans", "--protocols", "toy-basc"], {}, None, "unknown protocol"),
+    "abbreviated option": (["--methods", "kmeans", "--protocols", "toy-basic", "--seed", "3"], {}, None,
+                           "unrecognized arguments: --seed 3 (did you mean --seeds?)"),
     "zero seeds": (["--methods", "kmeans", "--protocols", "toy-basic", "--seeds", "0"], {}, None, "--seeds 0"),
     "no data root": (["--methods", "kmeans", "--protocols", "rafdb-basic"], {}, None, "needs a data root"),
     "no data root, dry run": (["--methods", "kmeans", "--protocols", "rafdb-basic", "--dry-run"], {}, None,

@@ -1,6 +1,7 @@
 """Stale results are noticed: a change of method code version, backbone weights or dataset content makes finished
 runs pending again (reported as stale by --dry-run), and the leaderboard refuses a cell that mixes versions."""
 import dataclasses
+import json
 
 import pytest
 
@@ -68,3 +69,14 @@ def test_a_rerun_replaces_the_older_run_of_its_slot_in_results_csv(run_dirs, tmp
     assert main(["leaderboard", "--runs-dir", str(tmp_path / "new-runs"), "--output-dir", str(out)]) == 0
     frame = read_results(out / "results.csv")
     assert frame["run_id"].nunique() == 1 and frame["versions"].nunique() == 1  # the old run was replaced
+
+
+def test_a_truncated_record_makes_its_run_pending_again(run_dirs, capsys):
+    assert _cli(run_dirs) == 0
+    record = next(run_dirs[0].glob("toy-basic/toy-ss/*/record.json"))
+    record.write_text(record.read_text()[:100])
+    capsys.readouterr()
+    assert _cli(run_dirs, "--dry-run") == 0
+    assert "1 runs: 0 done, 1 pending" in capsys.readouterr().out
+    assert _cli(run_dirs) == 0
+    assert json.loads(record.read_text())["run_id"] == record.parent.name

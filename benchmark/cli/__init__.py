@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import io
 import logging
 import os
@@ -40,10 +41,21 @@ them under --data-root (see datasets/README.md). Scaling out (executors, torchru
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse whose mistakes end, like every other user mistake, in one ``error:`` line (exit status 2)."""
+    """argparse whose mistakes end, like every other user mistake, in one ``error:`` line (exit status 2).
+
+    Abbreviated options are refused (``--seed 3`` would otherwise run as ``--seeds 3``); the error suggests the
+    option meant."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
 
     def error(self, message: str):
-        raise GFaceError(f"{self.prog}: {message}; see {self.prog} --help")
+        options = [option for action in self._actions for option in action.option_strings]
+        unknown = message.partition("unrecognized arguments:")[2].split()
+        close = sorted({match for word in unknown if word.startswith("-")
+                        for match in difflib.get_close_matches(word.split("=")[0], options, n=1)})
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise GFaceError(f"{self.prog}: {message}{hint}; see {self.prog} --help")
 
 
 def build_run_parser() -> argparse.ArgumentParser:
