@@ -8,6 +8,7 @@ run (the trainer shards its batches) and rank 0 alone writes the folder.
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import random
 import shutil
@@ -26,7 +27,7 @@ from benchmark import distributed
 from benchmark.device import describe
 from benchmark.core.errors import GFaceError
 from benchmark.core.knownness import auroc, fpr_at_tpr95
-from benchmark.core.paths import CHECKPOINT
+from benchmark.core.paths import CHECKPOINT, PREDICTIONS
 from benchmark.isolation import RowOrder, isolated_task
 from benchmark.method import Predictions
 from benchmark.plan import RunSpec, is_done
@@ -104,7 +105,7 @@ def run_one(spec: RunSpec, env: Environment) -> dict:
     """Run one spec and write its folder; the unit of work every executor calls."""
     folder = spec.folder(env.runs_dir)
     if not distributed.is_main():
-        return _execute(spec, env, folder)
+        return _execute(spec, env, folder)[0]
     new_folder = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     atomic.write_json(folder / "spec.json", spec.to_dict())
@@ -114,7 +115,8 @@ def run_one(spec: RunSpec, env: Environment) -> dict:
         logger.addHandler(handler)
     try:
         run_log.info("start %s", spec.to_dict())
-        record = _execute(spec, env, folder)
+        record, predictions = _execute(spec, env, folder)
+        atomic.write_bytes(folder / PREDICTIONS, predictions_npz(predictions))
         atomic.write_json(folder / "record.json", record)
         atomic.write_text(folder / "done", record["provenance"]["finished_at"] + "\n")
         if not env.keep_checkpoints:  # about 12 MB per learning run; a done run is never resumed
@@ -138,7 +140,8 @@ def run_one(spec: RunSpec, env: Environment) -> dict:
         handler.close()
 
 
-def _execute(spec: RunSpec, env: Environment, folder: Path) -> dict:
+def _execute(spec: RunSpec, env: Environment, folder: Path) -> tuple[dict, Predictions]:
+    """The run's record and its predictions (in the split's order)."""
     started, t0 = _now(), time.perf_counter()
     data = env.dataset(spec.protocol.dataset)
     split = env.split(spec)
@@ -183,7 +186,17 @@ def _execute(spec: RunSpec, env: Environment, folder: Path) -> dict:
         "info": predictions.info,
         "dataset_provenance": data.provenance,
         "provenance": provenance,
-    }
+    }, predictions
+
+
+def predictions_npz(predictions: Predictions) -> bytes:
+    """``predictions.npz``: per predicted set, ``clusters_<set>`` and ``knownness_<set>`` in the split's row order
+    (the rows of ``Split.indices(set)``), for plots and later analysis; read with ``np.load(..., allow_pickle=False)``."""
+    arrays = {f"clusters_{s}": np.asarray(v) for s, v in predictions.clusters.items()}
+    arrays |= {f"knownness_{s}": np.asarray(v, dtype=np.float64) for s, v in predictions.knownness.items()}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
 
 
 def current_identity(spec: RunSpec, data: FERData, split: Split, backbone: Backbone) -> dict[str, str]:

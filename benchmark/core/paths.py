@@ -14,6 +14,7 @@ WORK_ROOT = REPO_ROOT if IS_CHECKOUT else Path(".")
 DEFAULT_RUNS_DIR = WORK_ROOT / "runs"
 COMMAND = "python run_benchmark.py" if IS_CHECKOUT else "gface-bench"  # how messages name the entry point
 LOCAL_LEADERBOARD = "leaderboard"  # the local tables' folder inside the runs folder
+PREDICTIONS = "predictions.npz"  # a finished run's cluster ids and knownness per evaluation set, split order
 CHECKPOINT = "checkpoint.pt"  # a training run's resumable state, in its run folder (deleted once the run is done)
 
 

@@ -1,0 +1,1 @@
+"""Command-line tools run with ``python -m benchmark.tools.<name>``; never imported by plugin discovery."""
