@@ -113,6 +113,8 @@ class Protocol:
             problems.append("a class is listed twice")
         if not self.known:
             problems.append("no known classes")
+        if not self.new:
+            problems.append("no new classes (category discovery needs at least one)")
         if not 0 < self.labelled_fraction <= 1:
             problems.append(f"labelled_fraction {self.labelled_fraction} is not in (0, 1]")
         bad_sets = set(self.eval_sets) - set(EVAL_SETS)

@@ -105,6 +105,8 @@ CASES = {
                           "field 'version' is 'one'; expected an integer"),
     "class list as a string": (["--methods", "kmeans", "--protocols", "x"], {"x": _protocol(known="alpha")}, None,
                                "field 'known' is 'alpha'; expected a list of names"),
+    "no new classes": (["--methods", "kmeans", "--protocols", "x"], {"x": _protocol(new=[])}, None,
+                        "no new classes"),
     "empty labelled set": (["--methods", "kmeans", "--protocols", "x"], {"x": _protocol(labelled_fraction=0.01)},
                            None, "labels none of them"),
     "misspelt class": (["--methods", "kmeans", "--protocols", "x", "--dry-run"],
