@@ -1,8 +1,11 @@
 """Executes runs: load data, materialise the split, run the method, score, write the record atomically.
 
-Each run owns ``runs/<protocol>/<method>/<run_id>/`` holding ``spec.json``, ``log.txt``, ``record.json`` and a
-``done`` marker written last. A run with a ``done`` marker is skipped; one without (killed, crashed) is run again,
-and learning methods resume from the checkpoints they keep in that folder. Under ``torchrun`` every process runs each
+Each run owns ``runs/<protocol>/<method>/<run_id>/`` holding ``spec.json``, ``log.txt``, ``predictions.npz``,
+``record.json`` and a ``done`` marker written last. A run with a ``done`` marker and a readable record is skipped;
+one without (killed, crashed) is run again, and learning methods resume from the checkpoints they keep in that
+folder until it is done. The method sees its task through ``benchmark/isolation.py`` (no route to labels, a per-run
+row order); a user mistake found inside a run leaves no new folder behind, and an unexpected failure keeps its
+traceback in ``log.txt`` only. Under ``torchrun`` every process runs each
 run (the trainer shards its batches) and rank 0 alone writes the folder.
 """
 from __future__ import annotations
