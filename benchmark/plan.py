@@ -116,6 +116,13 @@ def is_done(spec: RunSpec, runs_dir: Path) -> bool:
         return False
 
 
+def run_status(spec: RunSpec, runs_dir: Path) -> str:
+    """"done", "stale" (pending, and a finished record of an older identity is there) or "pending"."""
+    if is_done(spec, runs_dir):
+        return "done"
+    return "stale" if stale_runs(spec, runs_dir) else "pending"
+
+
 def stale_runs(spec: RunSpec, runs_dir: Path) -> list[Path]:
     """Finished folders of the same configuration and seeds whose run id is no longer ``spec``'s: their data, split,
     weights, method code, scorer or protocol version changed since."""

@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from benchmark.plan import expand, is_done, stale_runs
+    from benchmark.plan import expand, run_status
     from benchmark.plugins import load_plugins
     from benchmark.core.registry import BACKBONES, DATASETS, METHODS, PROTOCOLS
     from benchmark.user_plugins import PLUGINS_ENV, PROTOCOLS_ENV, add_to_env
@@ -220,11 +220,11 @@ def run_command(args: argparse.Namespace) -> int:
     settings = Settings(args.runs_dir, cache_dir, args.data_root, device, args.keep_checkpoints)
     env = settings.environment()
     specs = preflight(specs, env)
-    done = [s for s in specs if is_done(s, args.runs_dir)]
     if main_process:
-        print(plan_table(specs, args.runs_dir))
-        stale = sum(bool(stale_runs(s, args.runs_dir)) for s in specs if s not in done)
-        print(f"{len(specs)} runs: {len(done)} done, {len(specs) - len(done)} pending"
+        statuses = [run_status(s, args.runs_dir) for s in specs]  # each run folder read once
+        print(plan_table(specs, statuses))
+        done, stale = statuses.count("done"), statuses.count("stale")
+        print(f"{len(specs)} runs: {done} done, {len(specs) - done} pending"
               + (f" ({stale} of them replace stale records: their data, weights or code changed)" if stale else ""))
     if args.dry_run:
         return 0
@@ -336,16 +336,13 @@ def check_folder(option: str, path: Path) -> None:
         raise GFaceError(f"{option} {path} is a file, not a folder; pass a folder (it is created if absent)")
 
 
-def plan_table(specs, runs_dir: Path) -> str:
+def plan_table(specs, statuses: list[str]) -> str:
+    """Done / stale / pending counts per protocol, method and backbone (``statuses`` from ``plan.run_status``)."""
     from tabulate import tabulate
 
-    from benchmark.plan import is_done, stale_runs
+    columns = ("done", "stale", "pending")
     counts: dict[tuple[str, str, str], list[int]] = {}
-    for spec in specs:
-        entry = counts.setdefault((spec.protocol.id, spec.method, spec.backbone), [0, 0, 0])
-        if is_done(spec, runs_dir):
-            entry[0] += 1
-        else:
-            entry[1 if stale_runs(spec, runs_dir) else 2] += 1
+    for spec, status in zip(specs, statuses):
+        counts.setdefault((spec.protocol.id, spec.method, spec.backbone), [0, 0, 0])[columns.index(status)] += 1
     rows = [[p, m, b, d, s, q] for (p, m, b), (d, s, q) in counts.items()]
     return tabulate(rows, ["protocol", "method", "backbone", "done", "stale", "pending"], tablefmt="simple")
