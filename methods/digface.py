@@ -52,15 +52,16 @@ from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
 from benchmark.task import GCDTask
-from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
+from benchmark.training.backbone_training import features_of, training_input
 from benchmark.training.debias_losses import (class_adaptive_smoothing_loss, max_min_spread, smoothing_factor,
                                               within_between_ratio, worst_case_loss)
 from benchmark.training.grl import reverse_gradient, warm_start_coefficient
 from benchmark.training.knownness import known_mass
 from benchmark.training.heads import CosineLinear, ProjectionMLP
-from benchmark.training.rebalance_addon import RebalanceAddon
+from benchmark.training.rebalance_addon import RebalanceAddon, check_inputs
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
                                        teacher_temperature)
+from benchmark.training.view_bank import check_view_bank
 from benchmark.training.trainer import Batch, OptimConfig, fit
 from benchmark.number_of_classes import require_k, require_k_given
 
@@ -105,6 +106,7 @@ class DigFaceParams:
     aux_hidden_dim: int = at_least(2048, 1)
     aux_dropout: float = 0.5
     crop_pct: float = 0.875
+    view_bank: int = 0  # V > 0: train on V stored trunk outputs per image (training/view_bank.py); 0 = fresh views
     rebalance: float = 0.0  # weight of MEK's add-on loss L_RSL + 0.1 L_RAC (training/rebalance_addon.py); 0 = off
 
     def __post_init__(self) -> None:
@@ -114,6 +116,8 @@ class DigFaceParams:
         if self.rebalance and self.classifier_on != "backbone":
             raise GFaceError("digface.rebalance computes class activation maps with the classifier's prototypes on "
                              "the backbone's feature map; add --set digface.classifier_on=backbone")
+        check_view_bank(self.view_bank, "digface")
+        check_inputs(self.rebalance, self.view_bank, "digface")
 
 
 class DigFaceNetwork(nn.Module):
@@ -167,25 +171,25 @@ class DigFace(Method):
     def run(self, task: GCDTask) -> Predictions:
         p = self.params
         k = require_k(task, "digface")
-        network = DigFaceNetwork(trainable_copy(task.backbone), task.backbone.feature_dim, k, p)
+        inputs = training_input(task, p.crop_pct, p.view_bank)
+        network = DigFaceNetwork(inputs.trained, task.backbone.feature_dim, k, p)
         if p.rebalance:
             network.rebalance = RebalanceAddon(task.backbone, task.labelled_y, len(task.unlabelled_idx), k, "digface")
-        stats = fit(network, self._step, view_maker(task.backbone, p.crop_pct), task.images, task.labelled_idx,
-                    task.labelled_y, task.unlabelled_idx,
+        stats = fit(network, self._step, inputs.views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,
                     OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=False,
                                 clip_grad_norm=p.clip_grad_norm),
                     task.work_dir, task.seed, task.device, desc="digface")
         network.eval()
         clusters, knownness = {}, {}
         for eval_set in task.prediction_sets:
-            feats = torch.from_numpy(features_of(task, network.backbone, task.indices(eval_set)))
+            feats = torch.from_numpy(features_of(task, inputs.network, task.indices(eval_set)))
             with torch.no_grad():
                 logits = network.heads(feats.to(task.device))[1].float().cpu()
             clusters[eval_set] = logits.argmax(1).numpy()
             knownness[eval_set] = known_mass(logits, task.n_known, p.student_temperature)
         mode = "released_code" if p.released_code else "paper"
         return Predictions(clusters, knownness, "known_class_probability_mass",
-                           {"train": vars(stats), "mode": mode, "memax_epsilon": self.memax_epsilon})
+                           {"train": vars(stats), **inputs.record, "mode": mode, "memax_epsilon": self.memax_epsilon})
 
     def _step(self, network: DigFaceNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params

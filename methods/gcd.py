@@ -19,9 +19,10 @@ from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
 from benchmark.task import GCDTask
-from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
+from benchmark.training.backbone_training import features_of, training_input
 from benchmark.training.heads import DINOHead
 from benchmark.training.losses import info_nce, supcon
+from benchmark.training.view_bank import check_view_bank
 from benchmark.training.trainer import Batch, OptimConfig, fit
 from benchmark.number_of_classes import estimate_k, require_k, require_k_given
 
@@ -40,11 +41,15 @@ class GCDParams:
     head_bottleneck_dim: int = at_least(256, 1)
     head_out_dim: int = at_least(65536, 1)
     crop_pct: float = 0.875
+    view_bank: int = 0  # V > 0: train on V stored trunk outputs per image (training/view_bank.py); 0 = fresh views
     n_init: int = at_least(100, 1)  # SS-k-means restarts (k_means.sh)
     max_iter: int = at_least(200, 1)
     kmeans_seed: int = 0
     estimate_k: bool = False  # estimate K with Brent's method instead of taking the protocol's
     k_max: int = at_least(1000, 1)
+
+    def __post_init__(self) -> None:
+        check_view_bank(self.view_bank, "gcd")
 
 
 class GCDNetwork(nn.Module):
@@ -74,13 +79,13 @@ class GCD(Method):
     def run(self, task: GCDTask) -> Predictions:
         p = self.params
         head = DINOHead(task.backbone.feature_dim, p.head_hidden_dim, p.head_bottleneck_dim, p.head_out_dim)
-        network = GCDNetwork(trainable_copy(task.backbone), head)
-        stats = fit(network, self._step, view_maker(task.backbone, p.crop_pct), task.images, task.labelled_idx,
-                    task.labelled_y, task.unlabelled_idx,
+        inputs = training_input(task, p.crop_pct, p.view_bank)
+        network = GCDNetwork(inputs.trained, head)
+        stats = fit(network, self._step, inputs.views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,
                     OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=True),
                     task.work_dir, task.seed, task.device, desc="gcd")
         rows = np.concatenate([task.labelled_idx, task.unlabelled_idx, task.test_idx])
-        feats = l2_normalise(features_of(task, network.backbone, rows))
+        feats = l2_normalise(features_of(task, inputs.network, rows))
         n_l, n_u = len(task.labelled_idx), len(task.unlabelled_idx)
         f_l, f_u, f_test = feats[:n_l], feats[n_l:n_l + n_u], feats[n_l + n_u:]
         k, k_scores = self._number_of_classes(task, feats[:n_l + n_u])
@@ -91,7 +96,7 @@ class GCD(Method):
                     for s in task.prediction_sets}
         knownness = {s: max_cosine(set_feats[s], result.centres[:task.n_known]) for s in task.prediction_sets}
         return Predictions(clusters, knownness, "max_cosine_to_labelled_cluster_centres",
-                           {"train": vars(stats), "k_used": k, "k_estimates": k_scores, "inertia": result.inertia})
+                           {"train": vars(stats), **inputs.record, "k_used": k, "k_estimates": k_scores, "inertia": result.inertia})
 
     def _step(self, network: GCDNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params

@@ -29,7 +29,7 @@ from benchmark.training.attention_consistency import (class_activation_maps, fli
 from benchmark.training.closed_set import NO_ROWS, ClosedSetNetwork, features_and_logits
 from benchmark.training.flip_views import erased_view_maker
 from benchmark.training.rebalance import labelled_class_weights, rebalanced_smooth_loss
-from benchmark.training.trainer import Batch, OptimConfig, fit
+from benchmark.training.trainer import Batch, OptimConfig, fit, image_views
 
 
 @dataclass
@@ -56,9 +56,9 @@ class MEK(Method):
         p = self.params
         weights = labelled_class_weights(task.labelled_y, task.n_known, task.known_class_names).to(task.device)
         network = ClosedSetNetwork(task.backbone, task.n_known, with_map=True, method_name="mek")
-        views = erased_view_maker(task.backbone, p.crop_pct, p.erase_p, with_flip=True)
-        stats = fit(network, partial(self._step, weights=weights), views, task.images, task.labelled_idx,
-                    task.labelled_y, NO_ROWS,
+        views = image_views(task.images, task.device,
+                            erased_view_maker(task.backbone, p.crop_pct, p.erase_p, with_flip=True))
+        stats = fit(network, partial(self._step, weights=weights), views, task.labelled_idx, task.labelled_y, NO_ROWS,
                     OptimConfig(p.epochs, min(p.batch_size, len(task.labelled_idx)), p.lr, momentum=0.0,
                                 weight_decay=p.weight_decay, decay_1d=True, clip_grad_norm=p.clip_grad_norm,
                                 optimizer="adamw"),

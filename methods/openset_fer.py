@@ -43,7 +43,7 @@ from benchmark.task import GCDTask
 from benchmark.training.attention_consistency import attention_consistency, class_activation_maps, flip_discrepancy
 from benchmark.training.closed_set import NO_ROWS, ClosedSetNetwork, features_and_logits, train_closed_set_model
 from benchmark.training.flip_views import erased_view_maker
-from benchmark.training.trainer import Batch, OptimConfig, fit
+from benchmark.training.trainer import Batch, OptimConfig, fit, image_views
 from benchmark.number_of_classes import require_k, require_k_given
 
 DETECTOR_DATA = ("pool", "train")
@@ -125,13 +125,14 @@ class OpenSetFER(Method):
     def _detect(self, task: GCDTask, train_rows, targets, pool, pool_pseudo) -> tuple[np.ndarray, np.ndarray, dict]:
         """Stages C-D: per-pool-image detector loss (averaged over detectors and snapshots), detector features."""
         p = self.params
-        views = erased_view_maker(task.backbone, p.crop_pct, p.erase_p, with_flip=True)
+        views = image_views(task.images, task.device,
+                            erased_view_maker(task.backbone, p.crop_pct, p.erase_p, with_flip=True))
         work = Path(task.work_dir)
 
         def train(network, keep, epochs, lr_decay, folder, seed):
             optim = OptimConfig(epochs, min(p.detector_batch_size, len(keep)), p.detector_lr, momentum=0.0,
                                 weight_decay=p.weight_decay, decay_1d=True, optimizer="adam", lr_decay=lr_decay)
-            return vars(fit(network, self._step, views, task.images, train_rows[keep], targets[keep], NO_ROWS, optim,
+            return vars(fit(network, self._step, views, train_rows[keep], targets[keep], NO_ROWS, optim,
                             work / folder, seed, task.device, desc=f"openset-fer {folder}"))
 
         everything = np.arange(len(train_rows))

@@ -18,12 +18,13 @@ from torch import nn
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
 from benchmark.task import GCDTask
-from benchmark.training.backbone_training import features_of, trainable_copy, view_maker
+from benchmark.training.backbone_training import features_of, training_input
 from benchmark.training.knownness import known_mass
 from benchmark.training.heads import CosineLinear, ProjectionMLP
-from benchmark.training.rebalance_addon import RebalanceAddon
+from benchmark.training.rebalance_addon import RebalanceAddon, check_inputs
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
                                        teacher_temperature)
+from benchmark.training.view_bank import check_view_bank
 from benchmark.training.trainer import Batch, OptimConfig, fit
 from benchmark.number_of_classes import require_k, require_k_given
 
@@ -46,7 +47,12 @@ class SimGCDParams:
     proj_hidden_dim: int = at_least(2048, 1)
     proj_out_dim: int = at_least(256, 1)
     crop_pct: float = 0.875
+    view_bank: int = 0  # V > 0: train on V stored trunk outputs per image (training/view_bank.py); 0 = fresh views
     rebalance: float = 0.0  # weight of MEK's add-on loss L_RSL + 0.1 L_RAC (training/rebalance_addon.py); 0 = off
+
+    def __post_init__(self) -> None:
+        check_view_bank(self.view_bank, "simgcd")
+        check_inputs(self.rebalance, self.view_bank, "simgcd")
 
 
 class SimGCDNetwork(nn.Module):
@@ -77,22 +83,21 @@ class SimGCD(Method):
     def run(self, task: GCDTask) -> Predictions:
         p = self.params
         k = require_k(task, "simgcd")
-        network = SimGCDNetwork(trainable_copy(task.backbone), task.backbone.feature_dim, k, p.proj_hidden_dim,
-                                p.proj_out_dim)
+        inputs = training_input(task, p.crop_pct, p.view_bank)
+        network = SimGCDNetwork(inputs.trained, task.backbone.feature_dim, k, p.proj_hidden_dim, p.proj_out_dim)
         if p.rebalance:
             network.rebalance = RebalanceAddon(task.backbone, task.labelled_y, len(task.unlabelled_idx), k, "simgcd")
-        stats = fit(network, self._step, view_maker(task.backbone, p.crop_pct), task.images, task.labelled_idx,
-                    task.labelled_y, task.unlabelled_idx,
+        stats = fit(network, self._step, inputs.views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,
                     OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=False),
                     task.work_dir, task.seed, task.device, desc="simgcd")
         clusters, knownness = {}, {}
         for eval_set in task.prediction_sets:
-            feats = torch.from_numpy(features_of(task, network.backbone, task.indices(eval_set)))
+            feats = torch.from_numpy(features_of(task, inputs.network, task.indices(eval_set)))
             with torch.no_grad():
                 logits = network.prototypes.cpu()(feats)
             clusters[eval_set] = logits.argmax(1).numpy()
             knownness[eval_set] = known_mass(logits, task.n_known, p.student_temperature)
-        return Predictions(clusters, knownness, "known_class_probability_mass", {"train": vars(stats)})
+        return Predictions(clusters, knownness, "known_class_probability_mass", {"train": vars(stats), **inputs.record})
 
     def _step(self, network: SimGCDNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from benchmark.core.paths import REPO_ROOT
-from benchmark.training.trainer import Batch, OptimConfig, fit
+from benchmark.training.trainer import Batch, OptimConfig, fit, image_views
 from tests.toy_plugins import toy_data
 
 DATA = toy_data()
@@ -36,7 +36,8 @@ def train_linear(work_dir: Path) -> dict:
     """A mean-reduced loss on deterministic views: averaging shard gradients equals the one-process gradient."""
     torch.manual_seed(0)
     model = torch.nn.Linear(8 * 8 * 3, 2)
-    fit(model, _mean_loss, _flat_views, DATA.images, LABELLED, DATA.labels[LABELLED], UNLABELLED,
+    fit(model, _mean_loss, image_views(DATA.images, torch.device("cpu"), _flat_views), LABELLED, DATA.labels[LABELLED],
+        UNLABELLED,
         OptimConfig(2, 16, 0.005, 0.9, 1e-3, decay_1d=False), work_dir, seed=5, device=torch.device("cpu"),
         desc="linear")
     return model.state_dict()

@@ -29,7 +29,9 @@ def test_one_epoch_smoke_run(run_dirs, method):
 def _toy_training(work_dir, crash_in_epoch=None):
     data = toy_data()
     backbone = toy_cnn(None)
-    from benchmark.training.backbone_training import trainable_copy, view_maker
+    from benchmark.training.augment import two_views
+    from benchmark.training.backbone_training import trainable_copy
+    from benchmark.training.trainer import image_views
     torch.manual_seed(0)
     network = torch.nn.Sequential(trainable_copy(backbone), torch.nn.Linear(backbone.feature_dim, 4))
     labelled = np.flatnonzero(data.is_train & (data.labels < 2))[::2]
@@ -42,7 +44,9 @@ def _toy_training(work_dir, crash_in_epoch=None):
         mask = batch.is_labelled.repeat(2)
         return torch.nn.functional.cross_entropy(logits[mask], batch.labels.repeat(2)[mask]), {}
 
-    fit(network, step, view_maker(backbone, 0.875), data.images, labelled, data.labels[labelled], unlabelled,
+    views = image_views(data.images, torch.device("cpu"), lambda uint8, g: two_views(
+        uint8, backbone.input_size, 0.875, backbone.mean, backbone.std, g))
+    fit(network, step, views, labelled, data.labels[labelled], unlabelled,
         OptimConfig(3, 16, 0.05, 0.9, 1e-4, decay_1d=False), work_dir, seed=7, device=torch.device("cpu"),
         desc="toy")
     return network.state_dict()

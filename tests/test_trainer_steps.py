@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.training.trainer import Batch, OptimConfig, fit
+from benchmark.training.trainer import Batch, OptimConfig, fit, image_views
 from tests.toy_plugins import toy_data
 
 DATA = toy_data()
@@ -25,7 +25,8 @@ def _train(work_dir, seen, optim, crash_at_step=None, loss_scale=1.0):
         seen.append((batch.epoch, batch.step, batch.total_steps))
         return loss_scale * network(batch.views).sum(), {}
 
-    fit(model, step, _flat_views, DATA.images, LABELLED, DATA.labels[LABELLED], UNLABELLED, optim, work_dir, seed=3,
+    fit(model, step, image_views(DATA.images, torch.device("cpu"), _flat_views), LABELLED,
+        DATA.labels[LABELLED], UNLABELLED, optim, work_dir, seed=3,
         device=torch.device("cpu"), desc="steps")
     return model
 

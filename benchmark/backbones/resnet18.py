@@ -32,9 +32,17 @@ class ResNet18Features(ResNet):
         super().__init__(BasicBlock, [2, 2, 2, 2])
         del self.fc
 
-    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything before ``layer4`` (frozen in partial fine-tuning): (B, 256, H/16, W/16)."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.layer3(self.layer2(self.layer1(x)))
+
+    def tail(self, h: torch.Tensor) -> torch.Tensor:
+        """``layer4`` and the pooling, from the trunk's output."""
+        return torch.flatten(self.avgpool(self.layer4(h)), 1)
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer4(self.trunk(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(self.avgpool(self.feature_map(x)), 1)
@@ -83,7 +91,8 @@ def build_backbone(source: WeightFile, cache_dir: Path) -> Backbone:
     model.load_state_dict(trunk_state(checkpoint, model, source, path), strict=False)
     return Backbone(name=source.name, model=model.eval(), input_size=INPUT_SIZE, mean=IMAGENET_MEAN,
                     std=IMAGENET_STD, feature_dim=FEATURE_DIM, weights_sha256=file_sha256(path),
-                    trainable_prefixes=(LAST_STAGE,), feature_map=ResNet18Features.feature_map)
+                    trainable_prefixes=(LAST_STAGE,), feature_map=ResNet18Features.feature_map,
+                    trunk=ResNet18Features.trunk, tail=ResNet18Features.tail)
 
 
 @BACKBONES.register(MSCELEB.name)

@@ -37,6 +37,17 @@ def patch_token_map(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return tokens.transpose(1, 2).reshape(len(x), -1, side, side)
 
 
+def vit_trunk(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Tokens after the embedding and every block but the last (B, 197, 768): the frozen part."""
+    x = model.norm_pre(model.patch_drop(model._pos_embed(model.patch_embed(x))))
+    return model.blocks[:-1](x)
+
+
+def vit_tail(model: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """The last block, the final LayerNorm and the CLS pooling, from the trunk's tokens."""
+    return model.forward_head(model.norm(model.blocks[-1](tokens)))
+
+
 @BACKBONES.register("vit_b16_dino")
 def vit_b16_dino(cache_dir: Path) -> Backbone:
     """DINO ViT-B/16, CLS feature after the final LayerNorm; weights from a local file."""
@@ -50,4 +61,4 @@ def vit_b16_dino(cache_dir: Path) -> Backbone:
                          f"{unexpected[:5]}. Use the backbone-only checkpoint from {OBTAIN_FROM}")
     return Backbone(name="vit_b16_dino", model=model.eval(), input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD,
                     feature_dim=768, weights_sha256=file_sha256(path), trainable_prefixes=("blocks.11.",),
-                    crop_pct=0.875, feature_map=patch_token_map)
+                    crop_pct=0.875, feature_map=patch_token_map, trunk=vit_trunk, tail=vit_tail)

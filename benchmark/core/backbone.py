@@ -20,6 +20,9 @@ class Backbone:
     ``trainable_prefixes`` names the parameters that partial fine-tuning unfreezes (e.g. the last block).
     ``feature_map(model, x)`` (optional) returns the last spatial map (B, feature_dim, H, W) of ``model`` (the
     backbone's network or a copy of it) for the same input; methods with class activation maps need it.
+    ``trunk(model, x)`` and ``tail(model, h)`` (optional, together) split the forward pass at the first trainable
+    layer: ``tail(model, trunk(model, x))`` equals ``model(x)``, ``trunk`` holds only frozen layers, so its output
+    for a fixed input never changes during partial fine-tuning (the view bank, ``benchmark/training/view_bank.py``).
     The test transform resizes to ``input_size / crop_pct`` and centre-crops ``input_size`` (DINO: 256 -> 224).
     """
 
@@ -33,6 +36,8 @@ class Backbone:
     trainable_prefixes: tuple[str, ...] = ()
     crop_pct: float = 1.0
     feature_map: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor] | None = None
+    trunk: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor] | None = None
+    tail: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor] | None = None
 
 
 class BackboneFactory(Protocol):

@@ -80,8 +80,8 @@ def imagenet_train_transform(backbone: Backbone, crop_pct: float):
 def dataloader_fit(files: list[Path], transform, workers: int):
     """A drop-in for ``trainer.fit`` whose batches come from per-sample JPEG decoding in a DataLoader."""
 
-    def fit(model, step, make_views, images, labelled_idx, labelled_y, unlabelled_idx, optim, work_dir, seed,
-            device, desc) -> TrainStats:
+    def fit(model, step, make_views, labelled_idx, labelled_y, unlabelled_idx, optim, work_dir, seed, device,
+            desc) -> TrainStats:
         model.to(device)
         optimizer, _ = build_optimiser(model, optim)  # one epoch: the schedule never steps
         rows = np.concatenate([labelled_idx, unlabelled_idx])

@@ -2,7 +2,8 @@
 library").
 
 "imagenet" augmentation of GCD/SimGCD: resize to ``size / crop_pct`` (bicubic), random crop ``size``, horizontal
-flip with p = 0.5 (the colour jitter of the release has zero strength and is omitted), normalise.
+flip with p = 0.5 (the colour jitter of the release has zero strength and is omitted), normalise. The resize is
+deterministic, so both views of a batch crop the same resized batch.
 """
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ import torch
 import torch.nn.functional as F
 
 
-def random_views(images_uint8: torch.Tensor, size: int, crop_pct: float, mean, std,
-                 generator: torch.Generator) -> torch.Tensor:
-    """One augmented float view (B, 3, size, size) of a uint8 (B, H, W, 3) batch; randomness from ``generator``."""
+def resized(images_uint8: torch.Tensor, size: int, crop_pct: float) -> torch.Tensor:
+    """float (B, 3, R, R) in [0, 1], R = ``int(size / crop_pct)``, from a uint8 (B, H, W, 3) batch (bicubic)."""
     x = images_uint8.permute(0, 3, 1, 2).float().div_(255.0)
-    resized = int(size / crop_pct)
-    if x.shape[-2:] != (resized, resized):
-        x = F.interpolate(x, size=(resized, resized), mode="bicubic", align_corners=False).clamp_(0.0, 1.0)
-    b, slack = x.shape[0], resized - size
+    side = int(size / crop_pct)
+    if x.shape[-2:] != (side, side):
+        x = F.interpolate(x, size=(side, side), mode="bicubic", align_corners=False).clamp_(0.0, 1.0)
+    return x
+
+
+def crop_flip_normalise(x: torch.Tensor, size: int, mean, std, generator: torch.Generator) -> torch.Tensor:
+    """A random ``size`` crop of each resized image, flipped horizontally with p = 0.5, then normalised."""
+    b, slack = x.shape[0], x.shape[-1] - size
     gen_device = generator.device
     top = torch.randint(0, slack + 1, (b,), generator=generator, device=gen_device).to(x.device)
     left = torch.randint(0, slack + 1, (b,), generator=generator, device=gen_device).to(x.device)
@@ -32,7 +37,14 @@ def random_views(images_uint8: torch.Tensor, size: int, crop_pct: float, mean, s
     return (x - mean_t) / std_t
 
 
+def random_views(images_uint8: torch.Tensor, size: int, crop_pct: float, mean, std,
+                 generator: torch.Generator) -> torch.Tensor:
+    """One augmented float view (B, 3, size, size) of a uint8 (B, H, W, 3) batch; randomness from ``generator``."""
+    return crop_flip_normalise(resized(images_uint8, size, crop_pct), size, mean, std, generator)
+
+
 def two_views(images_uint8: torch.Tensor, size: int, crop_pct: float, mean, std,
               generator: torch.Generator) -> torch.Tensor:
-    """(2B, 3, size, size): view 1 of every image, then view 2."""
-    return torch.cat([random_views(images_uint8, size, crop_pct, mean, std, generator) for _ in range(2)])
+    """(2B, 3, size, size): view 1 of every image, then view 2 (one resize, two crops)."""
+    x = resized(images_uint8, size, crop_pct)
+    return torch.cat([crop_flip_normalise(x, size, mean, std, generator) for _ in range(2)])

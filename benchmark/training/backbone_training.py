@@ -12,7 +12,9 @@ from benchmark.features import extract_features
 from benchmark.task import GCDTask
 from benchmark.training.augment import two_views
 from benchmark.training.finetune import freeze_all_but
-from benchmark.training.trainer import ViewFn
+from benchmark.training.trainer import ViewFn, image_views
+from benchmark.core.errors import GFaceError
+from benchmark.training.view_bank import Tail
 
 
 def trainable_copy(backbone: Backbone) -> torch.nn.Module:
@@ -22,10 +24,35 @@ def trainable_copy(backbone: Backbone) -> torch.nn.Module:
     return model
 
 
-def view_maker(backbone: Backbone, crop_pct: float) -> ViewFn:
-    """Two "imagenet"-augmented views at the backbone's input size and normalisation."""
-    return lambda uint8, generator: two_views(uint8, backbone.input_size, crop_pct, backbone.mean, backbone.std,
-                                              generator)
+def view_maker(task: GCDTask, crop_pct: float) -> ViewFn:
+    """Two fresh "imagenet"-augmented views of each row at the backbone's input size and normalisation."""
+    backbone = task.backbone
+    return image_views(task.images, task.device, lambda uint8, generator: two_views(
+        uint8, backbone.input_size, crop_pct, backbone.mean, backbone.std, generator))
+
+
+@dataclasses.dataclass
+class TrainingInput:
+    """How a partly fine-tuned backbone is fed during training: ``views`` for ``trainer.fit`` and ``trained``, the
+    module the method's network calls on them (the copy itself, or its ``Tail`` on view-bank trunk outputs).
+    ``network`` is the full copy: the one to extract features with after training."""
+
+    network: torch.nn.Module
+    trained: torch.nn.Module
+    views: ViewFn
+    record: dict
+
+
+def training_input(task: GCDTask, crop_pct: float, view_bank: int) -> TrainingInput:
+    """A trainable copy of the task's backbone and its two views per row: fresh augmentations (``view_bank=0``) or
+    two of ``view_bank`` stored trunk outputs per training image (``benchmark/training/view_bank.py``)."""
+    network = trainable_copy(task.backbone)
+    if not view_bank:
+        return TrainingInput(network, network, view_maker(task, crop_pct), {"view_bank": None})
+    if task.view_bank_source is None:
+        raise GFaceError(f"task {task.protocol_id}: this task offers no view bank; set view_bank=0")
+    bank = task.view_bank_source(np.concatenate([task.labelled_idx, task.unlabelled_idx]), view_bank, crop_pct)
+    return TrainingInput(network, Tail(network, task.backbone.tail), bank, {"view_bank": bank.describe()})
 
 
 def features_of(task: GCDTask, network: torch.nn.Module, rows: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from benchmark.core.errors import GFaceError
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, trainable_copy
 from benchmark.training.flip_views import erased_view_maker
-from benchmark.training.trainer import Batch, OptimConfig, TrainStats, fit
+from benchmark.training.trainer import Batch, OptimConfig, TrainStats, fit, image_views
 
 NO_ROWS = np.zeros(0, dtype=np.int64)  # the empty D_U that makes ``fit`` train supervised
 
@@ -73,8 +73,9 @@ def train_closed_set_model(task: GCDTask, p, work_dir: Path, desc: str) -> tuple
     """Stage A: the closed-set classifier on D_L (``p`` has epochs, batch_size, lr, weight_decay, lr_decay,
     crop_pct and erase_p)."""
     network = ClosedSetNetwork(task.backbone, task.n_known, with_map=False, method_name=desc)
-    stats = fit(network, cross_entropy_step, erased_view_maker(task.backbone, p.crop_pct, p.erase_p, with_flip=False),
-        task.images, task.labelled_idx, task.labelled_y, NO_ROWS,
+    views = image_views(task.images, task.device,
+                        erased_view_maker(task.backbone, p.crop_pct, p.erase_p, with_flip=False))
+    stats = fit(network, cross_entropy_step, views, task.labelled_idx, task.labelled_y, NO_ROWS,
         closed_set_optim(p.epochs, p.batch_size, p.lr, p.weight_decay, p.lr_decay, len(task.labelled_idx)),
         work_dir, task.seed, task.device, desc=desc)
     return network, stats

@@ -12,7 +12,7 @@ import torch
 
 from benchmark.core.backbone import Backbone
 from benchmark.training.augment import random_views
-from benchmark.training.trainer import ViewFn
+from benchmark.training.trainer import AugmentFn
 
 ERASE_SCALE = (0.02, 0.25)  # area fraction (Open-Set-FER, EAC)
 ERASE_RATIO = (0.3, 3.3)  # aspect ratio range of torchvision's RandomErasing
@@ -41,7 +41,7 @@ def random_erasing(x: torch.Tensor, p: float, generator: torch.Generator) -> tor
     return x.masked_fill(inside[:, None].to(x.device), 0.0)
 
 
-def erased_view_maker(backbone: Backbone, crop_pct: float, erase_p: float, with_flip: bool) -> ViewFn:
+def erased_view_maker(backbone: Backbone, crop_pct: float, erase_p: float, with_flip: bool) -> AugmentFn:
     """(B, 3, S, S) erased views, or (2B, 3, S, S) with ``with_flip``: the views, then their horizontal flips."""
 
     def make(uint8: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

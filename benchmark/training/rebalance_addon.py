@@ -22,6 +22,14 @@ from benchmark.training.rebalance import WEIGHT_SCALE, rebalanced_smooth_loss
 from benchmark.training.trainer import Batch
 
 
+def check_inputs(rebalance: float, view_bank: int, method_name: str) -> None:
+    """The add-on's attention consistency flips images, so it needs image views, not a view bank's trunk outputs."""
+    if rebalance and view_bank:
+        raise GFaceError(f"{method_name}.rebalance compares class activation maps of each image and its horizontal "
+                         f"flip, which needs images, not the trunk outputs of a view bank; set "
+                         f"{method_name}.view_bank=0 or {method_name}.rebalance=0")
+
+
 class RebalanceAddon(nn.Module):
     """Holds the running class-size estimate as buffers, so checkpoints keep it and a resumed run continues it."""
 

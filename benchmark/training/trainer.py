@@ -45,7 +45,7 @@ class OptimConfig:
 
 @dataclass
 class Batch:
-    views: torch.Tensor  # (2B, 3, S, S): view 1 of every image, then view 2
+    views: torch.Tensor  # (2B, ...): view 1 of every image, then view 2 (images, or trunk outputs from a view bank)
     labels: torch.Tensor  # (B,) re-indexed labels; -1 for unlabelled images (never to be read by a loss)
     is_labelled: torch.Tensor  # (B,) bool
     epoch: int
@@ -54,7 +54,14 @@ class Batch:
 
 
 StepFn = Callable[[torch.nn.Module, Batch], tuple[torch.Tensor, dict[str, float]]]
-ViewFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+AugmentFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]  # uint8 (B, H, W, 3) batch -> model input
+ViewFn = Callable[[np.ndarray, torch.Generator], torch.Tensor]  # task rows of a batch -> model input on the device
+
+
+def image_views(images: np.ndarray, device: torch.device, augment: AugmentFn) -> ViewFn:
+    """Views made on the device from the uint8 images of the batch's rows."""
+    return lambda rows, generator: augment(torch.from_numpy(np.ascontiguousarray(images[rows])).to(device),
+                                           generator)
 
 
 @dataclass
@@ -68,12 +75,14 @@ class TrainStats:
     iterations_per_epoch: int
 
 
-def fit(model: torch.nn.Module, step: StepFn, make_views: ViewFn, images: np.ndarray, labelled_idx: np.ndarray,
+def fit(model: torch.nn.Module, step: StepFn, make_views: ViewFn, labelled_idx: np.ndarray,
         labelled_y: np.ndarray, unlabelled_idx: np.ndarray, optim: OptimConfig, work_dir: Path, seed: int,
         device: torch.device, desc: str) -> TrainStats:
     """Train ``model`` in place; resumes from ``work_dir/checkpoint.pt`` when a killed run left one.
 
-    With an empty ``unlabelled_idx`` every epoch is a shuffled pass over the labelled rows (supervised training).
+    ``make_views(rows, generator)`` gives the model's input for a batch of task rows (``image_views``: augmented
+    images; ``view_bank.ViewBank``: stored trunk outputs). With an empty ``unlabelled_idx`` every epoch is a
+    shuffled pass over the labelled rows (supervised training).
     """
     model.to(device=device, memory_format=torch.channels_last)  # about 1.3x faster convolutions on CPU
     optimizer, scheduler = build_optimiser(model, optim)
@@ -101,8 +110,7 @@ def fit(model: torch.nn.Module, step: StepFn, make_views: ViewFn, images: np.nda
                    disable=not distributed.is_main())
         for index, global_positions in enumerate(bar):
             positions = distributed.shard(global_positions) if parallel else global_positions
-            uint8 = torch.from_numpy(np.ascontiguousarray(images[rows[positions.numpy()]])).to(device)
-            batch = Batch(make_views(uint8, view_rng), labels[positions].to(device),
+            batch = Batch(make_views(rows[positions.numpy()], view_rng), labels[positions].to(device),
                           (labels[positions] >= 0).to(device), epoch, epoch * n_batches + index,
                           optim.epochs * n_batches)
             with autocast:

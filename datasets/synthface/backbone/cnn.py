@@ -70,9 +70,17 @@ class SynthFaceCNN(nn.Module):
             self.add_module(f"stage{index + 1}", BasicBlock(widths[index], widths[index + 1], stride=2))
         self.pool = nn.AdaptiveAvgPool2d(1)
 
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything before the last stage: (B, 128, 6, 6), frozen in partial fine-tuning."""
+        return self.stage3(self.stage2(self.stage1(self.stem(x))))
+
+    def tail(self, h: torch.Tensor) -> torch.Tensor:
+        """The last stage and the pooling, from the trunk's output."""
+        return self.pool(self.stage4(h)).flatten(1)
+
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """The last stage's (B, 256, 3, 3) map, whose spatial mean is the feature."""
-        return self.stage4(self.stage3(self.stage2(self.stage1(self.stem(x)))))
+        return self.stage4(self.trunk(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.feature_map(x)).flatten(1)
@@ -101,7 +109,7 @@ def load_backbone(path: Path) -> Backbone:
     return Backbone(name=NAME, model=model.eval(), input_size=INPUT_SIZE,
                     mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std),
                     feature_dim=FEATURE_DIM, weights_sha256=file_sha256(path), trainable_prefixes=(LAST_STAGE,),
-                    feature_map=SynthFaceCNN.feature_map)
+                    feature_map=SynthFaceCNN.feature_map, trunk=SynthFaceCNN.trunk, tail=SynthFaceCNN.tail)
 
 
 def save_weights(model: SynthFaceCNN, mean: np.ndarray, std: np.ndarray, path: Path) -> None:
