@@ -44,6 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -57,7 +58,7 @@ from benchmark.training.debias_losses import (class_adaptive_smoothing_loss, max
                                               within_between_ratio, worst_case_loss)
 from benchmark.training.grl import reverse_gradient, warm_start_coefficient
 from benchmark.training.knownness import known_mass
-from benchmark.training.heads import CosineLinear, ProjectionMLP
+from benchmark.training.heads import CosineLinear, ProjectionMLP, scale_to_unit_norm
 from benchmark.training.rebalance_addon import RebalanceAddon, check_inputs
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
                                        teacher_temperature)
@@ -66,6 +67,7 @@ from benchmark.training.trainer import Batch, OptimConfig, fit
 from benchmark.number_of_classes import require_k, require_k_given
 
 CLASSIFIER_PLACEMENTS = ("projector", "backbone")
+INIT_SAMPLE = 1024  # training images whose frozen features set the projector's initial scale
 
 
 @dataclass
@@ -106,8 +108,13 @@ class DigFaceParams:
     aux_hidden_dim: int = at_least(2048, 1)
     aux_dropout: float = 0.5
     crop_pct: float = 0.875
+    # stabilisers (suite deviations, methods/README.md "DIG-FACE"; False / 0 restores the paper and the release)
+    unit_norm_projector: bool = True  # scale the projector's last layer so |z| has median 1 on the data at init
+    aux_on_normalised: bool = True  # the worst-case head reads GRL(n(z)), bounded, instead of GRL(z)
+    warmup_fraction: float = 0.05  # linear learning-rate warm-up over the first 5 % of the steps
     view_bank: int = 0  # V > 0: train on V stored trunk outputs per image (training/view_bank.py); 0 = fresh views
-    rebalance: float = 0.0  # weight of MEK's add-on loss L_RSL + 0.1 L_RAC (training/rebalance_addon.py); 0 = off
+    rebalance: float = 0.0  # MEK add-on (training/rebalance_addon.py): > 0 replaces L_CE's one-hot targets with
+    # re-balanced smooth labels and adds rebalance * 0.1 L_RAC; 0 = off
 
     def __post_init__(self) -> None:
         if self.classifier_on not in CLASSIFIER_PLACEMENTS:
@@ -153,6 +160,7 @@ class DigFace(Method):
                         "proj_hidden_dim": 512},
                 "smoke": {"epochs": 1, "batch_size": 16, "teacher_warmup_epochs": 1, "cluster_start_epoch": 0,
                           "grl_max_iters": 20, "proj_hidden_dim": 32, "aux_hidden_dim": 32}}
+    version = 2  # 2: stabilisers (unit-norm projector init, normalised worst-case input, lr warm-up)
     summary = "DIG-FACE: SimGCD with implicit (adversarial worst-case head) and explicit (3-level) debiasing"
     ablation_terms: ClassVar[dict[str, str]] = {
         "ce": "ce_weight", "distill": "distill_weight", "memax": "memax_weight", "infonce": "infonce_weight",
@@ -173,11 +181,15 @@ class DigFace(Method):
         k = require_k(task, "digface")
         inputs = training_input(task, p.crop_pct, p.view_bank)
         network = DigFaceNetwork(inputs.trained, task.backbone.feature_dim, k, p)
+        initial_norm = None
+        if p.unit_norm_projector:
+            sample = np.concatenate([task.labelled_idx, task.unlabelled_idx])[:INIT_SAMPLE]
+            initial_norm = scale_to_unit_norm(network.projector, torch.from_numpy(task.frozen_features[sample]))
         if p.rebalance:
             network.rebalance = RebalanceAddon(task.backbone, task.labelled_y, len(task.unlabelled_idx), k, "digface")
         stats = fit(network, self._step, inputs.views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,
                     OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=False,
-                                clip_grad_norm=p.clip_grad_norm),
+                                clip_grad_norm=p.clip_grad_norm, warmup_fraction=p.warmup_fraction),
                     task.work_dir, task.seed, task.device, desc="digface")
         network.eval()
         clusters, knownness = {}, {}
@@ -189,7 +201,8 @@ class DigFace(Method):
             knownness[eval_set] = known_mass(logits, task.n_known, p.student_temperature)
         mode = "released_code" if p.released_code else "paper"
         return Predictions(clusters, knownness, "known_class_probability_mass",
-                           {"train": vars(stats), **inputs.record, "mode": mode, "memax_epsilon": self.memax_epsilon})
+                           {"train": vars(stats), **inputs.record, "initial_projection_norm": initial_norm,
+                            "mode": mode, "memax_epsilon": self.memax_epsilon})
 
     def _step(self, network: DigFaceNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params
@@ -206,7 +219,8 @@ class DigFace(Method):
             return torch.stack([unit[:n][batch.is_labelled], unit[n:][batch.is_labelled]], dim=1)
 
         terms: dict[str, tuple[float, Callable[[], torch.Tensor]]] = {
-            "ce": (p.ce_weight, lambda: F.cross_entropy(scaled[labelled], labels[labelled]) if labelled.any()
+            "ce": (p.ce_weight, lambda: network.rebalance.smooth_label_loss(scaled[labelled], labels[labelled])
+                   if p.rebalance else F.cross_entropy(scaled[labelled], labels[labelled]) if labelled.any()
                    else logits.sum() * 0.0),
             "distill": (p.distill_weight, lambda: cross_view_distillation(
                 logits, p.student_temperature, teacher_temperature(
@@ -220,14 +234,17 @@ class DigFace(Method):
                 smoothing_factor(batch.step, batch.total_steps, p.smoothing_start, p.released_code),
                 p.released_code)),
             "worst_case": (p.worst_case_weight, lambda: worst_case_loss(
-                network.aux_head(reverse_gradient(z[:n], grl)), logits[:n], batch.is_labelled, p.eta_prime)),
+                network.aux_head(reverse_gradient(F.normalize(z[:n], dim=1) if p.aux_on_normalised else z[:n], grl)),
+                logits[:n], batch.is_labelled, p.eta_prime)),
             "within_between": (cluster_on * p.within_between_weight, lambda: within_between_ratio(
                 labelled_projections(), batch.labels[batch.is_labelled], p.released_code)),
             "max_min": (cluster_on * p.max_min_weight, lambda: max_min_spread(
                 labelled_projections(), batch.labels[batch.is_labelled], p.released_code)),
-            "rebalance": (p.rebalance, lambda: network.rebalance(network.backbone, batch, logits, p.student_temperature,
-                                                                 network.classifier.weight)),
+            "rebalance": (p.rebalance, lambda: network.rebalance.attention_consistency(
+                network.backbone, batch.views[:n], network.classifier.weight)),
         }
+        if p.rebalance:
+            network.rebalance.update_class_sizes(logits[~labelled].detach(), p.student_temperature)
         values = {name: compute() for name, (weight, compute) in terms.items() if weight}
         loss = sum((terms[name][0] * value for name, value in values.items()), logits.sum() * 0.0)
         return loss, {**{name: value.item() for name, value in values.items()}, "grl": grl}

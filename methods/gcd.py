@@ -96,7 +96,8 @@ class GCD(Method):
                     for s in task.prediction_sets}
         knownness = {s: max_cosine(set_feats[s], result.centres[:task.n_known]) for s in task.prediction_sets}
         return Predictions(clusters, knownness, "max_cosine_to_labelled_cluster_centres",
-                           {"train": vars(stats), **inputs.record, "k_used": k, "k_estimates": k_scores, "inertia": result.inertia})
+                           {"train": vars(stats), **inputs.record, "k_used": k, "k_estimates": k_scores,
+                            "inertia": result.inertia})
 
     def _step(self, network: GCDNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params

@@ -48,7 +48,8 @@ class SimGCDParams:
     proj_out_dim: int = at_least(256, 1)
     crop_pct: float = 0.875
     view_bank: int = 0  # V > 0: train on V stored trunk outputs per image (training/view_bank.py); 0 = fresh views
-    rebalance: float = 0.0  # weight of MEK's add-on loss L_RSL + 0.1 L_RAC (training/rebalance_addon.py); 0 = off
+    rebalance: float = 0.0  # MEK add-on (training/rebalance_addon.py): > 0 replaces L_CE's one-hot targets with
+    # re-balanced smooth labels and adds rebalance * 0.1 L_RAC; 0 = off
 
     def __post_init__(self) -> None:
         check_view_bank(self.view_bank, "simgcd")
@@ -74,6 +75,7 @@ class SimGCD(Method):
     Params = SimGCDParams
     profiles = {"cpu": {"epochs": 4, "teacher_warmup_epochs": 1, "proj_hidden_dim": 512},  # schedules x 4/200, >= 1
                 "smoke": {"epochs": 1, "batch_size": 16, "teacher_warmup_epochs": 1, "proj_hidden_dim": 32}}
+    version = 2  # 2: the MEK add-on replaces L_CE's one-hot targets (rebalance > 0 only)
     summary = "SimGCD: cosine-prototype classifier with self-distillation and mean-entropy regularisation"
 
     def check(self, shape: TaskShape) -> None:
@@ -107,7 +109,11 @@ class SimGCD(Method):
         ts = p.student_temperature
         tt = teacher_temperature(batch.epoch, p.teacher_warmup_epochs, p.teacher_temperature_start,
                                  p.teacher_temperature_end)
-        ce = F.cross_entropy(logits[labelled] / ts, labels[labelled]) if labelled.any() else logits.sum() * 0.0
+        if p.rebalance:
+            network.rebalance.update_class_sizes(logits[~labelled].detach(), ts)
+            ce = network.rebalance.smooth_label_loss(logits[labelled] / ts, labels[labelled])
+        else:
+            ce = F.cross_entropy(logits[labelled] / ts, labels[labelled]) if labelled.any() else logits.sum() * 0.0
         distill = cross_view_distillation(logits, ts, tt)
         memax = mean_entropy_regulariser(logits, ts)
         unsup_con = info_nce(z, p.info_nce_temperature)
@@ -115,7 +121,7 @@ class SimGCD(Method):
         w = p.sup_weight
         loss = (1 - w) * (distill + p.memax_weight * memax) + w * ce + (1 - w) * unsup_con + w * sup_con
         if p.rebalance:
-            loss = loss + p.rebalance * network.rebalance(network.backbone, batch, logits, ts,
-                                                          network.prototypes.weight)
+            loss = loss + p.rebalance * network.rebalance.attention_consistency(
+                network.backbone, batch.views[:len(batch.labels)], network.prototypes.weight)
         return loss, {"ce": ce.item(), "distill": distill.item(), "memax": memax.item(),
                       "infonce": unsup_con.item(), "supcon": sup_con.item()}

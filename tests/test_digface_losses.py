@@ -193,9 +193,11 @@ def _setup(**changes):
 ONLY_WORST_CASE = {name: 0.0 for name in DigFace.ablation_terms.values() if name != "worst_case_weight"}
 
 
+@pytest.mark.parametrize("aux_on_normalised", [False, True])
 @pytest.mark.parametrize("released_code", [False, True])
-def test_step_sends_reversed_worst_case_gradient_to_the_features(released_code):
-    method, network, batch = _setup(released_code=released_code, **ONLY_WORST_CASE)
+def test_step_sends_reversed_worst_case_gradient_to_the_features(released_code, aux_on_normalised):
+    method, network, batch = _setup(released_code=released_code, aux_on_normalised=aux_on_normalised,
+                                    **ONLY_WORST_CASE)
     loss, logs = method._step(network, batch)
     assert set(logs) == {"worst_case", "grl"}
     loss.backward()
@@ -203,7 +205,8 @@ def test_step_sends_reversed_worst_case_gradient_to_the_features(released_code):
     aux_grad = network.aux_head[0].weight.grad.clone()
     network.zero_grad()
     z, logits = network(batch.views)  # the same loss without the reversal layer
-    plain = 0.2 * worst_case_loss(network.aux_head(z[:6]), logits[:6], batch.is_labelled)
+    aux_input = torch.nn.functional.normalize(z[:6], dim=1) if aux_on_normalised else z[:6]
+    plain = 0.2 * worst_case_loss(network.aux_head(aux_input), logits[:6], batch.is_labelled)
     plain.backward()
     lam = 0.0 if released_code else warm_start_coefficient(500, high=0.1, max_iters=1000)
     assert logs["grl"] == pytest.approx(lam)

@@ -1,4 +1,4 @@
-"""MEK as an add-on of the parametric GCD methods: class-size estimate, the loss on fixed tensors, a SimGCD run."""
+"""MEK as an add-on of the parametric GCD methods: class-size estimate, the losses on fixed tensors, a SimGCD run."""
 import json
 
 import pytest
@@ -9,7 +9,6 @@ from benchmark.core.backbone import Backbone
 from benchmark.cli import main
 from benchmark.core.errors import GFaceError
 from benchmark.training.rebalance_addon import RebalanceAddon
-from benchmark.training.trainer import Batch
 from methods.digface import DigFaceParams
 
 
@@ -30,21 +29,21 @@ def test_class_sizes_count_labelled_plus_estimated_unlabelled_images():
     assert addon.class_weights().tolist() == pytest.approx([80 / 100, 80 / 300, 80 / 380, 80 / 100])
 
 
-def test_loss_on_fixed_tensors_matches_the_formula():
+def test_losses_on_fixed_tensors_match_the_formulas():
     addon = _addon(momentum=0.5)
-    views = torch.zeros(4, 3, 1, 2)  # B = 2 images x 2 views, 1 x 2 maps
+    views = torch.zeros(2, 3, 1, 2)  # view 1 of B = 2 images, 1 x 2 maps
     views[0, :, 0, 0], views[1, :, 0, 1] = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 2.0, 0.0])
-    batch = Batch(views, torch.tensor([1, -1]), torch.tensor([True, False]), 0, 0, 1)
     logits = torch.tensor([[0.0, 0.1, 0.0, 0.0], [0.0, 0.0, 0.1, 0.0], [0.0, 0.1, 0.0, 0.0], [0.1, 0.0, 0.0, 0.0]])
     prototypes = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
-    loss = addon(torch.nn.Identity(), batch, logits, 0.1, prototypes)
+    addon.update_class_sizes(logits[[1, 3]], 0.1)  # the unlabelled rows
     share = 0.5 * torch.full((4,), 0.25) + 0.5 * F.softmax(logits[[1, 3]] / 0.1, dim=1).mean(0)
     torch.testing.assert_close(addon.unlabelled_share, share)
     n = torch.tensor([10.0, 30.0, 0.0, 0.0]) + 40 * share
     w = n.sum() / (10 * n.clamp(min=10))
-    targets = torch.zeros(2, 4)  # labelled rows 0 and 2, both class 1
+    targets = torch.zeros(2, 4)  # labelled rows 0 and 2, both class 1: the smooth labels replace one-hot targets
     targets[:, 1], targets[:, [0, 2, 3]] = 0.7, 0.3 * w[[0, 2, 3]] / w[[0, 2, 3]].sum()
     rsl = -(targets * F.log_softmax(logits[[0, 2]] / 0.1, dim=1)).sum(1).mean()
+    assert addon.smooth_label_loss(logits[[0, 2]] / 0.1, torch.tensor([1, 1])).item() == pytest.approx(rsl.item())
     v = F.normalize(prototypes, dim=1)
     rac = 0.0
     for image in (0, 1):  # CAMs (K, 2) of view 1 and of its flip, the latter flipped back; w-weighted mean squares
@@ -52,7 +51,8 @@ def test_loss_on_fixed_tensors_matches_the_formula():
         cam, cam_of_flip = v @ (view * SCALE), v @ (view.flip(1) * SCALE)
         rac += (w * ((cam - cam_of_flip.flip(1)) ** 2).mean(1)).sum() / 2
     assert rac > 0
-    assert loss.item() == pytest.approx((rsl + 0.1 * rac).item(), rel=1e-5)
+    loss = addon.attention_consistency(torch.nn.Identity(), views, prototypes)
+    assert loss.item() == pytest.approx((0.1 * rac).item(), rel=1e-5)
 
 
 def test_simgcd_runs_with_the_add_on_and_digface_needs_a_backbone_classifier(run_dirs):

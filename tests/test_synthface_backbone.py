@@ -10,8 +10,8 @@ import torch
 import datasets.synthface.backbone.cnn as synthface_cnn
 from datasets.synthface.backbone.augment import AUGMENTATIONS
 from datasets.synthface.backbone.clips import render_face_clips
-from datasets.synthface.backbone.cnn import (FEATURE_DIM, INPUT_SIZE, LAST_STAGE, SynthFaceCNN, build_backbone,
-                                               load_backbone, weight_file)
+from datasets.synthface.backbone.cnn import (FEATURE_DIM, INPUT_SIZE, LAST_STAGE, SHIPPED_SHA256, SynthFaceCNN,
+                                               build_backbone, load_backbone, shipped_weights, weight_file)
 from datasets.synthface.backbone.pretrain import PretrainConfig, embed, grouped_order, nt_xent, train
 from benchmark.core.errors import GFaceError, MissingFileError
 from benchmark.core.registry import BACKBONES
@@ -150,3 +150,24 @@ def test_oracle_confusion_and_most_confused():
     assert confusion.tolist() == [[1, 1, 1], [1, 1, 0], [2, 0, 1]]
     # class 0 mixed with 2 three times (1 + 2), with 1 twice (1 + 1); never with itself
     assert most_confused(confusion, 0) == [(2, 3), (1, 2)]
+
+
+def test_the_shipped_weights_are_those_of_the_current_default_configuration(tmp_path):
+    """A fresh clone loads the committed file instead of pretraining; a changed generator, config or training
+    code changes the key, and this test then asks for the file to be re-made."""
+    assert shipped_weights().is_file(), (
+        f"no shipped weights named {shipped_weights().name}: run python -m datasets.synthface.tools.pretrain_backbone "
+        f"--cache-dir DIR, copy the file into {shipped_weights().parent} and update SHIPPED_SHA256")
+    backbone = build_backbone(tmp_path)
+    assert backbone.weights_sha256 == SHIPPED_SHA256
+    assert not (tmp_path / "backbones").exists()  # loaded in place, nothing pretrained
+
+
+def test_damaged_shipped_weights_are_refused(tmp_path, monkeypatch):
+    damaged = tmp_path / "weights"
+    damaged.mkdir()
+    original = shipped_weights().read_bytes()
+    (damaged / shipped_weights().name).write_bytes(original[:-64] + bytes(64))
+    monkeypatch.setattr(synthface_cnn, "SHIPPED_WEIGHTS", damaged)
+    with pytest.raises(GFaceError, match="damaged|not a loadable"):
+        build_backbone(tmp_path / "cache")

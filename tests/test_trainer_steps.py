@@ -55,3 +55,29 @@ def test_gradient_norm_is_clipped(tmp_path):
         moved[clip] = (torch.cat([p.detach().flatten() for p in model.parameters()]) - initial).norm().item()
     assert moved[0.5] == pytest.approx(0.5, rel=1e-5)
     assert moved[None] > 100
+
+
+def test_warmup_factor_rises_linearly_then_stays_at_one():
+    from benchmark.training.trainer import warmup_factor
+    assert [warmup_factor(s, 40, 0.1) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert warmup_factor(0, 40, 0.0) == 1.0
+    assert warmup_factor(0, 10, 0.01) == 1.0  # ceil(0.1) = one step: the full rate from the start
+
+
+def test_a_warm_up_step_uses_the_scaled_rate_and_leaves_the_schedule_alone():
+    from benchmark.training.trainer import optimiser_step
+    model = torch.nn.Linear(1, 1, bias=False)
+    model.weight.data.fill_(1.0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    optimiser_step(model, optimizer, model(torch.ones(1, 1)).sum(), None, lr_factor=0.2)  # gradient 1
+    assert model.weight.item() == pytest.approx(1.0 - 0.2 * 0.5)
+    assert optimizer.param_groups[0]["lr"] == 0.5
+
+
+def test_unit_norm_initialisation_of_a_projector():
+    from benchmark.training.heads import ProjectionMLP, scale_to_unit_norm
+    torch.manual_seed(0)
+    projector, features = ProjectionMLP(16, 32, 8), torch.rand(100, 16)
+    before = projector(features).norm(dim=1).median().item()
+    assert scale_to_unit_norm(projector, features) == pytest.approx(before)
+    assert projector(features).norm(dim=1).median().item() == pytest.approx(1.0, rel=1e-5)

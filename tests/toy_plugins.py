@@ -47,7 +47,8 @@ def toy_cnn(cache_dir: Path) -> Backbone:
         model = SynthFaceCNN().eval()
     return Backbone("toy-cnn", model, input_size=8, mean=(0.5,) * 3, std=(0.25,) * 3,
                     feature_dim=SynthFaceCNN.feature_dim, weights_sha256="toy-cnn-seed0",
-                    trainable_prefixes=("stage4",), feature_map=SynthFaceCNN.feature_map)
+                    trainable_prefixes=("stage4",), feature_map=SynthFaceCNN.feature_map, trunk=SynthFaceCNN.trunk,
+                    tail=SynthFaceCNN.tail)
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 ``python -m benchmark.speed.gpu_check --out gpu_check/`` runs, one after another, each with its own time limit:
 faiss-gpu against the GCD release's layout (``ss_kmeans``), RAF-DB-scale feature extraction and k-means for
-ResNet-18 and ViT-B/16 (``rafdb_scale``), and bf16 training throughput of gcd, simgcd and digface on ViT-B/16
-(``training_throughput``), all with random weights where the real files are absent. Each step writes its JSON next
+ResNet-18 and ViT-B/16 (``rafdb_scale``), bf16 training throughput of gcd, simgcd and digface on ViT-B/16 with fresh
+views and from a view bank (``training_throughput``), all with random weights where the real files are absent, and
+the learners on the embedded SynthFACE protocol (``learner_speed``). Each step writes its JSON next
 to its printed table; at the end one Markdown summary lists every step, its wall time and its rows. A step that
 fails or runs past its limit is reported and the others still run.
 
@@ -21,15 +22,17 @@ from pathlib import Path
 from tabulate import tabulate
 
 STEPS = {  # name -> (module, full-size arguments, smoke arguments, time limit in seconds; 7.5 minutes in all)
-    "ss-kmeans (faiss-gpu)": ("ss_kmeans", ["--device", "cuda"], ["--n", "2000", "--k", "20", "--known", "10"], 60),
+    "ss-kmeans (faiss-gpu)": ("ss_kmeans", ["--device", "cuda"], ["--n", "2000", "--k", "20", "--known", "10"], 45),
     "rafdb-scale resnet18": ("rafdb_scale", ["--backbone", "resnet18_msceleb", "--random-weights", "--device", "cuda"],
                              ["--backbone", "resnet18_msceleb", "--random-weights", "--n-train", "64", "--n-test",
-                              "32"], 90),
+                              "32"], 75),
     "rafdb-scale vit-b/16": ("rafdb_scale", ["--random-weights", "--device", "cuda"],
-                             ["--random-weights", "--n-train", "32", "--n-test", "16"], 150),
+                             ["--random-weights", "--n-train", "32", "--n-test", "16"], 140),
     "training vit-b/16 bf16": ("training_throughput", ["--random-weights", "--device", "cuda", "--steps", "50",
-                                                       "--batch-size", "128", "--workers", "8"],
-                               ["--random-weights", "--steps", "1", "--batch-size", "16", "--workers", "1"], 150),
+                                                       "--batch-size", "128", "--workers", "8", "--view-bank", "4"],
+                               ["--random-weights", "--steps", "1", "--batch-size", "16", "--workers", "1",
+                                "--view-bank", "2"], 150),
+    "learners synthface-cnn": ("learner_speed", ["--device", "cuda"], ["--methods", "simgcd", "--view-bank", "2"], 40),
 }
 SMOKE_SLACK = 5  # toy sizes on 2 CPU cores still build a ViT-B/16 and run it: their limits are this much longer
 

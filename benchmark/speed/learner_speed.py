@@ -52,7 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", type=Path, default=None, help="cache with the dataset and backbone")
     parser.add_argument("--data-root", type=Path, default=None)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda")
-    parser.add_argument("--json", type=Path, help="also write the tables and machine facts here")
+    parser.add_argument("--json", type=Path, help="also write the throughput table and machine facts here (the step "
+                                                  "table beside it, '-step-parts' appended)")
     return parser.parse_args(argv)
 
 
@@ -129,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
                       "whole step (view bank)": round(1000 * args.batch_size / banked, 1)})
     notes = [f"{protocol.id} split 0, {args.profile} profile, {args.epochs} epoch(s) per pipeline, backbone "
              f"{backbone.name}; the bank's build is one-time per (images, backbone, V, crop)"]
-    publish(f"Learner training throughput ({device})", rows, device, None, notes)
-    publish(f"One training step of {args.batch_size} images, milliseconds ({device})", parts, device, args.json,
+    publish(f"Learner training throughput ({device})", rows, device, args.json, notes)
+    parts_json = args.json.with_name(f"{args.json.stem}-step-parts.json") if args.json else None
+    publish(f"One training step of {args.batch_size} images, milliseconds ({device})", parts, device, parts_json,
             ["parts measured one by one on the same batch; 'heads, losses, optimiser' is the whole step (from the "
              "fresh-views throughput) minus the three parts"])
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 import tempfile
 import time
@@ -50,6 +51,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="METHOD.PARAM=VALUE",
                         help="override a method parameter (epochs and batch_size are set by this script)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes of the baseline")
+    parser.add_argument("--view-bank", type=int, default=0, metavar="V",
+                        help="also time training from a view bank of V stored trunk outputs per image (its one-time "
+                             "build is timed separately); 0 = not timed")
     parser.add_argument("--jpeg-quality", type=int, default=95)
     add_synthetic_arguments(parser)
     return parser.parse_args(argv)
@@ -157,8 +161,19 @@ def main(argv: list[str] | None = None) -> int:
                 task = synthetic_task(protocol, data, backbone, tmp, work, device)
                 speeds[pipeline] = train_speed(method_class, params, task, module, replacement)
             (ours, baseline_speed) = speeds.values()
-            rows.append({"method": name, **{f"{k} (images/s)": v for k, v in speeds.items()},
-                         "speed-up": ours / max(baseline_speed, 1e-9)})
+            row = {"method": name, **{f"{k} (images/s)": v for k, v in speeds.items()},
+                   "speed-up": ours / max(baseline_speed, 1e-9)}
+            if args.view_bank:
+                work = tmp / f"{name}-bank"
+                work.mkdir()
+                task = synthetic_task(protocol, data, backbone, tmp, work, device)
+                t0 = time.perf_counter()
+                task.view_bank_source(np.concatenate([task.labelled_idx, task.unlabelled_idx]), args.view_bank,
+                                      crop_pct)
+                row["view bank build (s)"] = time.perf_counter() - t0
+                row[f"view bank {args.view_bank} (images/s)"] = train_speed(
+                    method_class, dataclasses.replace(params, view_bank=args.view_bank), task, module, None)
+            rows.append(row)
     notes = [f"{args.steps} iterations of {args.batch_size} images (two views each) per method and pipeline, "
              f"{args.profile} profile, backbone {backbone.name}"
              + (" with random weights" if args.random_weights else "") + f", {args.workers} DataLoader workers",

@@ -22,6 +22,16 @@ class ProjectionMLP(nn.Module):
         return self.layers(x)
 
 
+@torch.no_grad()
+def scale_to_unit_norm(projector: ProjectionMLP, features: torch.Tensor) -> float:
+    """Data-dependent initialisation (in the spirit of LSUV, Mishkin & Matas, ICLR 2016): scale the projector's last
+    layer so that the median norm of its output on ``features`` is 1; returns the median norm before. Exact at
+    initialisation, where that layer's bias is zero."""
+    before = projector(features).norm(dim=1).median().item()
+    projector.layers[-1].weight.mul_(1.0 / max(before, 1e-12))
+    return before
+
+
 class CosineLinear(nn.Module):
     """Weight-normalised linear layer without bias and with its gain fixed to 1: cosines of normalised inputs.
 

@@ -1,11 +1,13 @@
 """MEK's losses as an add-on of the parametric GCD methods (methods/README.md, "MEK as an add-on"; suite design).
 
-``L_add = L_RSL(labelled rows) + 0.1 L_RAC(view 1 and its exact flip, all K classes)``, added to the host's objective
-with the host's weight ``rebalance``. Class weights ``w_k = N / (10 n_k)`` use estimated class sizes over D_L and D_U:
-``n_k`` = labelled count + N_U x the running mean (momentum 0.99) of the unlabelled rows' soft assignment to class k,
-so known and new classes are counted on the same images; each ``n_k`` is floored at the smallest labelled class
-count, which caps the weight of a tiny cluster. The class activation maps use the host's L2-normalised cosine
-prototypes as the classifier V (weights detached) on the backbone's last feature map.
+As in the paper, the re-balanced smooth labels (RSL) *replace* the one-hot targets of the host's cross-entropy on
+the labelled rows (``smooth_label_loss``), and the re-balanced attention consistency (RAC, view 1 and its exact flip,
+all K classes) is added with the host's weight ``rebalance`` times 0.1 (``attention_consistency``). Class weights
+``w_k = N / (10 n_k)`` use estimated class sizes over D_L and D_U: ``n_k`` = labelled count + N_U x the running mean
+(momentum 0.99) of the unlabelled rows' soft assignment to class k (``update_class_sizes``), so known and new classes
+are counted on the same images; each ``n_k`` is floored at the smallest labelled class count, which caps the weight
+of a tiny cluster. The class activation maps use the host's L2-normalised cosine prototypes as the classifier V
+(weights detached) on the backbone's last feature map.
 """
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ from benchmark.core.errors import GFaceError
 from benchmark.training.attention_consistency import (class_activation_maps, flip_discrepancy,
                                                       rebalanced_attention_consistency)
 from benchmark.training.rebalance import WEIGHT_SCALE, rebalanced_smooth_loss
-from benchmark.training.trainer import Batch
 
 
 def check_inputs(rebalance: float, view_bank: int, method_name: str) -> None:
@@ -52,19 +53,21 @@ class RebalanceAddon(nn.Module):
         floor = self.labelled_counts[self.labelled_counts > 0].min()
         return counts.sum() / (WEIGHT_SCALE * torch.maximum(counts, floor))
 
-    def forward(self, backbone: nn.Module, batch: Batch, logits: torch.Tensor, temperature: float,
-                prototypes: torch.Tensor) -> torch.Tensor:
-        """``logits`` (2B, K) of the host's classifier on ``batch.views``; ``prototypes`` (K, C) its weights."""
-        n = len(batch.labels)
-        labelled = batch.is_labelled.repeat(2)
-        if (~labelled).any():
-            share = F.softmax(logits[~labelled].detach().float() / temperature, dim=1).mean(0)
+    @torch.no_grad()
+    def update_class_sizes(self, unlabelled_logits: torch.Tensor, temperature: float) -> None:
+        """Fold the batch's mean soft assignment of its unlabelled rows into the running share."""
+        if len(unlabelled_logits):
+            share = F.softmax(unlabelled_logits.float() / temperature, dim=1).mean(0)
             self.unlabelled_share.mul_(self.momentum).add_((1 - self.momentum) * share)
-        weights = self.class_weights()
-        rsl = rebalanced_smooth_loss(logits[labelled] / temperature, batch.labels.repeat(2)[labelled], weights,
-                                     self.smoothing)
-        view = batch.views[:n]
-        feature_map = self.map_of(backbone, torch.cat([view, view.flip(-1)])).float()
+
+    def smooth_label_loss(self, scaled_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the labelled rows' scaled logits against re-balanced smooth labels (replaces L_CE)."""
+        return rebalanced_smooth_loss(scaled_logits, labels, self.class_weights(), self.smoothing)
+
+    def attention_consistency(self, backbone: nn.Module, views: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
+        """``rac_weight`` x L_RAC of ``views`` (view 1 of each image) and their exact flips; ``prototypes`` (K, C)."""
+        n = len(views)
+        feature_map = self.map_of(backbone, torch.cat([views, views.flip(-1)])).float()
         cams = class_activation_maps(feature_map, F.normalize(prototypes.float(), dim=-1))
-        rac = rebalanced_attention_consistency(flip_discrepancy(cams[:n], cams[n:]), weights)
-        return rsl + self.rac_weight * rac
+        return self.rac_weight * rebalanced_attention_consistency(flip_discrepancy(cams[:n], cams[n:]),
+                                                                  self.class_weights())

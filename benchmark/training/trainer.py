@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ class OptimConfig:
     clip_grad_norm: float | None = None  # global gradient-norm clipping (DIG-FACE: 100); None = no clipping
     optimizer: str = "sgd"  # "sgd" (momentum), "adam" (L2 weight decay; Open-Set-FER) or "adamw" (MEK)
     lr_decay: float | None = None  # exponential decay factor per epoch instead of the cosine schedule
+    warmup_fraction: float = 0.0  # linear learning-rate warm-up over this fraction of all steps (0 = none)
 
 
 @dataclass
@@ -115,7 +117,8 @@ def fit(model: torch.nn.Module, step: StepFn, make_views: ViewFn, labelled_idx: 
                           optim.epochs * n_batches)
             with autocast:
                 loss, logs = ddp(batch) if parallel else step(model, batch)
-            optimiser_step(model, optimizer, loss, optim.clip_grad_norm)
+            optimiser_step(model, optimizer, loss, optim.clip_grad_norm,
+                           warmup_factor(batch.step, batch.total_steps, optim.warmup_fraction))
             n_images += len(global_positions)
             running = {k: 0.9 * running.get(k, v) + 0.1 * v for k, v in {"loss": loss.item(), **logs}.items()}
             bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()})
@@ -128,14 +131,26 @@ def fit(model: torch.nn.Module, step: StepFn, make_views: ViewFn, labelled_idx: 
                       optim.batch_size, per_process, n_batches)
 
 
+def warmup_factor(step: int, total_steps: int, fraction: float) -> float:
+    """``(step + 1) / W`` for the first ``W = ceil(fraction * total_steps)`` steps, then 1."""
+    warmup_steps = math.ceil(fraction * total_steps)
+    return min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+
+
 def optimiser_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
-                   clip_grad_norm: float | None) -> None:
-    """Backward pass, optional global gradient-norm clipping, one optimiser step."""
+                   clip_grad_norm: float | None, lr_factor: float = 1.0) -> None:
+    """Backward pass, optional global gradient-norm clipping, one optimiser step at ``lr_factor`` times the
+    scheduled learning rate (the schedule itself never sees the factor)."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if clip_grad_norm is not None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+    scheduled = [group["lr"] for group in optimizer.param_groups]
+    for group, lr in zip(optimizer.param_groups, scheduled):
+        group["lr"] = lr * lr_factor
     optimizer.step()
+    for group, lr in zip(optimizer.param_groups, scheduled):
+        group["lr"] = lr
 
 
 def _save(path: Path, epoch: int, model, optimizer, scheduler, generator: torch.Generator) -> None:

@@ -57,6 +57,12 @@ class Tail(nn.Module):
         return self._tail(self.network, h)
 
 
+def distinct_pairs(n: int, n_views: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two different view indices in [0, n_views) for each of ``n`` images, uniform over ordered pairs."""
+    first = torch.randint(0, n_views, (n,), generator=generator)
+    return first, (first + torch.randint(1, n_views, (n,), generator=generator)) % n_views
+
+
 @dataclass
 class ViewBank:
     """``bank(rows, generator)``: (2B, ...) float32 trunk outputs on ``device``, two different stored views of each
@@ -75,8 +81,7 @@ class ViewBank:
         slots = self.slot_of_row[rows]
         if (slots < 0).any():
             raise ValueError("view bank: a batch asked for an image that is not in the bank")
-        first = torch.randint(0, self.n_views, (len(rows),), generator=generator)
-        second = (first + torch.randint(1, self.n_views, (len(rows),), generator=generator)) % self.n_views
+        first, second = distinct_pairs(len(rows), self.n_views, generator)
         pairs = np.concatenate([self.stored[slots, first.numpy()], self.stored[slots, second.numpy()]])
         return torch.from_numpy(pairs).to(self.device, dtype=torch.float32)
 

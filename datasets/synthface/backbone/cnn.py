@@ -1,8 +1,9 @@
 """SynthFaceCNN: a small ResNet-like network for 48 px faces, pretrained without expression labels.
 
-Registered as backbone ``synthface-cnn``. The first request pretrains it by clip contrast (see
-``pretrain.py`` and datasets/synthface/README.md) on synthetic persons disjoint from the benchmark's and caches the weights
-under ``<cache_dir>/backbones/synthface-cnn-<key>.pt``; later requests load that file.
+Registered as backbone ``synthface-cnn``. Its weights come from, in this order: the cache
+(``<cache_dir>/backbones/synthface-cnn-<key>.pt``), the file shipped in ``weights/`` when its key is the current one
+(pretrained by this code; every machine then runs the same backbone), or a fresh pretraining by clip contrast (see
+``pretrain.py`` and datasets/synthface/README.md) on synthetic persons disjoint from the benchmark's, cached there.
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ STAGE_WIDTHS = (32, 64, 128, 256)
 FEATURE_DIM = STAGE_WIDTHS[-1]
 LAST_STAGE = "stage4"
 NAME = "synthface-cnn"
+SHIPPED_WEIGHTS = Path(__file__).parent / "weights"  # pretrained weights committed with the code
+SHIPPED_SHA256 = "5e2329a24cfaa94c730163810d7fcca0fcaa4f0dabb42fa436d8d9e1c3c32306"
 MEAN_KEY, STD_KEY = "input_normalisation.mean", "input_normalisation.std"
 
 FaceSource = Callable[[PretrainConfig], tuple[np.ndarray, np.ndarray]]
@@ -132,18 +135,33 @@ def render_pretraining_faces(config: PretrainConfig) -> tuple[np.ndarray, np.nda
     return images, np.unique(ids, return_inverse=True)[1]
 
 
+def shipped_weights() -> Path:
+    """Where the committed weights of the default configuration would be (the file name carries their key)."""
+    return SHIPPED_WEIGHTS / weight_file(SHIPPED_WEIGHTS, DEFAULT_CONFIG, GENERATOR_VERSION).name
+
+
 def build_backbone(cache_dir: Path, *, config: PretrainConfig = DEFAULT_CONFIG,
-                   faces: FaceSource | None = None, generator_version: str | None = None) -> Backbone:
-    """Load the cached backbone, pretraining and caching it first if absent.
+                   faces: FaceSource | None = None, generator_version: str | None = None,
+                   use_shipped: bool = True) -> Backbone:
+    """Load the cached backbone, else the shipped one (default configuration only, ``use_shipped``), else pretrain
+    and cache it.
 
     ``faces(config) -> (uint8 images n×48×48×3, labels)`` defaults to ``render_pretraining_faces``;
     ``generator_version`` (default: SynthFACE's) enters the cache key.
     """
+    default = faces is None and config == DEFAULT_CONFIG and generator_version in (None, GENERATOR_VERSION)
     if faces is None:
         faces, generator_version = render_pretraining_faces, generator_version or GENERATOR_VERSION
     if generator_version is None:
         raise ValueError("generator_version is required with a custom face source")
     path = weight_file(cache_dir, config, generator_version)
+    if not path.exists() and default and use_shipped and shipped_weights().exists():
+        backbone = load_backbone(shipped_weights())
+        if backbone.weights_sha256 != SHIPPED_SHA256:
+            raise GFaceError(f"backbone {NAME!r}: the shipped weight file {shipped_weights()} is damaged (sha256 "
+                             f"{backbone.weights_sha256[:12]}…, expected {SHIPPED_SHA256[:12]}…); restore it with "
+                             f"git checkout, or delete it to pretrain the backbone anew")
+        return backbone
     if not path.exists():
         images, labels = faces(config)
         result = train(SynthFaceCNN, images, labels, config, desc=f"pretraining {NAME}")
