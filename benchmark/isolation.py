@@ -19,9 +19,9 @@ from benchmark.features import cached_features
 from benchmark.protocol import Split
 from benchmark.task import GCDTask, RunImages
 from benchmark.core.data import FERData
-from benchmark.training.view_bank import load_view_bank
 
 METHOD_CACHE = "method-cache"  # <cache_dir>/method-cache/<method>/: each method's own cache, no labels in it
+VIEW_BANKS = "view-banks"  # <cache_dir>/view-banks/: view banks shared by all methods, no labels in it
 
 
 @dataclass(frozen=True)
@@ -69,17 +69,15 @@ def isolated_task(protocol_id: str, data: FERData, split: Split, backbone: Backb
     protocol = split.protocol
     method_cache = Path(cache_dir) / METHOD_CACHE / method
     method_cache.mkdir(parents=True, exist_ok=True)
-    task_images = RunImages(data.images, rows)
     task = GCDTask(
-        protocol_id=protocol_id, dataset_name=data.name, images=task_images,
+        protocol_id=protocol_id, dataset_name=data.name, images=RunImages(data.images, rows),
         labelled_idx=labelled[by_position], labelled_y=split.labelled_y[by_position],
         unlabelled_idx=np.sort(order.positions(split.unlabelled_idx)), test_idx=np.sort(order.positions(split.test_idx)),
         n_known=protocol.n_known, n_classes=len(protocol.class_names) if protocol.k_given else None,
         prediction_sets=protocol.prediction_sets, backbone=backbone, seed=seed, device=device, cache_dir=method_cache,
         work_dir=work_dir, known_class_names=protocol.known,
         feature_source=lambda: np.array(cached_features(backbone, images, cache_dir, device)[rows]),
-        view_bank_source=lambda bank_rows, n_views, crop_pct: load_view_bank(
-            backbone, task_images, bank_rows, n_views, crop_pct, Path(cache_dir), device))
+        view_bank_dir=Path(cache_dir) / VIEW_BANKS)
     return task, order
 
 

@@ -48,8 +48,8 @@ class GCDTask:
     ``labelled_y`` is re-indexed (known classes 0..n_known-1). ``n_classes`` is K when the protocol gives it,
     else None. ``backbone`` is shared between runs: a method that trains it must train a deep copy.
     ``work_dir`` is the run's own folder (checkpoints go there); ``cache_dir`` is the method's own cache folder.
-    ``view_bank_source(rows, n_views, crop_pct)`` gives the shared view bank of those rows (an in-memory
-    ``benchmark.training.view_bank.ViewBank``, cached across runs and methods; None where the task offers none).
+    ``view_bank_dir`` holds the view banks every method shares (``benchmark/training/view_bank.py``; trunk outputs,
+    no labels); None where the task offers none.
     """
 
     protocol_id: str
@@ -69,7 +69,7 @@ class GCDTask:
     work_dir: Path
     feature_source: Callable[[], np.ndarray]
     known_class_names: tuple[str, ...] = field(default=())
-    view_bank_source: Callable[[np.ndarray, int, float], Callable] | None = None
+    view_bank_dir: Path | None = None
 
     def indices(self, eval_set: str) -> np.ndarray:
         return {"unlabelled_train": self.unlabelled_idx, "test": self.test_idx}[eval_set]

@@ -1,7 +1,7 @@
 """Label isolation: a probe method that tries every route to labels it must not see scores at chance.
 
 Routes tried: a file behind ``task.images`` (a memory map's file name, next to the dataset's ``labels.npy``), a
-label file anywhere under the method's cache or run folder, and the row order (datasets store e.g. basic before
+label file anywhere under the method's cache, run or view-bank folder, and the row order (datasets store e.g. basic before
 compound rows, so a position-only score separated old from new perfectly before runs got their own order).
 """
 import dataclasses
@@ -48,7 +48,7 @@ class LabelProbe(Method):
         sample = task.images[np.arange(2)]
         if type(sample) is not np.ndarray or getattr(sample, "filename", None) or sample.base is not None:
             found.append("a read of task.images is a view of a file")
-        for folder in (task.cache_dir, task.work_dir):
+        for folder in (task.cache_dir, task.work_dir, task.view_bank_dir):
             found += [str(p) for p in Path(folder).rglob("*") if "label" in p.name.lower()]
         return found
 

@@ -58,7 +58,7 @@ def test_bank_holds_trunk_outputs_of_each_rows_own_image_whatever_the_row_order(
     for seed in (1, 2):  # two runs: two row orders
         task, order, data = _toy_task(tmp_path, seed)
         rows = np.concatenate([task.labelled_idx, task.unlabelled_idx])
-        bank = task.view_bank_source(rows, 3, 1.0)
+        bank = load_view_bank(task.backbone, task.images, rows, 3, 1.0, task.view_bank_dir, task.device)
         views = bank(rows, torch.Generator().manual_seed(0))
         backbone = task.backbone
         with torch.no_grad():

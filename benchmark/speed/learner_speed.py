@@ -36,6 +36,7 @@ from benchmark.training import backbone_training
 from benchmark.training.augment import random_views, two_views
 from benchmark.training.backbone_training import trainable_copy
 from benchmark.training.finetune import train_mode
+from benchmark.training.view_bank import load_view_bank
 
 LEARNERS = ("gcd", "simgcd", "digface")
 
@@ -112,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         params = resolve_params(name, METHODS.get(name), args.profile, {"epochs": str(args.epochs)})
         bank_params = dataclasses.replace(params, view_bank=args.view_bank)
         t0 = time.perf_counter()
-        task.view_bank_source(np.concatenate([task.labelled_idx, task.unlabelled_idx]), args.view_bank,
-                              params.crop_pct)
+        load_view_bank(task.backbone, task.images, np.concatenate([task.labelled_idx, task.unlabelled_idx]),
+                       args.view_bank, params.crop_pct, task.view_bank_dir, task.device)
         bank_seconds = time.perf_counter() - t0
         with mock.patch.object(backbone_training, "two_views", two_views_resized_per_view):
             before = train_images_per_second(name, params, task)

@@ -36,6 +36,7 @@ from benchmark.core.registry import METHODS, PROTOCOLS
 from benchmark.speed.report import publish
 from benchmark.speed.synthetic import add_synthetic_arguments, load_backbone, synthetic_faces, synthetic_task
 from benchmark.training.finetune import train_mode
+from benchmark.training.view_bank import load_view_bank
 from benchmark.training.optimisers import build_optimiser
 from benchmark.training.trainer import Batch, TrainStats, optimiser_step
 
@@ -168,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                 work.mkdir()
                 task = synthetic_task(protocol, data, backbone, tmp, work, device)
                 t0 = time.perf_counter()
-                task.view_bank_source(np.concatenate([task.labelled_idx, task.unlabelled_idx]), args.view_bank,
-                                      crop_pct)
+                load_view_bank(task.backbone, task.images, np.concatenate([task.labelled_idx, task.unlabelled_idx]),
+                               args.view_bank, crop_pct, task.view_bank_dir, task.device)
                 row["view bank build (s)"] = time.perf_counter() - t0
                 row[f"view bank {args.view_bank} (images/s)"] = train_speed(
                     method_class, dataclasses.replace(params, view_bank=args.view_bank), task, module, None)

@@ -14,7 +14,7 @@ from benchmark.training.augment import two_views
 from benchmark.training.finetune import freeze_all_but
 from benchmark.training.trainer import ViewFn, image_views
 from benchmark.core.errors import GFaceError
-from benchmark.training.view_bank import Tail
+from benchmark.training.view_bank import Tail, load_view_bank
 
 
 def trainable_copy(backbone: Backbone) -> torch.nn.Module:
@@ -49,9 +49,10 @@ def training_input(task: GCDTask, crop_pct: float, view_bank: int) -> TrainingIn
     network = trainable_copy(task.backbone)
     if not view_bank:
         return TrainingInput(network, network, view_maker(task, crop_pct), {"view_bank": None})
-    if task.view_bank_source is None:
-        raise GFaceError(f"task {task.protocol_id}: this task offers no view bank; set view_bank=0")
-    bank = task.view_bank_source(np.concatenate([task.labelled_idx, task.unlabelled_idx]), view_bank, crop_pct)
+    if task.view_bank_dir is None:
+        raise GFaceError(f"task {task.protocol_id}: this task offers no view bank folder; set view_bank=0")
+    bank = load_view_bank(task.backbone, task.images, np.concatenate([task.labelled_idx, task.unlabelled_idx]),
+                          view_bank, crop_pct, task.view_bank_dir, task.device)
     return TrainingInput(network, Tail(network, task.backbone.tail), bank, {"view_bank": bank.describe()})
 
 

@@ -10,8 +10,8 @@ instead of a fresh pair every step (V and the bank's key go into the run record)
 
 The bank of a set of images is stored in the order of the images' content hashes, so every run of a method on the
 same training images, backbone weights, V and crop shares one file, whatever its per-run row order. The file is a
-plain ``.npy`` (no pickle, no labels) in the shared cache (``<cache>/view-banks/``), written atomically; a method
-gets it through ``GCDTask.view_bank_source`` as an in-memory array, never its path.
+plain ``.npy`` (no pickle, no labels) in ``GCDTask.view_bank_dir`` (``<cache>/view-banks/``, shared by every
+method), written atomically and read into memory.
 """
 from __future__ import annotations
 
@@ -100,10 +100,10 @@ def image_hashes(images, rows: np.ndarray, chunk: int = 1024) -> list[str]:
 
 
 @torch.inference_mode()
-def load_view_bank(backbone: Backbone, images, rows: np.ndarray, n_views: int, crop_pct: float, cache_dir: Path,
+def load_view_bank(backbone: Backbone, images, rows: np.ndarray, n_views: int, crop_pct: float, bank_dir: Path,
                    device: torch.device, batch_size: int = 256) -> ViewBank:
-    """The bank of ``images[rows]`` (uint8 N x H x W x 3, task rows), read into memory from
-    ``cache_dir/view-banks/`` or computed and stored there first."""
+    """The bank of ``images[rows]`` (uint8 N x H x W x 3, task rows), read into memory from ``bank_dir`` or
+    computed and stored there first."""
     if backbone.trunk is None or backbone.tail is None:
         raise GFaceError(f"backbone {backbone.name!r} does not split into a frozen trunk and a trainable tail "
                          f"(Backbone.trunk/tail), so it cannot use a view bank; set view_bank=0")
@@ -112,7 +112,7 @@ def load_view_bank(backbone: Backbone, images, rows: np.ndarray, n_views: int, c
     order = np.argsort(np.asarray(hashes), kind="stable")
     key = content_key(BANK_VERSION, backbone.name, backbone.weights_sha256, "".join(hashes[i] for i in order),
                       f"{n_views}/{crop_pct}/{backbone.input_size}/{BANK_SEED}/{np.dtype(STORAGE).name}")
-    path = Path(cache_dir) / "view-banks" / f"{backbone.name}-{key[:24]}.npy"
+    path = Path(bank_dir) / f"{backbone.name}-{key[:24]}.npy"
     if not path.exists():
         save_npy(path, _compute(backbone, images, rows[order], n_views, crop_pct, device, batch_size))
     stored = np.load(path, allow_pickle=False)  # in memory: random rows every step, and no file name to follow
