@@ -1,8 +1,8 @@
 """Label isolation: a probe method that tries every route to labels it must not see scores at chance.
 
 Routes tried: a file behind ``task.images`` (a memory map's file name, next to the dataset's ``labels.npy``), a
-label file anywhere under the method's cache, run or view-bank folder, and the row order (datasets store e.g. basic before
-compound rows, so a position-only score separated old from new perfectly before runs got their own order).
+label file anywhere under the method's cache, run or view-bank folder, and the row order (datasets store e.g. basic
+before compound rows, so a position-only score separated old from new perfectly before runs got their own order).
 """
 import dataclasses
 from pathlib import Path
