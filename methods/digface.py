@@ -58,7 +58,7 @@ from benchmark.training.debias_losses import (class_adaptive_smoothing_loss, max
                                               within_between_ratio, worst_case_loss)
 from benchmark.training.grl import reverse_gradient, warm_start_coefficient
 from benchmark.training.knownness import known_mass
-from benchmark.training.heads import CosineLinear, ProjectionMLP, scale_to_unit_norm
+from benchmark.training.heads import CosineLinear, ProjectionMLP, centre_inputs, scale_to_unit_norm
 from benchmark.training.rebalance_addon import RebalanceAddon, check_inputs
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
                                        teacher_temperature)
@@ -109,10 +109,11 @@ class DigFaceParams:
     aux_dropout: float = 0.5
     crop_pct: float = 0.875
     # stabilisers (suite deviations, methods/README.md "DIG-FACE"; False / 0 restores the paper and the release)
+    centre_projector_input: bool = False  # the projector's first bias centres the frozen features at init
     unit_norm_projector: bool = True  # scale the projector's last layer so |z| has median 1 on the data at init
     aux_on_normalised: bool = True  # the worst-case head reads GRL(n(z)), bounded, instead of GRL(z)
     warmup_fraction: float = 0.05  # linear learning-rate warm-up over the first 5 % of the steps
-    view_bank: int = 0  # V > 0: train on V stored trunk outputs per image (benchmark/training/view_bank.py); 0 = fresh views
+    view_bank: int = 0  # V > 0: two of V stored trunk outputs per image (training/view_bank.py); 0: fresh views
     rebalance: float = 0.0  # MEK add-on (training/rebalance_addon.py): > 0 replaces L_CE's one-hot targets with
     # re-balanced smooth labels and adds rebalance * 0.1 L_RAC; 0 = off
 
@@ -181,10 +182,12 @@ class DigFace(Method):
         k = require_k(task, "digface")
         inputs = training_input(task, p.crop_pct, p.view_bank)
         network = DigFaceNetwork(inputs.trained, task.backbone.feature_dim, k, p)
-        initial_norm = None
-        if p.unit_norm_projector:
-            sample = np.concatenate([task.labelled_idx, task.unlabelled_idx])[:INIT_SAMPLE]
-            initial_norm = scale_to_unit_norm(network.projector, torch.from_numpy(task.frozen_features[sample]))
+        rows = np.concatenate([task.labelled_idx, task.unlabelled_idx])[:INIT_SAMPLE]
+        sample = torch.from_numpy(task.frozen_features[rows]) if p.centre_projector_input or p.unit_norm_projector \
+            else None
+        if p.centre_projector_input:
+            centre_inputs(network.projector, sample)
+        initial_norm = scale_to_unit_norm(network.projector, sample) if p.unit_norm_projector else None
         if p.rebalance:
             network.rebalance = RebalanceAddon(task.backbone, task.labelled_y, len(task.unlabelled_idx), k, "digface")
         stats = fit(network, self._step, inputs.views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,

@@ -41,7 +41,7 @@ class GCDParams:
     head_bottleneck_dim: int = at_least(256, 1)
     head_out_dim: int = at_least(65536, 1)
     crop_pct: float = 0.875
-    view_bank: int = 0  # V > 0: train on V stored trunk outputs per image (benchmark/training/view_bank.py); 0 = fresh views
+    view_bank: int = 0  # V > 0: two of V stored trunk outputs per image (training/view_bank.py); 0: fresh views
     n_init: int = at_least(100, 1)  # SS-k-means restarts (k_means.sh)
     max_iter: int = at_least(200, 1)
     kmeans_seed: int = 0

@@ -47,7 +47,7 @@ class SimGCDParams:
     proj_hidden_dim: int = at_least(2048, 1)
     proj_out_dim: int = at_least(256, 1)
     crop_pct: float = 0.875
-    view_bank: int = 0  # V > 0: train on V stored trunk outputs per image (benchmark/training/view_bank.py); 0 = fresh views
+    view_bank: int = 0  # V > 0: two of V stored trunk outputs per image (training/view_bank.py); 0: fresh views
     rebalance: float = 0.0  # MEK add-on (training/rebalance_addon.py): > 0 replaces L_CE's one-hot targets with
     # re-balanced smooth labels and adds rebalance * 0.1 L_RAC; 0 = off
 

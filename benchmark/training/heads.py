@@ -23,6 +23,14 @@ class ProjectionMLP(nn.Module):
 
 
 @torch.no_grad()
+def centre_inputs(projector: ProjectionMLP, features: torch.Tensor) -> None:
+    """Data-dependent initialisation: set the first layer's bias to ``-W mean(features)``, so that at initialisation
+    the projector sees its input centred (exact where that bias is zero, as at initialisation)."""
+    first = projector.layers[0]
+    first.bias.copy_(-first.weight @ features.mean(0))
+
+
+@torch.no_grad()
 def scale_to_unit_norm(projector: ProjectionMLP, features: torch.Tensor) -> float:
     """Data-dependent initialisation (in the spirit of LSUV, Mishkin & Matas, ICLR 2016): scale the projector's last
     layer so that the median norm of its output on ``features`` is 1; returns the median norm before. Exact at
