@@ -112,7 +112,7 @@ class DigFaceParams:
     centre_projector_input: bool = False  # the projector's first bias centres the frozen features at init
     unit_norm_projector: bool = True  # scale the projector's last layer so |z| has median 1 on the data at init
     aux_on_normalised: bool = True  # the worst-case head reads GRL(n(z)), bounded, instead of GRL(z)
-    warmup_fraction: float = 0.05  # linear learning-rate warm-up over the first 5 % of the steps
+    warmup_fraction: float = 0.1  # linear learning-rate warm-up over the first 10 % of the steps
     view_bank: int = 0  # V > 0: two of V stored trunk outputs per image (training/view_bank.py); 0: fresh views
     rebalance: float = 0.0  # MEK add-on (training/rebalance_addon.py): > 0 replaces L_CE's one-hot targets with
     # re-balanced smooth labels and adds rebalance * 0.1 L_RAC; 0 = off
