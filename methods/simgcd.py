@@ -73,7 +73,8 @@ class SimGCDNetwork(nn.Module):
 @METHODS.register("simgcd")
 class SimGCD(Method):
     Params = SimGCDParams
-    profiles = {"cpu": {"epochs": 4, "teacher_warmup_epochs": 1, "proj_hidden_dim": 512},  # schedules x 4/200, >= 1
+    # cpu: schedules x 4/200 (>= 1); view bank of 2 x epochs stored views (benchmark/speed/README.md, section 4)
+    profiles = {"cpu": {"epochs": 4, "teacher_warmup_epochs": 1, "proj_hidden_dim": 512, "view_bank": 8},
                 "smoke": {"epochs": 1, "batch_size": 16, "teacher_warmup_epochs": 1, "proj_hidden_dim": 32}}
     version = 2  # 2: the MEK add-on replaces L_CE's one-hot targets (rebalance > 0 only)
     summary = "SimGCD: cosine-prototype classifier with self-distillation and mean-entropy regularisation"
