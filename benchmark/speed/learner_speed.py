@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.methods:
         task, _ = isolated_task(protocol.id, data, split, backbone, method=name, seed=0, device=device,
                                 cache_dir=cache, work_dir=Path(tempfile.mkdtemp()))
-        params = resolve_params(name, METHODS.get(name), args.profile, {"epochs": str(args.epochs)})
+        params = resolve_params(name, METHODS.get(name), args.profile, {"epochs": str(args.epochs), "view_bank": "0"})
         bank_params = dataclasses.replace(params, view_bank=args.view_bank)
         t0 = time.perf_counter()
         load_view_bank(task.backbone, task.images, np.concatenate([task.labelled_idx, task.unlabelled_idx]),
