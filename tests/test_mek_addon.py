@@ -57,7 +57,7 @@ def test_losses_on_fixed_tensors_match_the_formulas():
 
 def test_simgcd_runs_with_the_add_on_and_digface_needs_a_backbone_classifier(run_dirs):
     runs, cache = run_dirs
-    sets = ["epochs=1", "batch_size=16", "proj_hidden_dim=32", "teacher_warmup_epochs=1", "rebalance=1"]
+    sets = ["epochs=1", "batch_size=16", "proj_hidden_dim=32", "teacher_warmup_epochs=1", "rebalance=1", "view_bank=0"]
     assert main(["--methods", "simgcd", "--protocols", "toy-cnn", *[x for s in sets for x in ("--set", f"simgcd.{s}")],
                  "--no-leaderboard", "--keep-checkpoints", "--runs-dir", str(runs), "--cache-dir", str(cache)]) == 0
     record = json.loads(next(runs.glob("toy-cnn/simgcd/*/record.json")).read_text())

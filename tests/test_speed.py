@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from benchmark.core.errors import GFaceError
-from benchmark.speed import rafdb_scale, ss_kmeans, training_throughput
+from benchmark.speed import learner_speed, rafdb_scale, ss_kmeans, training_throughput
 
 
 def test_ss_kmeans_times_ours_and_matches_the_public_entry_point(tmp_path, capsys):
@@ -43,13 +43,28 @@ def test_training_throughput_runs_both_pipelines_for_a_learning_method(tmp_path)
     assert training_throughput.main([
         "--methods", "simgcd", "--steps", "2", "--batch-size", "8", "--image-size", "8", "--protocol", "toy-cnn",
         "--profile", "cpu", "--set", "simgcd.proj_hidden_dim=16", "--workers", "0", "--device", "cpu",
-        "--json", str(out)]) == 0
+        "--view-bank", "2", "--json", str(out)]) == 0
     row = json.loads(out.read_text())["rows"][0]
-    speeds = [row["uint8 cache + batch views (images/s)"], row["JPEG + PIL DataLoader (images/s)"]]
+    speeds = [row["uint8 cache + batch views (images/s)"], row["JPEG + PIL DataLoader (images/s)"],
+              row["view bank 2 (images/s)"]]
     assert row["method"] == "simgcd" and all(np.isfinite(speeds)) and min(speeds) > 0
     with pytest.raises(GFaceError, match="does not train through"):
         training_throughput.main(["--methods", "kmeans", "--steps", "1", "--batch-size", "4", "--image-size", "8",
                                   "--protocol", "toy-cnn", "--device", "cpu"])
+
+
+def test_learner_speed_times_three_pipelines_and_the_step_parts(tmp_path, capsys):
+    from tests.toy_plugins import register_toys
+    register_toys()
+    out = tmp_path / "learners.json"
+    assert learner_speed.main(["--methods", "simgcd", "--protocol", "toy-cnn", "--profile", "smoke", "--view-bank", "2",
+                               "--batch-size", "8", "--cache-dir", str(tmp_path / "cache"), "--device", "cpu",
+                               "--json", str(out)]) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    assert min(row["before (images/s)"], row["fresh views (images/s)"], row["view bank 2 (images/s)"]) > 0
+    parts = json.loads((tmp_path / "learners-step-parts.json").read_text())["rows"][0]
+    assert parts["frozen trunk (no graph)"] > 0 and parts["whole step (view bank)"] > 0
+    assert "One training step of 8 images" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", ["resnet18_msceleb", "resnet18_imagenet"])

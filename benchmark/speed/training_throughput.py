@@ -150,8 +150,10 @@ def main(argv: list[str] | None = None) -> int:
             if not hasattr(module, "fit"):
                 raise GFaceError(f"{name} does not train through benchmark.training.trainer.fit; pick a learning "
                                  f"method that does (gcd, simgcd, digface)")
+            fresh = {"view_bank": "0"} if "view_bank" in {f.name for f in dataclasses.fields(method_class.Params)} \
+                else {}  # both pipelines feed images; the bank is timed on its own
             params = resolve_params(name, method_class, args.profile, {
-                **overrides.get(name, {}), "epochs": "1", "batch_size": str(args.batch_size)})
+                **overrides.get(name, {}), "epochs": "1", "batch_size": str(args.batch_size), **fresh})
             crop_pct = getattr(params, "crop_pct", backbone.crop_pct)
             pipelines = {"uint8 cache + batch views": None, "JPEG + PIL DataLoader": dataloader_fit(
                 files, imagenet_train_transform(backbone, crop_pct), args.workers)}

@@ -8,12 +8,12 @@ import numpy as np
 import torch
 
 from benchmark.core.backbone import Backbone
+from benchmark.core.errors import GFaceError
 from benchmark.features import extract_features
 from benchmark.task import GCDTask
 from benchmark.training.augment import two_views
 from benchmark.training.finetune import freeze_all_but
 from benchmark.training.trainer import ViewFn, image_views
-from benchmark.core.errors import GFaceError
 from benchmark.training.view_bank import Tail, load_view_bank
 
 
