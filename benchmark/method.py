@@ -45,6 +45,8 @@ class TaskShape:
     n_test: int
     n_known: int
     n_classes: int | None  # K when the protocol gives it
+    backbone: str = ""
+    backbone_splits: bool = True  # the backbone declares trunk and tail (a view bank needs them)
 
 
 def require_steps(shape: TaskShape, batch_size: int, method_name: str) -> None:

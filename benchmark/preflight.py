@@ -11,6 +11,7 @@ key, the split hash, the backbone's weight hash, the method's code version and t
 """
 from __future__ import annotations
 
+from benchmark.core.backbone import Backbone
 from benchmark.method import TaskShape
 from benchmark.plan import RunSpec
 from benchmark.core.registry import METHODS
@@ -26,12 +27,13 @@ def preflight(specs: list[RunSpec], env: Environment) -> list[RunSpec]:
         split = env.split(spec)
         backbone = env.backbone(spec.backbone)
         method_class = METHODS.get(spec.method)
-        method_class(method_class.Params(**spec.params)).check(task_shape(split))
+        method_class(method_class.Params(**spec.params)).check(task_shape(split, backbone))
         checked.append(spec.with_identity(current_identity(spec, data, split, backbone)))
     return checked
 
 
-def task_shape(split: Split) -> TaskShape:
+def task_shape(split: Split, backbone: Backbone) -> TaskShape:
     protocol = split.protocol
     return TaskShape(protocol.id, len(split.labelled_idx), len(split.unlabelled_idx), len(split.test_idx),
-                     protocol.n_known, len(protocol.class_names) if protocol.k_given else None)
+                     protocol.n_known, len(protocol.class_names) if protocol.k_given else None, backbone.name,
+                     backbone.trunk is not None and backbone.tail is not None)

@@ -62,7 +62,7 @@ from benchmark.training.heads import CosineLinear, ProjectionMLP, centre_inputs,
 from benchmark.training.rebalance_addon import RebalanceAddon, check_inputs
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
                                        teacher_temperature)
-from benchmark.training.view_bank import check_view_bank
+from benchmark.training.view_bank import check_view_bank, require_trunk
 from benchmark.training.trainer import Batch, OptimConfig, fit
 from benchmark.number_of_classes import require_k, require_k_given
 
@@ -124,6 +124,9 @@ class DigFaceParams:
         if self.rebalance and self.classifier_on != "backbone":
             raise GFaceError("digface.rebalance computes class activation maps with the classifier's prototypes on "
                              "the backbone's feature map; add --set digface.classifier_on=backbone")
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise GFaceError(f"digface.warmup_fraction={self.warmup_fraction}: the warm-up is a fraction of all "
+                             f"training steps, from 0 (none) up to but excluding 1, e.g. 0.1")
         check_view_bank(self.view_bank, "digface")
         check_inputs(self.rebalance, self.view_bank, "digface")
 
@@ -176,6 +179,7 @@ class DigFace(Method):
     def check(self, shape: TaskShape) -> None:
         require_k_given(shape, "digface")
         require_steps(shape, self.params.batch_size, "digface")
+        require_trunk(shape, self.params.view_bank, "digface")
 
     def run(self, task: GCDTask) -> Predictions:
         p = self.params

@@ -22,7 +22,7 @@ from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, training_input
 from benchmark.training.heads import DINOHead
 from benchmark.training.losses import info_nce, supcon
-from benchmark.training.view_bank import check_view_bank
+from benchmark.training.view_bank import check_view_bank, require_trunk
 from benchmark.training.trainer import Batch, OptimConfig, fit
 from benchmark.number_of_classes import estimate_k, require_k, require_k_given
 
@@ -69,6 +69,7 @@ class GCD(Method):
 
     def check(self, shape: TaskShape) -> None:
         require_steps(shape, self.params.batch_size, "gcd")
+        require_trunk(shape, self.params.view_bank, "gcd")
         if not self.params.estimate_k:
             require_k_given(shape, "gcd")
         elif self.params.k_max <= shape.n_known:

@@ -24,7 +24,7 @@ from benchmark.training.heads import CosineLinear, ProjectionMLP
 from benchmark.training.rebalance_addon import RebalanceAddon, check_inputs
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
                                        teacher_temperature)
-from benchmark.training.view_bank import check_view_bank
+from benchmark.training.view_bank import check_view_bank, require_trunk
 from benchmark.training.trainer import Batch, OptimConfig, fit
 from benchmark.number_of_classes import require_k, require_k_given
 
@@ -82,6 +82,7 @@ class SimGCD(Method):
     def check(self, shape: TaskShape) -> None:
         require_k_given(shape, "simgcd")
         require_steps(shape, self.params.batch_size, "simgcd")
+        require_trunk(shape, self.params.view_bank, "simgcd")
 
     def run(self, task: GCDTask) -> Predictions:
         p = self.params

@@ -160,6 +160,15 @@ CASES = {
                                 lambda tmp: (tmp / "out" / "results.csv").mkdir(parents=True),
                                 "is not a readable results table"),
     "weights list NAME": (["weights", "list", "vit_b16_dino"], {}, None, "weights list takes no NAME"),
+    "one stored view": (["--methods", "simgcd", "--protocols", "toy-cnn", "--set", "simgcd.view_bank=1"], {}, None,
+                        "simgcd.view_bank=1: use 0 for fresh augmented views"),
+    "bank for a backbone without a trunk": (["--methods", "gcd", "--protocols", "toy-basic", "--set",
+                                             "gcd.batch_size=16"], {}, None,
+                                            ("backbone 'toy-pixels' does not split", "gcd.view_bank=0")),
+    "add-on with a bank": (["--methods", "simgcd", "--protocols", "toy-cnn", "--set", "simgcd.rebalance=1"], {},
+                           None, ("needs images", "simgcd.view_bank=0")),
+    "warm-up of all steps": (["--methods", "digface", "--protocols", "toy-cnn", "--set", "digface.warmup_fraction=1"],
+                             {}, None, "digface.warmup_fraction=1.0"),
 }
 if not torch.cuda.is_available():
     CASES["cuda without a GPU"] = (["--methods", "kmeans", "--protocols", "toy-basic", "--device", "cuda"], {},

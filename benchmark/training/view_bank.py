@@ -29,6 +29,7 @@ from benchmark.core.atomic import save_npy
 from benchmark.core.backbone import Backbone
 from benchmark.core.errors import GFaceError
 from benchmark.core.keys import content_key
+from benchmark.method import TaskShape
 from benchmark.training.augment import random_views
 
 BANK_VERSION = "view-bank/1"  # bump when what a key produces changes
@@ -41,6 +42,14 @@ def check_view_bank(n_views: int, method_name: str) -> None:
     if n_views < 0 or n_views == 1:
         raise GFaceError(f"{method_name}.view_bank={n_views}: use 0 for fresh augmented views every step, or at "
                          f"least 2 stored views per image (e.g. {method_name}.view_bank=16)")
+
+
+def require_trunk(shape: TaskShape, n_views: int, method_name: str) -> None:
+    """For ``Method.check``: a bank needs a backbone that splits into trunk and tail."""
+    if n_views and not shape.backbone_splits:
+        raise GFaceError(f"{method_name}.view_bank={n_views}: backbone {shape.backbone!r} does not split into a "
+                         f"frozen trunk and a trainable tail (Backbone.trunk/tail), so it cannot use a view bank; set "
+                         f"{method_name}.view_bank=0")
 
 
 class Tail(nn.Module):
