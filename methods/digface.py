@@ -186,12 +186,7 @@ class DigFace(Method):
         k = require_k(task, "digface")
         inputs = training_input(task, p.crop_pct, p.view_bank)
         network = DigFaceNetwork(inputs.trained, task.backbone.feature_dim, k, p)
-        rows = np.concatenate([task.labelled_idx, task.unlabelled_idx])[:INIT_SAMPLE]
-        sample = torch.from_numpy(task.frozen_features[rows]) if p.centre_projector_input or p.unit_norm_projector \
-            else None
-        if p.centre_projector_input:
-            centre_inputs(network.projector, sample)
-        initial_norm = scale_to_unit_norm(network.projector, sample) if p.unit_norm_projector else None
+        initial_norm = self._initialise_projector(network.projector, task)
         if p.rebalance:
             network.rebalance = RebalanceAddon(task.backbone, task.labelled_y, len(task.unlabelled_idx), k, "digface")
         stats = fit(network, self._step, inputs.views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,
@@ -210,6 +205,18 @@ class DigFace(Method):
         return Predictions(clusters, knownness, "known_class_probability_mass",
                            {"train": vars(stats), **inputs.record, "initial_projection_norm": initial_norm,
                             "mode": mode, "memax_epsilon": self.memax_epsilon})
+
+    def _initialise_projector(self, projector: ProjectionMLP, task: GCDTask) -> float | None:
+        """The data-dependent stabilisers, on the frozen features of up to ``INIT_SAMPLE`` training images (no
+        labels read); returns the median |z| before the unit-norm scaling (None without it)."""
+        p = self.params
+        if not (p.centre_projector_input or p.unit_norm_projector):
+            return None
+        rows = np.concatenate([task.labelled_idx, task.unlabelled_idx])[:INIT_SAMPLE]
+        sample = torch.from_numpy(task.frozen_features[rows])
+        if p.centre_projector_input:
+            centre_inputs(projector, sample)
+        return scale_to_unit_norm(projector, sample) if p.unit_norm_projector else None
 
     def _step(self, network: DigFaceNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params
