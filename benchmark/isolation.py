@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -59,7 +60,8 @@ def permutation_seed(training_seed: int) -> int:
 
 
 def isolated_task(protocol_id: str, data: FERData, split: Split, backbone: Backbone, *, method: str, seed: int,
-                  device: torch.device, cache_dir: Path, work_dir: Path) -> tuple[GCDTask, RowOrder]:
+                  device: torch.device, cache_dir: Path, work_dir: Path,
+                  backbone_by_name: Callable[[str], Backbone] | None = None) -> tuple[GCDTask, RowOrder]:
     """The method's view of one run and the row order that maps its predictions back."""
     order = RowOrder.shuffled(split, permutation_seed(seed))
     labelled = order.positions(split.labelled_idx)
@@ -77,7 +79,7 @@ def isolated_task(protocol_id: str, data: FERData, split: Split, backbone: Backb
         prediction_sets=protocol.prediction_sets, backbone=backbone, seed=seed, device=device, cache_dir=method_cache,
         work_dir=work_dir, known_class_names=protocol.known,
         feature_source=lambda: np.array(cached_features(backbone, images, cache_dir, device)[rows]),
-        view_bank_dir=Path(cache_dir) / VIEW_BANKS)
+        view_bank_dir=Path(cache_dir) / VIEW_BANKS, backbone_by_name=backbone_by_name)
     return task, order
 
 

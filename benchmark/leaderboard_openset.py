@@ -15,6 +15,8 @@ from tabulate import tabulate
 from benchmark.protocol import OSFER_POOL
 from benchmark.tables import cell, row_labels, versions_note
 
+REFERENCE_ROW = " · reference score, same run"  # a method's Predictions.reference_knownness (the MSP of its own
+# closed-set model, for Open-Set-FER)
 TABLES = (("auroc", "AUROC (higher is better)", False), ("fpr_at_tpr95", "FPR@TPR95 (lower is better)", False),
           ("closed_accuracy", "closed-set accuracy of the known classes, no matching, %", True))
 
@@ -26,7 +28,10 @@ def open_set_lines(frame: pd.DataFrame) -> list[str]:
         return []
     lines = ["", "## Open-set recognition: leave-one-class-out, Open-Set-FER pool (test images + open-class D_U)", "",
              "Each held-out class is one protocol (known = the other classes, all their training images labelled). "
-             "AUROC and FPR@TPR95 with known = positive, from each method's knownness score."]
+             "AUROC and FPR@TPR95 with known = positive, from each method's knownness score; a row marked "
+             f"'{REFERENCE_ROW.strip(' ·')}' scores the second knownness a method reports from the same run (for "
+             "openset-fer: the maximum softmax probability of its own closed-set model), the baseline its own score "
+             "should beat."]
     for dataset, family in subset.groupby("dataset"):
         def listed(column: str) -> str:
             return ", ".join(sorted(family[column].astype(str).unique()))
@@ -60,7 +65,8 @@ def open_set_records(frame: pd.DataFrame) -> pd.DataFrame:
 def family_table(family: pd.DataFrame, metric: str, percent: bool) -> tuple[list[str], list[list[str]]]:
     """Rows = methods with values of ``metric``; columns = held-out classes (sorted) + Mean."""
     classes = sorted(family["open_class"].unique())
-    values = family[family["metric"] == metric]
+    reference = family[family["metric"] == f"{metric}_reference"]
+    values = pd.concat([family[family["metric"] == metric], reference.assign(row=reference["row"] + REFERENCE_ROW)])
     rows = []
     for label in sorted(values["row"].unique()):
         mine = values[values["row"] == label]

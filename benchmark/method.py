@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from benchmark.budget import BUDGET_KEY, budget_values
 from benchmark.core.errors import GFaceError
 from benchmark.task import GCDTask
 
@@ -26,6 +27,9 @@ class Predictions:
     ``info`` holds JSON-able facts worth keeping in the record (inertia, iterations, K used).
     ``closed_set``: the ids of known classes are their class indices (a closed-set classifier), so the scorer also
     reports closed-set accuracy without matching (benchmark/README.md, "Evaluation").
+    ``reference_knownness`` (with ``reference_adapter``): a second score from the same run that the method's own
+    score should beat, e.g. the maximum softmax probability of the closed-set model it builds on; scored as
+    ``auroc_reference`` and ``fpr_at_tpr95_reference``.
     """
 
     clusters: dict[str, np.ndarray]
@@ -33,6 +37,8 @@ class Predictions:
     score_adapter: str | None = None
     info: dict = field(default_factory=dict)
     closed_set: bool = False
+    reference_knownness: dict[str, np.ndarray] = field(default_factory=dict)
+    reference_adapter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,9 +82,15 @@ class Method(ABC):
     profiles: ClassVar[dict[str, dict]] = {}
     summary: ClassVar[str] = ""
     ablation_terms: ClassVar[dict[str, str]] = {}  # term label -> weight parameter, for ``--ablate``
+    budget_params: ClassVar[tuple[str, ...]] = ()  # schedules counted in epochs or steps (benchmark/budget.py)
 
     def __init__(self, params):
         self.params = params
+
+    def extra_backbones(self) -> tuple[str, ...]:
+        """Registered backbones this configuration loads besides the task's (``task.backbone_by_name``); their
+        weights enter the run identity and are loaded before a sweep starts."""
+        return ()
 
     def check(self, shape: TaskShape) -> None:
         """Raise ``GFaceError`` if this configuration cannot run on a task of this shape (called before a sweep)."""
@@ -88,9 +100,15 @@ class Method(ABC):
         """Fit on the task and predict every set in ``task.prediction_sets``."""
 
 
-def resolve_params(method_name: str, method: type[Method], profile: str, overrides: dict[str, str]):
-    """Paper defaults, then the profile's values (if the method has that profile), then ``--set`` overrides."""
+def resolve_params(method_name: str, method: type[Method], profile: str, overrides: dict[str, str],
+                   budget: int | None = None):
+    """Paper defaults, then the profile's values (if the method has that profile), then the budget (``budget``,
+    else the profile's ``"budget"``; benchmark/budget.py), then ``--set`` overrides."""
     values = dict(method.profiles.get(profile, {}))
+    profile_budget = values.pop(BUDGET_KEY, None)
+    budget = profile_budget if budget is None else budget
+    if budget is not None:
+        values.update(budget_values(method_name, method, budget, values.get("view_bank", 0)))
     hints = typing.get_type_hints(method.Params)
     names = [f.name for f in dataclasses.fields(method.Params)]
     for key, raw in overrides.items():

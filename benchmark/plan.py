@@ -65,10 +65,12 @@ class RunSpec:
 
 
 def expand(method_patterns: list[str], protocol_patterns: list[str] | None, repetitions: int,
-           overrides: dict[str, dict[str, str]], profile: str | None = None, ablate: bool = False) -> list[RunSpec]:
+           overrides: dict[str, dict[str, str]], profile: str | None = None, ablate: bool = False,
+           budget: int | None = None) -> list[RunSpec]:
     """All runs of the sweep. ``protocol_patterns=None`` means the default (embedded) protocols.
 
     ``ablate``: after each method's full configuration, one configuration per declared ablation term.
+    ``budget``: every learner's epochs (its schedules scaled; benchmark/budget.py) instead of its profile's.
     """
     methods = METHODS.select(method_patterns)
     protocols = (PROTOCOLS.select(protocol_patterns) if protocol_patterns
@@ -87,7 +89,7 @@ def expand(method_patterns: list[str], protocol_patterns: list[str] | None, repe
         chosen_profile = profile or protocol.profile
         for method in methods:
             params = dataclasses.asdict(resolve_params(method, METHODS.get(method), chosen_profile,
-                                                       overrides.get(method, {})))
+                                                       overrides.get(method, {}), budget))
             configs = [(params, None)] + (ablated_configs(method, params) if ablate else [])
             specs += [RunSpec(protocol, method, chosen_profile, config, protocol.backbone, seed, rep, ablation)
                       for config, ablation in configs for seed in protocol.split_seeds for rep in range(repetitions)]

@@ -28,7 +28,7 @@ def preflight(specs: list[RunSpec], env: Environment) -> list[RunSpec]:
         backbone = env.backbone(spec.backbone)
         method_class = METHODS.get(spec.method)
         method_class(method_class.Params(**spec.params)).check(task_shape(split, backbone))
-        checked.append(spec.with_identity(current_identity(spec, data, split, backbone)))
+        checked.append(spec.with_identity(current_identity(spec, data, split, env)))
     return checked
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from benchmark.core.errors import GFaceError
 
 METRICS = ("all", "old", "new", "all_v1", "old_v1", "new_v1", "all_balanced", "old_balanced", "new_balanced",
-           "auroc", "fpr_at_tpr95", "closed_accuracy", "closed_mca")
+           "auroc", "fpr_at_tpr95", "closed_accuracy", "closed_mca", "auroc_reference", "fpr_at_tpr95_reference")
 COLUMNS = ("protocol", "protocol_version", "dataset", "open_class", "method", "params", "ablation", "backbone",
            "scorer", "eval_set", "split_seed", "repetition", "run_id", "split_sha256", "versions", "collapsed",
            "n_classes", "score_adapter", "metric", "value")

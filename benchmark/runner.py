@@ -149,14 +149,15 @@ def _execute(spec: RunSpec, env: Environment, folder: Path) -> tuple[dict, Predi
     data = env.dataset(spec.protocol.dataset)
     split = env.split(spec)
     backbone = env.backbone(spec.backbone)
-    identity = current_identity(spec, data, split, backbone)
+    identity = current_identity(spec, data, split, env)
     if spec.identity and dict(spec.identity) != identity:
         raise GFaceError(f"run {spec.protocol.id}/{spec.method}/{spec.run_id}: the data, weights or code changed "
                          f"since the sweep was planned ({_differences(dict(spec.identity), identity)}); run the "
                          f"same command again to plan it anew")
     method = METHODS.get(spec.method)
     task, order = isolated_task(spec.protocol.id, data, split, backbone, method=spec.method,
-                                seed=spec.training_seed, device=env.device, cache_dir=env.cache_dir, work_dir=folder)
+                                seed=spec.training_seed, device=env.device, cache_dir=env.cache_dir, work_dir=folder,
+                                backbone_by_name=env.backbone)
     seed_everything(spec.training_seed)
     if env.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(env.device)
@@ -178,6 +179,7 @@ def _execute(spec: RunSpec, env: Environment, folder: Path) -> tuple[dict, Predi
                      "split_seed": spec.split_seed, "split_sha256": split.sha256, "histograms": split.histograms()},
         "method": {"name": spec.method, "version": method.version, "profile": spec.profile, "params": spec.params,
                    "model_selection": p.model_selection, "score_adapter": predictions.score_adapter,
+                   "reference_adapter": predictions.reference_adapter,
                    "ablation": spec.ablation},
         "backbone": {"name": spec.backbone, "weights_sha256": backbone.weights_sha256},
         "seeds": {"split": spec.split_seed, "repetition": spec.repetition, "training": spec.training_seed,
@@ -197,15 +199,21 @@ def predictions_npz(predictions: Predictions) -> bytes:
     (the rows of ``Split.indices(set)``), for plots and later analysis; read with ``np.load(..., allow_pickle=False)``."""
     arrays = {f"clusters_{s}": np.asarray(v) for s, v in predictions.clusters.items()}
     arrays |= {f"knownness_{s}": np.asarray(v, dtype=np.float64) for s, v in predictions.knownness.items()}
+    arrays |= {f"reference_knownness_{s}": np.asarray(v, dtype=np.float64)
+               for s, v in predictions.reference_knownness.items()}
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
 
 
-def current_identity(spec: RunSpec, data: FERData, split: Split, backbone: Backbone) -> dict[str, str]:
-    """What a run's numbers depend on beyond its configuration (``benchmark/preflight.py``)."""
-    return {"data": data.content_key, "split": split.sha256, "weights": backbone.weights_sha256,
-            "method_version": str(METHODS.get(spec.method).version), "scorer": SCORER_VERSION}
+def current_identity(spec: RunSpec, data: FERData, split: Split, env: Environment) -> dict[str, str]:
+    """What a run's numbers depend on beyond its configuration (``benchmark/preflight.py``), the weights of a
+    method's extra backbones included."""
+    method = METHODS.get(spec.method)
+    extra = method(method.Params(**spec.params)).extra_backbones()
+    return {"data": data.content_key, "split": split.sha256, "weights": env.backbone(spec.backbone).weights_sha256,
+            "method_version": str(method.version), "scorer": SCORER_VERSION,
+            **{f"weights:{name}": env.backbone(name).weights_sha256 for name in extra}}
 
 
 def _differences(planned: dict, now: dict) -> str:
@@ -221,7 +229,8 @@ def in_split_order(predictions: Predictions, order: RowOrder, split: Split) -> P
         return {s: order.to_split_order(v, rows[s]) if s in PREDICTED_SETS else v for s, v in per_set.items()}
 
     return dataclasses.replace(predictions, clusters=reorder(predictions.clusters),
-                               knownness=reorder(predictions.knownness))
+                               knownness=reorder(predictions.knownness),
+                               reference_knownness=reorder(predictions.reference_knownness))
 
 
 def collapse(predictions: Predictions, results: dict) -> dict:
@@ -248,10 +257,11 @@ def score_predictions(predictions: Predictions, split: Split, n_known: int) -> d
         entry = score(y_true, np.asarray(clusters).astype(np.int64), n_known, names).to_dict()
         if predictions.closed_set:
             entry.update(closed_set_scores(y_true, np.asarray(clusters).astype(np.int64), n_known))
-        known_score = split.pooled(predictions.knownness, eval_set)
-        if known_score is not None:
-            entry["auroc"] = auroc(y_true < n_known, known_score)
-            entry["fpr_at_tpr95"] = fpr_at_tpr95(y_true < n_known, known_score)
+        for scores, suffix in ((predictions.knownness, ""), (predictions.reference_knownness, "_reference")):
+            known_score = split.pooled(scores, eval_set)
+            if known_score is not None:
+                entry[f"auroc{suffix}"] = auroc(y_true < n_known, known_score)
+                entry[f"fpr_at_tpr95{suffix}"] = fpr_at_tpr95(y_true < n_known, known_score)
         results[eval_set] = entry
     return results
 

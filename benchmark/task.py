@@ -70,6 +70,7 @@ class GCDTask:
     feature_source: Callable[[], np.ndarray]
     known_class_names: tuple[str, ...] = field(default=())
     view_bank_dir: Path | None = None
+    backbone_by_name: Callable[[str], Backbone] | None = None  # another registered backbone (extra_backbones)
 
     def indices(self, eval_set: str) -> np.ndarray:
         return {"unlabelled_train": self.unlabelled_idx, "test": self.test_idx}[eval_set]

@@ -3,11 +3,15 @@ noisy-label detection.
 
 A. A closed-set model on D_L (as ``msp``: cross-entropy, Adam 1e-3, decay 0.9 per epoch, 60 epochs, batch 512).
 B. Its argmax over the known classes pseudo-labels every image the method scores (D_U and test).
-C. A detector, a fresh copy of the backbone (last block trains) with a linear head, learns the pseudo-labels with
+C. A detector, a network separate from the closed-set model (``detector_backbone``: another registered backbone, as
+   the release pairs a ResNet-18 closed model with a separately pretrained ResNet-50 detector; empty: a second copy
+   of the task's backbone), last block trainable, with a linear head, learns the pseudo-labels with
    flip attention consistency: ``CE(f(x), y^) + 6 mean_{n,k} d_{n,k}`` (benchmark/README.md, "Training library") on an
    erased view and its exact horizontal flip; Adam 1e-4, weight decay 1e-4, batch 128, 30 epochs. The open-class
    images carry near-random pseudo-labels that the consistency keeps it from memorising.
-D. Knownness ``s(x) = -CE(f(x), y^(x))`` from the detector in eval mode, deterministic test transform.
+D. Knownness ``s(x) = -CE(f(x), y^(x))`` from the detector in eval mode, deterministic test transform. The
+   maximum softmax probability of the closed-set model of stage A is reported beside it as the reference score
+   (``Predictions.reference_knownness``): the baseline of the same model that the detector should beat.
 
 Cycle training (paper; ``released_code=False``, the default; the details are this suite's reading of the paper):
 two detectors train in ``cycles`` cosine learning-rate cycles of ``detector_epochs / cycles`` epochs; after
@@ -37,7 +41,8 @@ from sklearn.mixture import GaussianMixture
 from benchmark.clustering import KMeansConfig, kmeans
 from benchmark.core.errors import GFaceError
 from benchmark.features import l2_normalise
-from benchmark.core.registry import METHODS
+from benchmark.core.backbone import Backbone
+from benchmark.core.registry import BACKBONES, METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least
 from benchmark.task import GCDTask
 from benchmark.training.attention_consistency import attention_consistency, class_activation_maps, flip_discrepancy
@@ -67,6 +72,7 @@ class OpenSetFERParams:
     cycles: int = at_least(3, 1)  # paper mode: cosine cycles, one snapshot each (the paper gives no number; suite choice)
     forget_rate: float | None = None  # rho_max of the co-teaching exchange; None = estimated after cycle 1
     kmeans_n_init: int = at_least(10, 1)
+    detector_backbone: str = ""  # a registered backbone for the detector; "" = a copy of the task's backbone
 
     def __post_init__(self) -> None:
         if self.detector_data not in DETECTOR_DATA:
@@ -82,13 +88,23 @@ class OpenSetFERParams:
 @METHODS.register("openset-fer")
 class OpenSetFER(Method):
     Params = OpenSetFERParams
-    profiles = {"cpu": {"epochs": 4, "batch_size": 128, "detector_epochs": 2, "cycles": 2},
+    budget_params = ("detector_epochs",)
+    version = 2  # 2: separate detector backbone (cpu), the closed model's MSP as reference score
+    # cpu: the detector on the seed-1 twin of synthface-cnn (embedded protocols; methods/README.md, "Open-Set-FER")
+    profiles = {"cpu": {"budget": 4, "batch_size": 128, "cycles": 2, "detector_backbone": "synthface-cnn-seed1"},
                 "smoke": {"epochs": 1, "batch_size": 16, "detector_epochs": 2, "cycles": 2,
                           "detector_batch_size": 16, "kmeans_n_init": 2}}
     summary = "Open-Set-FER: closed-set pseudo-labels, attention-consistent detectors (cycle training), -CE score"
 
+    def extra_backbones(self) -> tuple[str, ...]:
+        return (self.params.detector_backbone,) if self.params.detector_backbone else ()
+
     def check(self, shape: TaskShape) -> None:
         require_k_given(shape, "openset-fer")
+        name = self.params.detector_backbone
+        if name and name not in BACKBONES.names():
+            raise GFaceError(f"openset-fer.detector_backbone={name!r} is not a registered backbone; choose one of "
+                             f"{', '.join(BACKBONES.names())}, or '' for a copy of the task's backbone")
 
     def run(self, task: GCDTask) -> Predictions:
         p = self.params
@@ -97,7 +113,9 @@ class OpenSetFER(Method):
                                                       "openset-fer closed-set")
         pool = np.unique(np.concatenate([task.indices(s) for s in task.prediction_sets]))
         needed = np.union1d(pool, task.unlabelled_idx)
-        pseudo = features_and_logits(task, closed, needed)[1].argmax(1).numpy()
+        closed_logits = features_and_logits(task, closed, needed)[1]
+        pseudo = closed_logits.argmax(1).numpy()
+        closed_msp = F.softmax(closed_logits, dim=1).max(1).values.numpy()
 
         def pseudo_of(rows: np.ndarray) -> np.ndarray:
             return pseudo[np.searchsorted(needed, rows)]
@@ -119,14 +137,19 @@ class OpenSetFER(Method):
                            "negative_detector_cross_entropy",
                            {"train": {"closed_set": vars(closed_stats), **info},
                             "mode": "released_code" if p.released_code else "paper",
+                            "detector_backbone": self._detector_backbone(task).name,
                             "high_loss_fraction": float(is_open.mean())},
-                           closed_set=True)
+                           closed_set=True,
+                           reference_knownness={s: closed_msp[np.searchsorted(needed, task.indices(s))]
+                                                for s in task.prediction_sets},
+                           reference_adapter="closed_model_max_softmax_probability")
 
     def _detect(self, task: GCDTask, train_rows, targets, pool, pool_pseudo) -> tuple[np.ndarray, np.ndarray, dict]:
         """Stages C-D: per-pool-image detector loss (averaged over detectors and snapshots), detector features."""
         p = self.params
+        backbone = self._detector_backbone(task)
         views = image_views(task.images, task.device,
-                            erased_view_maker(task.backbone, p.crop_pct, p.erase_p, with_flip=True))
+                            erased_view_maker(backbone, p.crop_pct, p.erase_p, with_flip=True))
         work = Path(task.work_dir)
 
         def train(network, keep, epochs, lr_decay, folder, seed):
@@ -139,7 +162,7 @@ class OpenSetFER(Method):
         if p.released_code:
             detector = self._detector(task)
             stats = train(detector, everything, p.detector_epochs, p.lr_decay, "detector", task.seed + 1)
-            feats, logits = features_and_logits(task, detector, pool)
+            feats, logits = features_and_logits(task, detector, pool, backbone)
             return per_sample_ce(logits, pool_pseudo), feats, {"detector": stats}
         detectors = [self._detector(task), self._detector(task)]
         keep, forget, snapshots, stats = [everything, everything], p.forget_rate, [], {}
@@ -150,7 +173,7 @@ class OpenSetFER(Method):
             for i, detector in enumerate(detectors):
                 stats[f"detector{i}-cycle{cycle}"] = train(detector, keep[i], p.detector_epochs // p.cycles, None,
                                                            f"detector{i}-cycle{cycle}", task.seed + 1 + 2 * cycle + i)
-                feats, logits = features_and_logits(task, detector, rows)
+                feats, logits = features_and_logits(task, detector, rows, backbone)
                 snapshots.append(per_sample_ce(logits[at_pool], pool_pseudo))
                 train_losses.append(per_sample_ce(logits[at_train], targets))
                 if i == 0:
@@ -162,8 +185,17 @@ class OpenSetFER(Method):
                 keep = [np.sort(np.argsort(train_losses[1 - i], kind="stable")[:n_keep]) for i in range(2)]
         return np.mean(snapshots, axis=0), pool_feats, {**stats, "forget_rate": forget}
 
+    def _detector_backbone(self, task: GCDTask) -> Backbone:
+        name = self.params.detector_backbone
+        if not name:
+            return task.backbone
+        if task.backbone_by_name is None:
+            raise GFaceError(f"openset-fer.detector_backbone={name!r}: this task offers no other backbone; "
+                             f"set it to '' for a copy of the task's backbone")
+        return task.backbone_by_name(name)
+
     def _detector(self, task: GCDTask) -> ClosedSetNetwork:
-        return ClosedSetNetwork(task.backbone, task.n_known, with_map=True, method_name="openset-fer")
+        return ClosedSetNetwork(self._detector_backbone(task), task.n_known, with_map=True, method_name="openset-fer")
 
     def _step(self, network: ClosedSetNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         n = len(batch.labels)

@@ -73,8 +73,9 @@ class SimGCDNetwork(nn.Module):
 @METHODS.register("simgcd")
 class SimGCD(Method):
     Params = SimGCDParams
-    # cpu: schedules x 4/200 (>= 1); view bank of 2 x epochs stored views (benchmark/speed/README.md, section 4)
-    profiles = {"cpu": {"epochs": 4, "teacher_warmup_epochs": 1, "proj_hidden_dim": 512, "view_bank": 8},
+    budget_params = ("teacher_warmup_epochs",)
+    # cpu: the budget from the learning curves (benchmark/budget.py), a view bank (benchmark/speed/README.md, 4)
+    profiles = {"cpu": {"budget": 4, "proj_hidden_dim": 512, "view_bank": 8},
                 "smoke": {"epochs": 1, "batch_size": 16, "teacher_warmup_epochs": 1, "proj_hidden_dim": 32}}
     version = 2  # 2: the MEK add-on replaces L_CE's one-hot targets (rebalance > 0 only)
     summary = "SimGCD: cosine-prototype classifier with self-distillation and mean-entropy regularisation"

@@ -40,3 +40,22 @@ def test_closed_set_methods_run_on_a_gcd_protocol(run_dirs):
     for eval_set in ("unlabelled_train", "test"):
         result = record["results"][eval_set]
         assert 0 <= result["all"] <= 1 and "closed_accuracy" in result and 0 <= result["auroc"] <= 1
+
+
+def test_openset_fer_detects_with_a_separate_backbone_and_reports_its_closed_models_msp(run_dirs):
+    record = _run(run_dirs, ["openset-fer"], "toy-open-delta", "--set", "openset-fer.detector_backbone=toy-cnn-seed1",
+                  "--set", "openset-fer.released_code=true")["openset-fer"]
+    assert record["info"]["detector_backbone"] == "toy-cnn-seed1"
+    assert record["identity"]["weights:toy-cnn-seed1"] == "toy-cnn-seed1"  # its weights enter the run identity
+    pool = record["results"]["osfer_pool"]
+    assert 0 <= pool["auroc_reference"] <= 1 and 0 <= pool["fpr_at_tpr95_reference"] <= 1
+    assert record["method"]["reference_adapter"] == "closed_model_max_softmax_probability"
+
+
+def test_an_unknown_detector_backbone_stops_the_sweep_before_any_run(run_dirs, capsys):
+    runs, cache = run_dirs
+    assert main(["--methods", "openset-fer", "--protocols", "toy-open-delta", "--set",
+                 "openset-fer.detector_backbone=nope", "--runs-dir", str(runs), "--cache-dir", str(cache)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: openset-fer.detector_backbone='nope' is not a registered")
+    assert not list(runs.glob("toy-open-delta/openset-fer/*/record.json"))

@@ -10,9 +10,10 @@ import torch
 import datasets.synthface.backbone.cnn as synthface_cnn
 from datasets.synthface.backbone.augment import AUGMENTATIONS
 from datasets.synthface.backbone.clips import render_face_clips
-from datasets.synthface.backbone.cnn import (FEATURE_DIM, INPUT_SIZE, LAST_STAGE, SHIPPED_SHA256, SynthFaceCNN,
-                                               build_backbone, load_backbone, shipped_weights, weight_file)
-from datasets.synthface.backbone.pretrain import PretrainConfig, embed, grouped_order, nt_xent, train
+from datasets.synthface.backbone.cnn import (FEATURE_DIM, INPUT_SIZE, LAST_STAGE, NAME, SECOND_CONFIG, SECOND_NAME,
+                                               SECOND_SHA256, SHIPPED, SHIPPED_SHA256, SynthFaceCNN, build_backbone,
+                                               load_backbone, shipped_weights, weight_file)
+from datasets.synthface.backbone.pretrain import DEFAULT_CONFIG, PretrainConfig, embed, grouped_order, nt_xent, train
 from benchmark.core.errors import GFaceError, MissingFileError
 from benchmark.core.registry import BACKBONES
 
@@ -152,15 +153,19 @@ def test_oracle_confusion_and_most_confused():
     assert most_confused(confusion, 0) == [(2, 3), (1, 2)]
 
 
-def test_the_shipped_weights_are_those_of_the_current_default_configuration(tmp_path):
-    """A fresh clone loads the committed file instead of pretraining; a changed generator, config or training
+@pytest.mark.parametrize("name", [NAME, SECOND_NAME])
+def test_the_shipped_weights_are_those_of_the_current_configurations(tmp_path, name):
+    """A fresh clone loads the committed files instead of pretraining; a changed generator, config or training
     code changes the key, and this test then asks for the file to be re-made."""
-    assert shipped_weights().is_file(), (
-        f"no shipped weights named {shipped_weights().name}: run python -m datasets.synthface.tools.pretrain_backbone "
-        f"--cache-dir DIR, copy the file into {shipped_weights().parent} and update SHIPPED_SHA256")
-    backbone = build_backbone(tmp_path)
-    assert backbone.weights_sha256 == SHIPPED_SHA256
+    config = {NAME: DEFAULT_CONFIG, SECOND_NAME: SECOND_CONFIG}[name]
+    assert shipped_weights(config).is_file(), (
+        f"no shipped weights named {shipped_weights(config).name}: run python -m "
+        f"datasets.synthface.tools.pretrain_backbone --cache-dir DIR --backbone {name}, copy the file into "
+        f"{shipped_weights(config).parent} and update the SHA-256 in cnn.py")
+    backbone = BACKBONES.get(name)(tmp_path)
+    assert backbone.weights_sha256 == SHIPPED[config] and backbone.name == name
     assert not (tmp_path / "backbones").exists()  # loaded in place, nothing pretrained
+    assert SHIPPED_SHA256 != SECOND_SHA256  # two different networks
 
 
 def test_damaged_shipped_weights_are_refused(tmp_path, monkeypatch):

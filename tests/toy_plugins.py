@@ -39,14 +39,15 @@ def toy_backbone(cache_dir: Path) -> Backbone:
                     feature_dim=192, weights_sha256="none")
 
 
-def toy_cnn(cache_dir: Path) -> Backbone:
+def toy_cnn(cache_dir: Path, seed: int = 0) -> Backbone:
     """A randomly initialised SynthFaceCNN (fixed seed) on 8 px input: trainable last stage, for smoke tests."""
     from datasets.synthface.backbone.cnn import SynthFaceCNN
     with torch.random.fork_rng():
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         model = SynthFaceCNN().eval()
-    return Backbone("toy-cnn", model, input_size=8, mean=(0.5,) * 3, std=(0.25,) * 3,
-                    feature_dim=SynthFaceCNN.feature_dim, weights_sha256="toy-cnn-seed0",
+    name = "toy-cnn" if seed == 0 else f"toy-cnn-seed{seed}"
+    return Backbone(name, model, input_size=8, mean=(0.5,) * 3, std=(0.25,) * 3,
+                    feature_dim=SynthFaceCNN.feature_dim, weights_sha256=f"toy-cnn-seed{seed}",
                     trainable_prefixes=("stage4",), feature_map=SynthFaceCNN.feature_map, trunk=SynthFaceCNN.trunk,
                     tail=SynthFaceCNN.tail)
 
@@ -80,6 +81,7 @@ def add_toys() -> None:
     DATASETS.add("toy-blobs", lambda data_root, cache_dir: toy_data())
     BACKBONES.add("toy-pixels", toy_backbone)
     BACKBONES.add("toy-cnn", toy_cnn)
+    BACKBONES.add("toy-cnn-seed1", lambda cache_dir: toy_cnn(cache_dir, seed=1))
     METHODS.add("toy-ss", ToySemiSupervised)
     for path in sorted(PROTOCOL_DIR.glob("*.yaml")):
         PROTOCOLS.add(path.stem, Protocol.from_file(path))

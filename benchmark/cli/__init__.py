@@ -82,6 +82,10 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ablate", action="store_true",
                         help="also run, for each selected method that declares loss terms, one configuration per "
                              "term with that term's weight set to 0 (an 'Ablations' table in LEADERBOARD.md)")
+    parser.add_argument("--budget", type=int, metavar="EPOCHS",
+                        help="train every learning method for EPOCHS epochs, its warm-ups and ramps scaled in the "
+                             "paper's proportions (default: the profile's budget, chosen from the learning curves: "
+                             "leaderboard/LEARNING_CURVES.md)")
     parser.add_argument("--profile", choices=PROFILES,
                         help="parameter profile (default: the protocol's; 'cpu' on the embedded protocols)")
     parser.add_argument("--data-root", type=Path, help="folder holding the real datasets (or $GFACE_DATA_ROOT)")
@@ -198,6 +202,8 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     if args.seeds < 1:
         raise GFaceError(f"--seeds {args.seeds}: need at least 1 repetition")
+    if args.budget is not None and args.budget < 1:
+        raise GFaceError(f"--budget {args.budget}: a budget is a number of epochs, at least 1")
     if not args.protocols:
         for name, reason in sorted(PROTOCOLS.broken.items()):
             print(f"warning: protocol {name} skipped: {reason}", file=sys.stderr)
@@ -205,7 +211,7 @@ def run_command(args: argparse.Namespace) -> int:
     from benchmark.method import parse_overrides
     protocols = [Path(p).stem if p in protocol_files else p for p in args.protocols or []] or None
     specs = with_backbones(expand(args.methods, protocols, args.seeds, parse_overrides(args.overrides),
-                                  args.profile, args.ablate), args.backbones)
+                                  args.profile, args.ablate, args.budget), args.backbones)
     from benchmark import distributed
     from benchmark.device import resolve_device
     from benchmark.executors import execute

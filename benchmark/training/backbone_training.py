@@ -56,7 +56,7 @@ def training_input(task: GCDTask, crop_pct: float, view_bank: int) -> TrainingIn
     return TrainingInput(network, Tail(network, task.backbone.tail), bank, {"view_bank": bank.describe()})
 
 
-def features_of(task: GCDTask, network: torch.nn.Module, rows: np.ndarray) -> np.ndarray:
-    """Test-transform features of the given rows from a (fine-tuned) copy of the task's backbone network."""
-    tuned = dataclasses.replace(task.backbone, model=network)
+def features_of(task: GCDTask, network: torch.nn.Module, rows: np.ndarray, backbone: Backbone | None = None) -> np.ndarray:
+    """Test-transform features of the given rows from a (fine-tuned) copy of ``backbone`` (default: the task's)."""
+    tuned = dataclasses.replace(backbone or task.backbone, model=network)
     return extract_features(tuned, task.images, task.device, rows=rows, progress=False)

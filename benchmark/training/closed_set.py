@@ -54,9 +54,11 @@ def cross_entropy_step(network: ClosedSetNetwork, batch: Batch) -> tuple[torch.T
     return loss, {"ce": loss.item()}
 
 
-def features_and_logits(task: GCDTask, network: ClosedSetNetwork, rows: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
-    """Test-transform features of ``rows`` and the classifier's logits (float32, on the CPU)."""
-    feats = features_of(task, network, rows)
+def features_and_logits(task: GCDTask, network: ClosedSetNetwork, rows: np.ndarray,
+                        backbone: Backbone | None = None) -> tuple[np.ndarray, torch.Tensor]:
+    """Test-transform features of ``rows`` and the classifier's logits (float32, on the CPU); ``backbone``: the one
+    ``network`` copies, when not the task's."""
+    feats = features_of(task, network, rows, backbone)
     with torch.no_grad():
         logits = network.classifier(torch.from_numpy(feats).to(task.device)).float().cpu()
     return feats, logits

@@ -1,12 +1,15 @@
 """SynthFaceCNN: a small ResNet-like network for 48 px faces, pretrained without expression labels.
 
-Registered as backbone ``synthface-cnn``. Its weights come from, in this order: the cache
+Registered as backbone ``synthface-cnn``, and as ``synthface-cnn-seed1``: the same architecture and objective
+pretrained from seed 1 (other initialisation, other pretraining clips), a second expression-blind network for
+methods that pair two (Open-Set-FER's detector). Their weights come from, in this order: the cache
 (``<cache_dir>/backbones/synthface-cnn-<key>.pt``), the file shipped in ``weights/`` when its key is the current one
 (pretrained by this code; every machine then runs the same backbone), or a fresh pretraining by clip contrast (see
 ``pretrain.py`` and datasets/synthface/README.md) on synthetic persons disjoint from the benchmark's, cached there.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 from typing import Callable
@@ -33,6 +36,10 @@ LAST_STAGE = "stage4"
 NAME = "synthface-cnn"
 SHIPPED_WEIGHTS = Path(__file__).parent / "weights"  # pretrained weights committed with the code
 SHIPPED_SHA256 = "5e2329a24cfaa94c730163810d7fcca0fcaa4f0dabb42fa436d8d9e1c3c32306"
+SECOND_NAME = "synthface-cnn-seed1"
+SECOND_CONFIG = dataclasses.replace(DEFAULT_CONFIG, seed=1)
+SECOND_SHA256 = "2fa610a0481447f9ff6bd799daed99a3e804a09061690168c612853edc5ac89f"
+SHIPPED = {DEFAULT_CONFIG: SHIPPED_SHA256, SECOND_CONFIG: SECOND_SHA256}  # configurations whose weights ship
 MEAN_KEY, STD_KEY = "input_normalisation.mean", "input_normalisation.std"
 
 FaceSource = Callable[[PretrainConfig], tuple[np.ndarray, np.ndarray]]
@@ -95,7 +102,7 @@ def weight_file(cache_dir: Path, config: PretrainConfig, generator_version: str)
     return Path(cache_dir) / "backbones" / f"{NAME}-{key}.pt"
 
 
-def load_backbone(path: Path) -> Backbone:
+def load_backbone(path: Path, name: str = NAME) -> Backbone:
     """A Backbone (eval mode) from a cached weight file; one clear message if it is absent or unusable."""
     state = load_state_dict(path, what=f"backbone {NAME!r}",
                             obtain_from=f"a fresh pretraining: delete {path} and request {NAME!r} again")
@@ -109,7 +116,7 @@ def load_backbone(path: Path) -> Backbone:
     except RuntimeError as exc:
         raise GFaceError(f"backbone {NAME!r}: {path} does not match architecture {ARCH_VERSION} ({exc}). "
                          f"Delete it and request {NAME!r} again to pretrain it anew") from exc
-    return Backbone(name=NAME, model=model.eval(), input_size=INPUT_SIZE,
+    return Backbone(name=name, model=model.eval(), input_size=INPUT_SIZE,
                     mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std),
                     feature_dim=FEATURE_DIM, weights_sha256=file_sha256(path), trainable_prefixes=(LAST_STAGE,),
                     feature_map=SynthFaceCNN.feature_map, trunk=SynthFaceCNN.trunk, tail=SynthFaceCNN.tail)
@@ -135,41 +142,47 @@ def render_pretraining_faces(config: PretrainConfig) -> tuple[np.ndarray, np.nda
     return images, np.unique(ids, return_inverse=True)[1]
 
 
-def shipped_weights() -> Path:
-    """Where the committed weights of the default configuration would be (the file name carries their key)."""
-    return SHIPPED_WEIGHTS / weight_file(SHIPPED_WEIGHTS, DEFAULT_CONFIG, GENERATOR_VERSION).name
+def shipped_weights(config: PretrainConfig = DEFAULT_CONFIG) -> Path:
+    """Where the committed weights of a shipped configuration would be (the file name carries their key)."""
+    return SHIPPED_WEIGHTS / weight_file(SHIPPED_WEIGHTS, config, GENERATOR_VERSION).name
 
 
 def build_backbone(cache_dir: Path, *, config: PretrainConfig = DEFAULT_CONFIG,
                    faces: FaceSource | None = None, generator_version: str | None = None,
-                   use_shipped: bool = True) -> Backbone:
-    """Load the cached backbone, else the shipped one (default configuration only, ``use_shipped``), else pretrain
+                   use_shipped: bool = True, name: str = NAME) -> Backbone:
+    """Load the cached backbone, else the shipped one (shipped configurations only, ``use_shipped``), else pretrain
     and cache it.
 
     ``faces(config) -> (uint8 images n×48×48×3, labels)`` defaults to ``render_pretraining_faces``;
     ``generator_version`` (default: SynthFACE's) enters the cache key.
     """
-    default = faces is None and config == DEFAULT_CONFIG and generator_version in (None, GENERATOR_VERSION)
+    default = faces is None and config in SHIPPED and generator_version in (None, GENERATOR_VERSION)
     if faces is None:
         faces, generator_version = render_pretraining_faces, generator_version or GENERATOR_VERSION
     if generator_version is None:
         raise ValueError("generator_version is required with a custom face source")
     path = weight_file(cache_dir, config, generator_version)
-    if not path.exists() and default and use_shipped and shipped_weights().exists():
-        backbone = load_backbone(shipped_weights())
-        if backbone.weights_sha256 != SHIPPED_SHA256:
-            raise GFaceError(f"backbone {NAME!r}: the shipped weight file {shipped_weights()} is damaged (sha256 "
-                             f"{backbone.weights_sha256[:12]}…, expected {SHIPPED_SHA256[:12]}…); restore it with "
-                             f"git checkout, or delete it to pretrain the backbone anew")
+    if not path.exists() and default and use_shipped and shipped_weights(config).exists():
+        backbone = load_backbone(shipped_weights(config), name)
+        if backbone.weights_sha256 != SHIPPED[config]:
+            raise GFaceError(f"backbone {name!r}: the shipped weight file {shipped_weights(config)} is damaged "
+                             f"(sha256 {backbone.weights_sha256[:12]}…, expected {SHIPPED[config][:12]}…); restore "
+                             f"it with git checkout, or delete it to pretrain the backbone anew")
         return backbone
     if not path.exists():
         images, labels = faces(config)
-        result = train(SynthFaceCNN, images, labels, config, desc=f"pretraining {NAME}")
+        result = train(SynthFaceCNN, images, labels, config, desc=f"pretraining {name}")
         save_weights(result.model, result.mean, result.std, path)
-    return load_backbone(path)
+    return load_backbone(path, name)
 
 
 @BACKBONES.register(NAME)
 def synthface_cnn(cache_dir: Path) -> Backbone:
     """The expression-blind SynthFACE backbone (pretrained by clip contrast on first use, then cached)."""
     return build_backbone(cache_dir)
+
+
+@BACKBONES.register(SECOND_NAME)
+def synthface_cnn_seed1(cache_dir: Path) -> Backbone:
+    """A second expression-blind SynthFACE backbone: synthface-cnn's pretraining from seed 1."""
+    return build_backbone(cache_dir, config=SECOND_CONFIG, name=SECOND_NAME)

@@ -1,0 +1,90 @@
+"""Training budgets (benchmark/budget.py) and the budget rule on learning curves (benchmark/learning_curves.py)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pandas as pd
+import pytest
+
+from benchmark.budget import budget_values, is_learner, scaled
+from benchmark.core.errors import GFaceError
+from benchmark.core.paths import LEADERBOARD_DIR
+from benchmark.core.registry import METHODS
+from benchmark.learning_curves import choices, choose, curve_points, method_budgets
+from benchmark.method import resolve_params
+from benchmark.plan import expand
+from benchmark.plugins import load_plugins
+
+load_plugins()  # collection-time list of the registered learners
+LEARNERS = [m for m in METHODS.names() if is_learner(METHODS.get(m))]
+
+
+def test_scaling_keeps_the_paper_proportions_rounding_half_up_and_never_below_one():
+    assert scaled(30, 4, 200) == 1  # 0.6
+    assert scaled(30, 16, 200) == 2  # 2.4
+    assert scaled(50, 4, 200) == 1
+    assert scaled(1000, 4, 200) == 20
+    assert scaled(30, 5, 60) == 3  # 2.5 rounds up
+    assert scaled(0, 16, 200) == 0
+    assert scaled(1, 1, 200) == 1
+
+
+def test_budget_values_of_digface_and_a_method_that_does_not_learn():
+    digface = METHODS.get("digface")
+    assert budget_values("digface", digface, 8, view_bank=8) == {
+        "epochs": 8, "teacher_warmup_epochs": 1, "cluster_start_epoch": 2, "grl_max_iters": 40, "view_bank": 16}
+    assert budget_values("kmeans", METHODS.get("kmeans"), 8) == {}
+    with pytest.raises(GFaceError, match="at least 1"):
+        budget_values("gcd", METHODS.get("gcd"), 0)
+
+
+@pytest.mark.parametrize("method", LEARNERS)
+def test_budget_params_are_integer_parameters_of_the_method(method):
+    cls = METHODS.get(method)
+    fields = {f.name: f for f in dataclasses.fields(cls.Params)}
+    for name in cls.budget_params:
+        assert name in fields and isinstance(fields[name].default, int), f"{method}.{name}"
+
+
+def test_a_sweep_budget_overrides_the_profile_and_set_overrides_the_budget():
+    simgcd = METHODS.get("simgcd")
+    profile = resolve_params("simgcd", simgcd, "cpu", {})
+    at_16 = resolve_params("simgcd", simgcd, "cpu", {}, budget=16)
+    assert (at_16.epochs, at_16.teacher_warmup_epochs, at_16.view_bank) == (16, 2, 32)
+    assert at_16.proj_hidden_dim == profile.proj_hidden_dim  # the profile's other values stay
+    assert resolve_params("simgcd", simgcd, "cpu", {"epochs": "3"}, budget=16).epochs == 3
+    specs = expand(["simgcd", "kmeans"], ["synthface-basic"], 1, {}, budget=2)
+    assert {s.method: s.params.get("epochs") for s in specs} == {"simgcd": 2, "kmeans": None}
+
+
+def test_the_rule_picks_the_smallest_budget_within_one_point_of_the_plateau():
+    rising = {1: 0.30, 2: 0.40, 4: 0.47, 8: 0.475, 16: 0.48}
+    choice = choose(rising)
+    assert (choice.plateau, choice.chosen) == (8, 4)  # 4 -> 8 gained 0.5 point; 4 is within 1 point of 8
+    assert choose({1: 0.50, 2: 0.45}).chosen == 1  # a falling curve has plateaued; the early budget is better
+    unfinished = choose({1: 0.2, 2: 0.3, 4: 0.4})
+    assert unfinished.plateau is None and unfinished.chosen == 4
+
+
+def test_curve_points_average_seeds_per_budget_and_ignore_ablations_and_other_sets():
+    def row(epochs, value, rep, eval_set="unlabelled_train", ablation="", collapsed=False):
+        return {"method": "m", "protocol": "p", "params": json.dumps({"epochs": epochs}), "eval_set": eval_set,
+                "ablation": ablation, "metric": "all", "value": value, "repetition": rep, "collapsed": collapsed}
+    frame = pd.DataFrame([row(2, 0.4, 0), row(2, 0.5, 1, collapsed=True), row(4, 0.6, 0), row(4, 0.9, 0, "test"),
+                          row(4, 0.1, 0, ablation="ce")])
+    points = curve_points(frame).set_index("budget")
+    assert points.at[2, "mean"] == pytest.approx(0.45) and points.at[2, "n"] == 2 and points.at[2, "collapsed"] == 1
+    assert points.at[4, "mean"] == pytest.approx(0.6) and points.at[4, "n"] == 1
+    assert method_budgets(choices(curve_points(frame))) == {"m": 4}
+
+
+def test_every_learner_trains_at_the_budget_the_rule_chose():
+    """The committed budgets (leaderboard/budgets.csv, from the learning curves) are the cpu profiles' budgets."""
+    table = pd.read_csv(LEADERBOARD_DIR / "budgets.csv")
+    chosen = table.groupby("method")["method_budget"].first().to_dict()
+    for method in LEARNERS:
+        assert method in chosen, f"{method} has no learning curve: python -m benchmark.tools.learning_curves"
+        profile = METHODS.get(method).profiles["cpu"]
+        assert profile.get("budget") == chosen[method], f"{method}: cpu budget {profile.get('budget')} vs the " \
+                                                        f"rule's {chosen[method]}"
