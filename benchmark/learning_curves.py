@@ -3,11 +3,15 @@
 A curve point is a complete run at a budget of E epochs (benchmark/budget.py: its schedules scaled to E), so the
 point at E is what a run of E epochs gives, not an intermediate epoch of a longer run. Budgets double: 1, 2, 4, ...
 
-The rule, the same for every learner and protocol (``GAIN``: 1 point of All accuracy on D_U, mean over seeds):
-- **plateau**: the curve has plateaued at budget E_k once doubling to E_k gained at most ``GAIN`` over E_{k-1};
-- **chosen budget**: the smallest budget whose All is at least the plateau's All minus ``GAIN``;
+The rule, the same for every learner and protocol (``GAIN``: 1 point of All accuracy on D_U, mean over seeds; seed
+noise is about that size, so one doubling alone cannot tell a plateau from a dip):
+- **plateau**: the curve has plateaued at budget E once the next two doublings (2E and 4E) together gained at most
+  ``GAIN`` over the best All at budgets up to E;
+- **chosen budget**: the smallest budget up to the plateau whose All is within ``GAIN`` of the best All of the
+  curve up to 4E;
 - a learner's budget is the largest chosen budget over the protocols (one ``cpu`` profile serves all of them);
-- a curve that has not plateaued by the largest budget run keeps that budget and is marked as not plateaued.
+- a curve that has not plateaued by the largest budget run (the cap) gets that budget and is marked as not
+  plateaued.
 """
 from __future__ import annotations
 
@@ -44,22 +48,24 @@ class Choice:
     budgets_run: tuple[int, ...]
     plateau: int | None  # the budget at which the curve plateaued, None if not by the largest one run
     chosen: int
-    plateau_all: float  # All at the plateau (or at the largest budget run)
+    plateau_all: float  # the best All up to two doublings past the plateau (or All at the largest budget run)
 
 
 def choose(all_by_budget: dict[int, float], method: str = "", protocol: str = "") -> Choice:
     """Apply the rule to one curve: ``{budget: mean All}`` over doubling budgets."""
     budgets = sorted(all_by_budget)
-    plateau = next((b for previous, b in zip(budgets, budgets[1:])
-                    if all_by_budget[b] - all_by_budget[previous] <= GAIN), None)
-    reference = plateau if plateau is not None else budgets[-1]
-    level = all_by_budget[reference]
-    chosen = next(b for b in budgets if b <= reference and all_by_budget[b] >= level - GAIN)
-    return Choice(method, protocol, tuple(budgets), plateau, chosen, level)
+    values = [all_by_budget[b] for b in budgets]
+    plateau = next((k for k in range(len(budgets) - 2)
+                    if max(values[k + 1:k + 3]) <= max(values[:k + 1]) + GAIN), None)
+    if plateau is None:
+        return Choice(method, protocol, tuple(budgets), None, budgets[-1], values[-1])
+    level = max(values[:plateau + 3])
+    chosen = next(b for b, v in zip(budgets, values) if v >= level - GAIN)
+    return Choice(method, protocol, tuple(budgets), budgets[plateau], chosen, level)
 
 
 def has_plateaued(all_by_budget: dict[int, float]) -> bool:
-    return len(all_by_budget) > 1 and choose(all_by_budget).plateau is not None
+    return choose(all_by_budget).plateau is not None
 
 
 def choices(points: pd.DataFrame) -> list[Choice]:

@@ -58,13 +58,18 @@ def test_a_sweep_budget_overrides_the_profile_and_set_overrides_the_budget():
     assert {s.method: s.params.get("epochs") for s in specs} == {"simgcd": 2, "kmeans": None}
 
 
-def test_the_rule_picks_the_smallest_budget_within_one_point_of_the_plateau():
+def test_the_rule_waits_two_doublings_and_picks_the_smallest_budget_within_one_point_of_the_best():
     rising = {1: 0.30, 2: 0.40, 4: 0.47, 8: 0.475, 16: 0.48}
     choice = choose(rising)
-    assert (choice.plateau, choice.chosen) == (8, 4)  # 4 -> 8 gained 0.5 point; 4 is within 1 point of 8
-    assert choose({1: 0.50, 2: 0.45}).chosen == 1  # a falling curve has plateaued; the early budget is better
+    assert (choice.plateau, choice.chosen) == (4, 4)  # 8 and 16 gained 1 point at most over 4
+    assert choice.plateau_all == pytest.approx(0.48)
+    dip = {1: 0.552, 2: 0.526, 4: 0.563, 8: 0.565, 16: 0.566}  # a dip at 2 is not a plateau: 4 beats 1 by > 1 point
+    assert (choose(dip).plateau, choose(dip).chosen) == (4, 4)
+    falling = {1: 0.50, 2: 0.45, 4: 0.44}
+    assert (choose(falling).plateau, choose(falling).chosen) == (1, 1)
     unfinished = choose({1: 0.2, 2: 0.3, 4: 0.4})
     assert unfinished.plateau is None and unfinished.chosen == 4
+    assert choose({4: 0.5}).plateau is None  # one point: nothing to compare
 
 
 def test_curve_points_average_seeds_per_budget_and_ignore_ablations_and_other_sets():
@@ -76,7 +81,7 @@ def test_curve_points_average_seeds_per_budget_and_ignore_ablations_and_other_se
     points = curve_points(frame).set_index("budget")
     assert points.at[2, "mean"] == pytest.approx(0.45) and points.at[2, "n"] == 2 and points.at[2, "collapsed"] == 1
     assert points.at[4, "mean"] == pytest.approx(0.6) and points.at[4, "n"] == 1
-    assert method_budgets(choices(curve_points(frame))) == {"m": 4}
+    assert method_budgets(choices(curve_points(frame))) == {"m": 4}  # not plateaued: the largest budget run
 
 
 def test_every_learner_trains_at_the_budget_the_rule_chose():

@@ -2,6 +2,7 @@
 closed-set, on a toy GCD protocol."""
 import json
 
+import numpy as np
 import pytest
 
 from benchmark.cli import main
@@ -59,3 +60,13 @@ def test_an_unknown_detector_backbone_stops_the_sweep_before_any_run(run_dirs, c
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: openset-fer.detector_backbone='nope' is not a registered")
     assert not list(runs.glob("toy-open-delta/openset-fer/*/record.json"))
+
+
+def test_pseudo_label_spread_on_hand_computed_cases():
+    from benchmark.tools.pseudo_label_stats import spread
+    entropy, largest, to = spread(np.array([0, 1, 2, 3]), 4)
+    assert entropy == pytest.approx(1.0) and largest == 0.25
+    entropy, largest, to = spread(np.array([2, 2, 2, 2]), 4)
+    assert entropy == 0.0 and largest == 1.0 and to == 2
+    entropy, largest, to = spread(np.array([0, 0, 1, 1]), 4)  # two of four classes, evenly: log 2 / log 4
+    assert entropy == pytest.approx(0.5) and largest == 0.5 and to == 0

@@ -88,9 +88,10 @@ def markdown(points: pd.DataFrame, table: pd.DataFrame) -> str:
              "Each point is a complete run at that budget (epochs; schedules scaled, benchmark/budget.py), D_U "
              "accuracy in %, mean ± std over n runs; † = runs whose predictions collapsed.", "",
              f"**Rule** (benchmark/learning_curves.py), the same for every learner: a curve has plateaued at budget E "
-             f"once doubling to E gained at most {GAIN * 100:.0f} point of All; the chosen budget is the smallest "
-             f"budget within {GAIN * 100:.0f} point of the plateau's All; a learner's budget is the largest chosen "
-             f"over the protocols, and its `cpu` profile holds it (a test checks).", ""]
+             f"once the next two doublings (2E, 4E) gained at most {GAIN * 100:.0f} point of All over the best All up "
+             f"to E; the chosen budget is the smallest budget within {GAIN * 100:.0f} point of the best All up to 4E; "
+             f"a curve not plateaued by the largest budget run keeps that budget; a learner's budget is the largest "
+             f"chosen over the protocols, and its `cpu` profile holds it (a test checks).", ""]
     for protocol, here in points.groupby("protocol"):
         budgets = sorted(here["budget"].unique())
         lines += [f"## {protocol}", "", "| method | metric | " + " | ".join(f"E={b}" for b in budgets) + " |",
@@ -150,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--protocols", nargs="+", default=list(EMBEDDED), help="default: the embedded protocols")
     parser.add_argument("--seeds", type=int, default=3, help="repetitions per budget (default 3)")
     parser.add_argument("--min-budget", type=int, default=1, help="first budget in epochs (default 1)")
-    parser.add_argument("--max-budget", type=int, default=32, help="largest budget in epochs (default 32)")
+    parser.add_argument("--max-budget", type=int, default=16, help="largest budget in epochs, the cap (default 16)")
     parser.add_argument("--runs-dir", type=Path, required=True, help="where the curve's runs go (resumable)")
     parser.add_argument("--cache-dir", type=Path, help="features and view banks (default: the suite's)")
     parser.add_argument("--tables-only", action="store_true", help="no new runs: tabulate the records there are")
