@@ -65,7 +65,7 @@ def choose(all_by_budget: dict[int, float], method: str = "", protocol: str = ""
 
 
 def has_plateaued(all_by_budget: dict[int, float]) -> bool:
-    return choose(all_by_budget).plateau is not None
+    return len(all_by_budget) > 2 and choose(all_by_budget).plateau is not None
 
 
 def choices(points: pd.DataFrame) -> list[Choice]:

@@ -11,7 +11,7 @@ from benchmark.budget import budget_values, is_learner, scaled
 from benchmark.core.errors import GFaceError
 from benchmark.core.paths import LEADERBOARD_DIR
 from benchmark.core.registry import METHODS
-from benchmark.learning_curves import choices, choose, curve_points, method_budgets
+from benchmark.learning_curves import choices, choose, curve_points, has_plateaued, method_budgets
 from benchmark.method import resolve_params
 from benchmark.plan import expand
 from benchmark.plugins import load_plugins
@@ -70,6 +70,7 @@ def test_the_rule_waits_two_doublings_and_picks_the_smallest_budget_within_one_p
     unfinished = choose({1: 0.2, 2: 0.3, 4: 0.4})
     assert unfinished.plateau is None and unfinished.chosen == 4
     assert choose({4: 0.5}).plateau is None  # one point: nothing to compare
+    assert not has_plateaued({}) and not has_plateaued({1: 0.5, 2: 0.5}) and has_plateaued(falling)
 
 
 def test_curve_points_average_seeds_per_budget_and_ignore_ablations_and_other_sets():
