@@ -161,7 +161,7 @@ class DigFace(Method):
     # the GRL ramp scales with the budget too, else a short run would keep lambda near 0
     budget_params = ("teacher_warmup_epochs", "cluster_start_epoch", "grl_max_iters")
     # cpu: SimGCD's; the budget from the learning curves (benchmark/budget.py)
-    profiles = {"cpu": {"budget": 4, "proj_hidden_dim": 512, "view_bank": 8},
+    profiles = {"cpu": {"budget": 16, "proj_hidden_dim": 512, "view_bank": 8},
                 "smoke": {"epochs": 1, "batch_size": 16, "teacher_warmup_epochs": 1, "cluster_start_epoch": 0,
                           "grl_max_iters": 20, "proj_hidden_dim": 32, "aux_hidden_dim": 32}}
     version = 2  # 2: stabilisers (unit-norm projector init, normalised worst-case input, lr warm-up)

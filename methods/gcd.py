@@ -61,7 +61,7 @@ class GCDNetwork(nn.Module):
 @METHODS.register("gcd")
 class GCD(Method):
     Params = GCDParams
-    profiles = {"cpu": {"budget": 4, "batch_size": 128, "head_hidden_dim": 512, "head_out_dim": 4096,
+    profiles = {"cpu": {"budget": 16, "batch_size": 128, "head_hidden_dim": 512, "head_out_dim": 4096,
                         "n_init": 10, "k_max": 60, "view_bank": 8},  # budget: benchmark/budget.py
                 "smoke": {"epochs": 1, "batch_size": 16, "head_hidden_dim": 32, "head_out_dim": 64, "n_init": 2,
                           "k_max": 60}}

@@ -48,7 +48,7 @@ class MEKParams:
 @METHODS.register("mek")
 class MEK(Method):
     Params = MEKParams
-    profiles = {"cpu": {"budget": 3, "batch_size": 64, "lr": 1e-3},
+    profiles = {"cpu": {"budget": 16, "batch_size": 64, "lr": 1e-3},
                 "smoke": {"epochs": 1, "batch_size": 16, "lr": 1e-3}}
     summary = "MEK: closed-set classifier with re-balanced smooth labels and re-balanced attention consistency"
 

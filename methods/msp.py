@@ -43,7 +43,7 @@ class MSPParams:
 @METHODS.register("msp")
 class MSP(Method):
     Params = MSPParams
-    profiles = {"cpu": {"budget": 4, "batch_size": 128},
+    profiles = {"cpu": {"budget": 16, "batch_size": 128},
                 "smoke": {"epochs": 1, "batch_size": 16}}
     summary = "closed-set classifier on the known classes; maximum softmax probability as knownness"
 

@@ -91,7 +91,7 @@ class OpenSetFER(Method):
     budget_params = ("detector_epochs",)
     version = 2  # 2: separate detector backbone (cpu), the closed model's MSP as reference score
     # cpu: the detector on the seed-1 twin of synthface-cnn (embedded protocols; methods/README.md, "Open-Set-FER")
-    profiles = {"cpu": {"budget": 4, "batch_size": 128, "cycles": 2, "detector_backbone": "synthface-cnn-seed1"},
+    profiles = {"cpu": {"budget": 16, "batch_size": 128, "cycles": 2, "detector_backbone": "synthface-cnn-seed1"},
                 "smoke": {"epochs": 1, "batch_size": 16, "detector_epochs": 2, "cycles": 2,
                           "detector_batch_size": 16, "kmeans_n_init": 2}}
     summary = "Open-Set-FER: closed-set pseudo-labels, attention-consistent detectors (cycle training), -CE score"

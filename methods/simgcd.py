@@ -75,7 +75,7 @@ class SimGCD(Method):
     Params = SimGCDParams
     budget_params = ("teacher_warmup_epochs",)
     # cpu: the budget from the learning curves (benchmark/budget.py), a view bank (benchmark/speed/README.md, 4)
-    profiles = {"cpu": {"budget": 4, "proj_hidden_dim": 512, "view_bank": 8},
+    profiles = {"cpu": {"budget": 16, "proj_hidden_dim": 512, "view_bank": 8},
                 "smoke": {"epochs": 1, "batch_size": 16, "teacher_warmup_epochs": 1, "proj_hidden_dim": 32}}
     version = 2  # 2: the MEK add-on replaces L_CE's one-hot targets (rebalance > 0 only)
     summary = "SimGCD: cosine-prototype classifier with self-distillation and mean-entropy regularisation"
