@@ -9,8 +9,8 @@ the open class). For each finished closed-set run (``Predictions.closed_set``; d
 leave-one-class-out protocol, this reads its saved D_U predictions and the split's labels and reports, for the
 open-class images of D_U: the normalised entropy of their predicted known classes (1 = spread evenly over the K_old
 classes, 0 = all one class), the largest class share and which known class takes it. Mean over the runs per held-out
-class. Reference on real data (methods/README.md, "Open-Set-FER"): the release's own predicted labels of RAF-DB give
-entropy 0.86 and largest share 0.36.
+class. Reference on real data (datasets/synthface/README.md, "Open-class pseudo-labels"): the release's own
+predicted labels of RAF-DB give entropy 0.86 and largest share 0.36.
 """
 from __future__ import annotations
 
