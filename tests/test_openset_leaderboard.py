@@ -2,7 +2,10 @@
 import shutil
 from pathlib import Path
 
+import pandas as pd
+
 from benchmark.cli import main
+from benchmark.leaderboard_openset import REFERENCE_ROW, open_set_tables
 from benchmark.leaderboard import README_END, README_START
 from benchmark.results import collect_records, read_results, write_results
 
@@ -37,3 +40,13 @@ def test_a_csv_written_before_open_set_protocols_still_reads(tmp_path):
     frame = collect_records(DATA / "frozen_runs").drop(columns="open_class")
     frame.to_csv(tmp_path / "old.csv", index=False)
     assert set(read_results(tmp_path / "old.csv")["open_class"]) == {""}
+
+
+def test_a_reference_score_gets_its_own_row_under_its_method():
+    frame = collect_records(DATA / "frozen_openset_runs")
+    auroc = frame[(frame["method"] == "openset-fer") & (frame["metric"] == "auroc")]
+    tables = dict(open_set_tables(pd.concat([frame, auroc.assign(metric="auroc_reference", value=0.5)])))
+    headers, rows = next(table for title, table in tables.items() if "AUROC" in title)
+    labels = [row[0] for row in rows]
+    assert labels.index("openset-fer" + REFERENCE_ROW) == labels.index("openset-fer") + 1
+    assert rows[labels.index("openset-fer" + REFERENCE_ROW)][-1] == "0.500"
