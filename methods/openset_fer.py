@@ -125,7 +125,8 @@ class OpenSetFER(Method):
         else:
             train_rows = np.concatenate([task.labelled_idx, task.unlabelled_idx])
             targets = np.concatenate([task.labelled_y, pseudo_of(task.unlabelled_idx)])
-        losses, feats, info = self._detect(task, train_rows, targets, pool, pseudo_of(pool))
+        detector_backbone = self._detector_backbone(task)
+        losses, feats, info = self._detect(task, detector_backbone, train_rows, targets, pool, pseudo_of(pool))
         is_open = high_loss_component(losses)
         clusters = pseudo_of(pool).copy()
         if n_new and is_open.any():
@@ -137,17 +138,17 @@ class OpenSetFER(Method):
                            "negative_detector_cross_entropy",
                            {"train": {"closed_set": vars(closed_stats), **info},
                             "mode": "released_code" if p.released_code else "paper",
-                            "detector_backbone": self._detector_backbone(task).name,
+                            "detector_backbone": detector_backbone.name,
                             "high_loss_fraction": float(is_open.mean())},
                            closed_set=True,
                            reference_knownness={s: closed_msp[np.searchsorted(needed, task.indices(s))]
                                                 for s in task.prediction_sets},
                            reference_adapter="closed_model_max_softmax_probability")
 
-    def _detect(self, task: GCDTask, train_rows, targets, pool, pool_pseudo) -> tuple[np.ndarray, np.ndarray, dict]:
+    def _detect(self, task: GCDTask, backbone: Backbone, train_rows, targets, pool,
+                pool_pseudo) -> tuple[np.ndarray, np.ndarray, dict]:
         """Stages C-D: per-pool-image detector loss (averaged over detectors and snapshots), detector features."""
         p = self.params
-        backbone = self._detector_backbone(task)
         views = image_views(task.images, task.device,
                             erased_view_maker(backbone, p.crop_pct, p.erase_p, with_flip=True))
         work = Path(task.work_dir)
@@ -160,11 +161,11 @@ class OpenSetFER(Method):
 
         everything = np.arange(len(train_rows))
         if p.released_code:
-            detector = self._detector(task)
+            detector = self._detector(backbone, task.n_known)
             stats = train(detector, everything, p.detector_epochs, p.lr_decay, "detector", task.seed + 1)
             feats, logits = features_and_logits(task, detector, pool, backbone)
             return per_sample_ce(logits, pool_pseudo), feats, {"detector": stats}
-        detectors = [self._detector(task), self._detector(task)]
+        detectors = [self._detector(backbone, task.n_known), self._detector(backbone, task.n_known)]
         keep, forget, snapshots, stats = [everything, everything], p.forget_rate, [], {}
         rows = np.union1d(pool, train_rows)
         at_pool, at_train = np.searchsorted(rows, pool), np.searchsorted(rows, train_rows)
@@ -194,8 +195,8 @@ class OpenSetFER(Method):
                              f"set it to '' for a copy of the task's backbone")
         return task.backbone_by_name(name)
 
-    def _detector(self, task: GCDTask) -> ClosedSetNetwork:
-        return ClosedSetNetwork(self._detector_backbone(task), task.n_known, with_map=True, method_name="openset-fer")
+    def _detector(self, backbone: Backbone, n_known: int) -> ClosedSetNetwork:
+        return ClosedSetNetwork(backbone, n_known, with_map=True, method_name="openset-fer")
 
     def _step(self, network: ClosedSetNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         n = len(batch.labels)

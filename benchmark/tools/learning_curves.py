@@ -97,8 +97,6 @@ def markdown(points: pd.DataFrame, table: pd.DataFrame) -> str:
         lines += [f"## {protocol}", "", "| method | metric | " + " | ".join(f"E={b}" for b in budgets) + " |",
                   "|---|---|" + "---|" * len(budgets)]
         for (method, metric), rows in here.groupby(["method", "metric"], sort=True):
-            if metric not in CURVE_METRICS:
-                continue
             by = rows.set_index("budget")
             cells = [f"{by.at[b, 'mean'] * 100:.1f} ± {by.at[b, 'std'] * 100:.1f} (n={by.at[b, 'n']})"
                      + (" †" if by.at[b, "collapsed"] else "") if b in by.index else "" for b in budgets]
