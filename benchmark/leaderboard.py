@@ -1,7 +1,8 @@
 """Leaderboard tables from ``results.csv``: markdown (also between markers in README.md), LaTeX and a chart.
 
 Cells come from ``benchmark/tables.py``. A column never mixes protocol versions or scorer versions. Ablation runs (a loss term removed) stay out of
-the main tables and form their own section. Open-set protocols get their own section (``leaderboard_openset.py``).
+the main tables and form their own section. Open-set protocols get their own section (``leaderboard_openset.py``), and
+so do protocols that do not give K (``leaderboard_k_unknown.py``).
 """
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmark.core.errors import GFaceError
+from benchmark.leaderboard_k_unknown import k_unknown_lines
 from benchmark.leaderboard_openset import open_set_lines
-from benchmark.tables import cell, row_labels, versions_note
+from benchmark.tables import SPLITS, cell, row_labels, versions_note
 
 README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
-SPLITS = (("all", "All"), ("old", "Old"), ("new", "New"))
 REGENERATE = "python run_benchmark.py leaderboard"
 RUN_KEY = ["protocol", "method", "run_id"]
 RUN_SLOT = ["protocol", "method", "params", "ablation", "backbone", "split_seed", "repetition"]  # a run per slot
@@ -46,7 +47,7 @@ def check_consistent(frame: pd.DataFrame) -> None:
 
 def pivot(frame: pd.DataFrame, eval_set: str, metrics: list[tuple[str, str, bool]]) -> tuple[list[str], list[list]]:
     """Rows = methods, columns = protocol x metric; ``metrics`` = (metric, header, percent). No ablation runs."""
-    subset = frame[(frame["eval_set"] == eval_set) & (frame["ablation"] == "")].copy()
+    subset = frame[(frame["eval_set"] == eval_set) & (frame["ablation"] == "") & frame["k_given"].astype(bool)].copy()
     if subset.empty:
         return [], []
     subset["row"] = row_labels(subset)
@@ -93,6 +94,7 @@ def render_markdown(frame: pd.DataFrame) -> str:
         headers, rows = pivot(frame, eval_set, metrics)
         if rows:
             lines += ["", f"## {title}", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True)]
+    lines += k_unknown_lines(frame)
     lines += open_set_lines(frame)
     tables = ablation_tables(frame)
     if tables:
@@ -176,7 +178,7 @@ def splice_readme(readme: str, table: str) -> str:
 
 def summary_means(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> pd.DataFrame:
     """Mean and std per (row label, protocol, metric) for the chart."""
-    subset = frame[(frame["eval_set"] == eval_set) & (frame["ablation"] == "")
+    subset = frame[(frame["eval_set"] == eval_set) & (frame["ablation"] == "") & frame["k_given"].astype(bool)
                    & frame["metric"].isin([m for m, _ in SPLITS])].copy()
     subset["row"] = row_labels(subset)
     return subset.groupby(["protocol", "row", "metric"])["value"].agg(

@@ -13,9 +13,9 @@ METRICS = ("all", "old", "new", "all_v1", "old_v1", "new_v1", "all_balanced", "o
            "auroc", "fpr_at_tpr95", "closed_accuracy", "closed_mca", "auroc_reference", "fpr_at_tpr95_reference")
 COLUMNS = ("protocol", "protocol_version", "dataset", "open_class", "method", "params", "ablation", "backbone",
            "scorer", "eval_set", "split_seed", "repetition", "run_id", "split_sha256", "versions", "collapsed",
-           "n_classes", "score_adapter", "metric", "value")
+           "n_classes", "k_given", "k_estimated", "score_adapter", "metric", "value")
 OPTIONAL_COLUMNS = {"open_class": "", "ablation": "", "versions": "", "collapsed": False,  # absent in older files
-                    "n_classes": None}
+                    "n_classes": None, "k_given": True, "k_estimated": None}
 READABLE_SCHEMAS = (1, 2)  # record schema versions this code reads (benchmark/runner.py writes RECORD_SCHEMA)
 
 
@@ -51,7 +51,8 @@ def record_rows(record: dict) -> list[dict]:
             "repetition": record["seeds"]["repetition"], "run_id": record["run_id"],
             "split_sha256": record["protocol"]["split_sha256"], "versions": versions_key(record.get("identity")),
             "collapsed": bool(record.get("collapse", {}).get("collapsed", False)),
-            "n_classes": record.get("K", {}).get("value"),
+            "n_classes": record.get("K", {}).get("value"), "k_given": bool(record.get("K", {}).get("given", True)),
+            "k_estimated": record.get("K", {}).get("estimated"),
             "score_adapter": record["method"].get("score_adapter") or ""}
     rows = [{**base, "eval_set": eval_set, "metric": metric, "value": values.get(metric)}
             for eval_set, values in record["results"].items() for metric in METRICS if metric in values]
@@ -111,5 +112,7 @@ def read_results(path: Path) -> pd.DataFrame:
                          f"python run_benchmark.py leaderboard --rebuild")
     frame["value"] = values
     frame["collapsed"] = frame["collapsed"].astype(str).str.lower().isin(("true", "1"))
-    frame["n_classes"] = pd.to_numeric(frame["n_classes"], errors="coerce")  # empty in rows written before it
+    frame["k_given"] = ~frame["k_given"].astype(str).str.lower().isin(("false", "0"))
+    for column in ("n_classes", "k_estimated"):  # empty in rows written before them, or where nothing was estimated
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame

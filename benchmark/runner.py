@@ -184,7 +184,7 @@ def _execute(spec: RunSpec, env: Environment, folder: Path) -> tuple[dict, Predi
         "backbone": {"name": spec.backbone, "weights_sha256": backbone.weights_sha256},
         "seeds": {"split": spec.split_seed, "repetition": spec.repetition, "training": spec.training_seed,
                   "row_order": order.seed, "cudnn_deterministic": torch.backends.cudnn.deterministic},
-        "K": {"value": len(p.class_names), "given": p.k_given},
+        "K": {"value": len(p.class_names), "given": p.k_given, "estimated": _optional_int(predictions.k_estimated)},
         "scorer": SCORER_VERSION,
         "results": results,
         "collapse": collapse(predictions, results),
@@ -192,6 +192,10 @@ def _execute(spec: RunSpec, env: Environment, folder: Path) -> tuple[dict, Predi
         "dataset_provenance": data.provenance,
         "provenance": provenance,
     }, predictions
+
+
+def _optional_int(value) -> int | None:
+    return None if value is None else int(value)
 
 
 def predictions_npz(predictions: Predictions) -> bytes:

@@ -1,5 +1,5 @@
-"""Table pieces both leaderboards use: row labels and cells. Rendering flows one way: leaderboard ->
-leaderboard_openset -> tables.
+"""Table pieces every leaderboard section uses: row labels, cells and the All/Old/New columns. Rendering flows one
+way: leaderboard -> leaderboard_openset / leaderboard_k_unknown -> tables.
 
 Cells are ``mean ± sample std (n seeds)``; accuracies in % with one decimal, AUROC and FPR@TPR95 as fractions with
 three.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+
+SPLITS = (("all", "All"), ("old", "Old"), ("new", "New"))
 
 
 def row_labels(frame: pd.DataFrame) -> pd.Series:

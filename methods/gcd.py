@@ -24,7 +24,7 @@ from benchmark.training.heads import DINOHead
 from benchmark.training.losses import info_nce, supcon
 from benchmark.training.view_bank import check_view_bank, require_trunk
 from benchmark.training.trainer import Batch, OptimConfig, fit
-from benchmark.number_of_classes import estimate_k, require_k, require_k_given
+from benchmark.number_of_classes import estimate_k, require_k
 
 
 @dataclass
@@ -45,7 +45,7 @@ class GCDParams:
     n_init: int = at_least(100, 1)  # SS-k-means restarts (k_means.sh)
     max_iter: int = at_least(200, 1)
     kmeans_seed: int = 0
-    estimate_k: bool = False  # estimate K with Brent's method instead of taking the protocol's
+    estimate_k: bool = False  # also estimate K (Brent's method) where the protocol gives it; always where it does not
     k_max: int = at_least(1000, 1)
 
     def __post_init__(self) -> None:
@@ -70,9 +70,7 @@ class GCD(Method):
     def check(self, shape: TaskShape) -> None:
         require_steps(shape, self.params.batch_size, "gcd")
         require_trunk(shape, self.params.view_bank, "gcd")
-        if not self.params.estimate_k:
-            require_k_given(shape, "gcd")
-        elif self.params.k_max <= shape.n_known:
+        if self._estimates_k(shape.n_classes) and self.params.k_max <= shape.n_known:
             raise GFaceError(f"gcd.k_max={self.params.k_max}: the K search runs from K_old = {shape.n_known} to "
                              f"k_max and a GCD task has new classes, so k_max must exceed K_old; raise it, e.g. "
                              f"--set gcd.k_max={4 * (shape.n_known + 1)}")
@@ -98,7 +96,7 @@ class GCD(Method):
         knownness = {s: max_cosine(set_feats[s], result.centres[:task.n_known]) for s in task.prediction_sets}
         return Predictions(clusters, knownness, "max_cosine_to_labelled_cluster_centres",
                            {"train": vars(stats), **inputs.record, "k_used": k, "k_estimates": k_scores,
-                            "inertia": result.inertia})
+                            "inertia": result.inertia}, k_estimated=k if k_scores else None)
 
     def _step(self, network: GCDNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params
@@ -109,8 +107,11 @@ class GCD(Method):
         loss = (1 - p.sup_con_weight) * unsup + p.sup_con_weight * sup
         return loss, {"infonce": unsup.item(), "supcon": sup.item()}
 
+    def _estimates_k(self, n_classes: int | None) -> bool:
+        return self.params.estimate_k or n_classes is None
+
     def _number_of_classes(self, task: GCDTask, train_feats: np.ndarray) -> tuple[int, dict]:
-        if not self.params.estimate_k:
+        if not self._estimates_k(task.n_classes):
             return require_k(task, "gcd"), {}
         k, scores = estimate_k(train_feats, np.arange(len(task.labelled_idx)), task.labelled_y, task.n_known,
                                self.params.k_max, seed=self.params.kmeans_seed)
