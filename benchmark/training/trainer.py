@@ -58,6 +58,7 @@ class Batch:
 StepFn = Callable[[torch.nn.Module, Batch], tuple[torch.Tensor, dict[str, float]]]
 AugmentFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]  # uint8 (B, H, W, 3) batch -> model input
 ViewFn = Callable[[np.ndarray, torch.Generator], torch.Tensor]  # task rows of a batch -> model input on the device
+EpochStartFn = Callable[[torch.nn.Module, int], None]  # (model, epoch) before the epoch's first batch
 
 
 def image_views(images: np.ndarray, device: torch.device, augment: AugmentFn) -> ViewFn:
@@ -79,12 +80,15 @@ class TrainStats:
 
 def fit(model: torch.nn.Module, step: StepFn, make_views: ViewFn, labelled_idx: np.ndarray,
         labelled_y: np.ndarray, unlabelled_idx: np.ndarray, optim: OptimConfig, work_dir: Path, seed: int,
-        device: torch.device, desc: str) -> TrainStats:
+        device: torch.device, desc: str, epoch_start: EpochStartFn | None = None) -> TrainStats:
     """Train ``model`` in place; resumes from ``work_dir/checkpoint.pt`` when a killed run left one.
 
     ``make_views(rows, generator)`` gives the model's input for a batch of task rows (``image_views``: augmented
     images; ``view_bank.ViewBank``: stored trunk outputs). With an empty ``unlabelled_idx`` every epoch is a
-    shuffled pass over the labelled rows (supervised training).
+    shuffled pass over the labelled rows (supervised training). ``epoch_start(model, epoch)``, if given, runs before
+    each epoch's batches (also the first epoch after a resume), outside autocast and without the trainer's generator,
+    so it cannot shift the sampling; the model is put in train mode after it (e.g. a memory of embeddings refreshed
+    once per epoch; keep its state out of the state dict or make it a function of the model and the epoch).
     """
     model.to(device=device, memory_format=torch.channels_last)  # about 1.3x faster convolutions on CPU
     optimizer, scheduler = build_optimiser(model, optim)
@@ -103,6 +107,8 @@ def fit(model: torch.nn.Module, step: StepFn, make_views: ViewFn, labelled_idx: 
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     n_images, t0 = 0, time.perf_counter()
     for epoch in range(start, optim.epochs):
+        if epoch_start is not None:
+            epoch_start(model, epoch)
         train_mode(model)
         batches = (balanced_epoch(len(labelled_idx), len(unlabelled_idx), optim.batch_size, generator)
                    if len(unlabelled_idx) else shuffled_epoch(len(labelled_idx), optim.batch_size, generator))
