@@ -213,6 +213,7 @@ class CMS(Method):
                 "smoke": {"epochs": 1, "batch_size": 16, "head_hidden_dim": 32, "head_bottleneck_dim": 16,
                           "head_out_dim": 32, "mean_shift_rounds": 3}}
     summary = "CMS: contrastive learning on mean-shifted embeddings, then iterative mean shift and Ward clustering"
+    version = 1
 
     def check(self, shape: TaskShape) -> None:
         p = self.params
