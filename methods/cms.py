@@ -261,7 +261,8 @@ class CMS(Method):
         return Predictions(clusters, knownness, "max_cosine_to_labelled_class_means",
                            {"train": vars(stats), **inputs.record, "k_used": k, "k_estimates": k_scores,
                             "mean_shift_steps": result.step,
-                            "mean_shift_scores": {str(step): acc for step, acc in result.scores.items()}})
+                            "mean_shift_scores": {str(step): acc for step, acc in result.scores.items()}},
+                           k_estimated=k if k_scores else None)
 
     def _step(self, network: CMSNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params

@@ -1,6 +1,5 @@
 """CMS (methods/cms.py): the kNN mean-shift step, the release's contrastive mean-shift loss, the inference rounds and
 their stopping rule, the agglomerative K search, and the trainer's epoch-start hook that refreshes the memory."""
-import dataclasses
 import math
 
 import joblib
@@ -177,10 +176,9 @@ def test_epoch_start_runs_before_every_epoch_and_after_a_resume_then_train_mode(
 
 def test_without_k_the_method_estimates_it_and_records_the_scores(run_dirs, tmp_path, monkeypatch):
     base = PROTOCOLS.get("toy-cnn")
-    monkeypatch.setitem(PROTOCOLS._entries, "toy-cnn-no-k", dataclasses.replace(base, id="toy-cnn-no-k",
-                                                                                 k_given=False))
-    predictions, split, _ = smoke_run("cms", "toy-cnn-no-k", tmp_path, monkeypatch)
+    predictions, split, record = smoke_run("cms", "toy-cnn-k-unknown", tmp_path, monkeypatch)
     info = predictions.info
     assert isinstance(info["k_used"], int) and str(info["k_used"]) in info["k_estimates"]
+    assert record["K"] == {"value": 4, "given": False, "estimated": info["k_used"]}
     assert min(int(k) for k in info["k_estimates"]) == len(base.known) + 1
     assert max(predictions.clusters["unlabelled_train"]) < info["k_used"]
