@@ -18,7 +18,7 @@ from torch import nn
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
 from benchmark.task import GCDTask
-from benchmark.training.backbone_training import features_of, training_input
+from benchmark.training.backbone_training import TrainingInput, features_of, training_input
 from benchmark.training.knownness import known_mass
 from benchmark.training.heads import CosineLinear, ProjectionMLP
 from benchmark.training.rebalance_addon import RebalanceAddon, check_inputs
@@ -70,9 +70,24 @@ class SimGCDNetwork(nn.Module):
         return self.projector(feats), self.prototypes(feats)
 
 
+def prototype_predictions(task: GCDTask, inputs: TrainingInput, prototypes: nn.Module,
+                          temperature: float) -> tuple[dict, dict]:
+    """Clusters (argmax of the cosine prototypes on the fine-tuned backbone feature) and knownness (probability
+    mass on the known classes) for every set in ``task.prediction_sets``."""
+    clusters, knownness = {}, {}
+    for eval_set in task.prediction_sets:
+        feats = torch.from_numpy(features_of(task, inputs.network, task.indices(eval_set)))
+        with torch.no_grad():
+            logits = prototypes.cpu()(feats)
+        clusters[eval_set] = logits.argmax(1).numpy()
+        knownness[eval_set] = known_mass(logits, task.n_known, temperature)
+    return clusters, knownness
+
+
 @METHODS.register("simgcd")
 class SimGCD(Method):
     Params = SimGCDParams
+    name = "simgcd"  # in messages and progress bars; a subclass sets its own
     budget_params = ("teacher_warmup_epochs",)
     # cpu: the budget from the learning curves (benchmark/budget.py), a view bank (benchmark/speed/README.md, 4)
     profiles = {"cpu": {"budget": 16, "proj_hidden_dim": 512, "view_bank": 8},
@@ -81,30 +96,35 @@ class SimGCD(Method):
     summary = "SimGCD: cosine-prototype classifier with self-distillation and mean-entropy regularisation"
 
     def check(self, shape: TaskShape) -> None:
-        require_k_given(shape, "simgcd")
-        require_steps(shape, self.params.batch_size, "simgcd")
-        require_trunk(shape, self.params.view_bank, "simgcd")
+        require_k_given(shape, self.name)
+        require_steps(shape, self.params.batch_size, self.name)
+        require_trunk(shape, self.params.view_bank, self.name)
 
     def run(self, task: GCDTask) -> Predictions:
         p = self.params
-        k = require_k(task, "simgcd")
+        k = require_k(task, self.name)
         inputs = training_input(task, p.crop_pct, p.view_bank)
-        network = SimGCDNetwork(inputs.trained, task.backbone.feature_dim, k, p.proj_hidden_dim, p.proj_out_dim)
-        if p.rebalance:
-            network.rebalance = RebalanceAddon(task.backbone, task.labelled_y, len(task.unlabelled_idx), k, "simgcd")
+        network = self._network(task, inputs, k)
         stats = fit(network, self._step, inputs.views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,
                     OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=False),
-                    task.work_dir, task.seed, task.device, desc="simgcd")
-        clusters, knownness = {}, {}
-        for eval_set in task.prediction_sets:
-            feats = torch.from_numpy(features_of(task, inputs.network, task.indices(eval_set)))
-            with torch.no_grad():
-                logits = network.prototypes.cpu()(feats)
-            clusters[eval_set] = logits.argmax(1).numpy()
-            knownness[eval_set] = known_mass(logits, task.n_known, p.student_temperature)
+                    task.work_dir, task.seed, task.device, desc=self.name)
+        clusters, knownness = prototype_predictions(task, inputs, network.prototypes, p.student_temperature)
         return Predictions(clusters, knownness, "known_class_probability_mass", {"train": vars(stats), **inputs.record})
 
+    def _network(self, task: GCDTask, inputs: TrainingInput, k: int) -> SimGCDNetwork:
+        p = self.params
+        network = SimGCDNetwork(inputs.trained, task.backbone.feature_dim, k, p.proj_hidden_dim, p.proj_out_dim)
+        if p.rebalance:
+            network.rebalance = RebalanceAddon(task.backbone, task.labelled_y, len(task.unlabelled_idx), k, self.name)
+        return network
+
     def _step(self, network: SimGCDNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        _, loss, logs = self._simgcd_loss(network, batch)
+        return loss, logs
+
+    def _simgcd_loss(self, network: SimGCDNetwork,
+                     batch: Batch) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """The classifier's logits (2B rows), SimGCD's loss and its logged terms."""
         p = self.params
         z, logits = network(batch.views)
         labelled = batch.is_labelled.repeat(2)
@@ -126,5 +146,5 @@ class SimGCD(Method):
         if p.rebalance:
             loss = loss + p.rebalance * network.rebalance.attention_consistency(
                 network.backbone, batch.views[:len(batch.labels)], network.prototypes.weight)
-        return loss, {"ce": ce.item(), "distill": distill.item(), "memax": memax.item(),
-                      "infonce": unsup_con.item(), "supcon": sup_con.item()}
+        return logits, loss, {"ce": ce.item(), "distill": distill.item(), "memax": memax.item(),
+                              "infonce": unsup_con.item(), "supcon": sup_con.item()}

@@ -52,6 +52,11 @@ def mean_entropy_regulariser(logits: torch.Tensor, student_temperature: float) -
 
 def teacher_temperature(epoch: int, warmup_epochs: int, start: float = 0.07, end: float = 0.04) -> float:
     """Linear from ``start`` to ``end`` over ``warmup_epochs`` evenly spaced values, then ``end`` (SimGCD)."""
-    if epoch >= warmup_epochs:
+    return linear_ramp(epoch, warmup_epochs, start, end)
+
+
+def linear_ramp(epoch: int, ramp_epochs: int, start: float, end: float) -> float:
+    """``np.linspace(start, end, ramp_epochs)[epoch]`` during the ramp, then ``end`` (epoch-counted schedules)."""
+    if epoch >= ramp_epochs:
         return end
-    return start if warmup_epochs == 1 else start + (end - start) * epoch / (warmup_epochs - 1)
+    return start if ramp_epochs == 1 else start + (end - start) * epoch / (ramp_epochs - 1)
