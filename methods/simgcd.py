@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from benchmark.core.registry import METHODS
@@ -22,8 +21,8 @@ from benchmark.training.backbone_training import TrainingInput, features_of, tra
 from benchmark.training.knownness import known_mass
 from benchmark.training.heads import CosineLinear, ProjectionMLP
 from benchmark.training.rebalance_addon import RebalanceAddon, check_inputs
-from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,
-                                       teacher_temperature)
+from benchmark.training.losses import (cross_view_distillation, info_nce, labelled_cross_entropy,
+                                       mean_entropy_regulariser, supcon, teacher_temperature)
 from benchmark.training.view_bank import check_view_bank, require_trunk
 from benchmark.training.trainer import Batch, OptimConfig, fit
 from benchmark.number_of_classes import require_k, require_k_given
@@ -136,7 +135,7 @@ class SimGCD(Method):
             network.rebalance.update_class_sizes(logits[~labelled].detach(), ts)
             ce = network.rebalance.smooth_label_loss(logits[labelled] / ts, labels[labelled])
         else:
-            ce = F.cross_entropy(logits[labelled] / ts, labels[labelled]) if labelled.any() else logits.sum() * 0.0
+            ce = labelled_cross_entropy(logits, labels, labelled, ts)
         distill = cross_view_distillation(logits, ts, tt)
         memax = mean_entropy_regulariser(logits, ts)
         unsup_con = info_nce(z, p.info_nce_temperature)

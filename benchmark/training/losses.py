@@ -36,11 +36,26 @@ def supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float = 0.07,
     return -(temperature / base_temperature) * mean_log_prob_pos.mean()
 
 
+def labelled_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, labelled: torch.Tensor,
+                           temperature: float) -> torch.Tensor:
+    """Cross-entropy of ``logits / temperature`` on the labelled rows; zero (with a graph) when there are none."""
+    if not labelled.any():
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits[labelled] / temperature, labels[labelled])
+
+
 def cross_view_distillation(logits: torch.Tensor, student_temperature: float,
                             teacher_temperature: float) -> torch.Tensor:
     """SimGCD self-distillation: each view's sharpened, detached prediction teaches the other view."""
+    teacher = F.softmax(logits.detach() / teacher_temperature, dim=1)
+    return cross_view_cross_entropy(logits, student_temperature, teacher)
+
+
+def cross_view_cross_entropy(logits: torch.Tensor, student_temperature: float, targets: torch.Tensor) -> torch.Tensor:
+    """Each view's target distribution (rows of ``targets``, both views) teaches the other view's student
+    prediction ``softmax(logits / student_temperature)``; the mean of the two cross-entropies."""
     student = F.log_softmax(logits / student_temperature, dim=1).chunk(2)
-    teacher = F.softmax(logits.detach() / teacher_temperature, dim=1).chunk(2)
+    teacher = targets.chunk(2)
     return 0.5 * sum(-(teacher[t] * student[1 - t]).sum(1).mean() for t in (0, 1))
 
 
