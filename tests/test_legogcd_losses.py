@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from methods.legogcd import dual_view_kl, local_entropy_regulariser, potential_known_mask, update_prior
+from benchmark.training.trainer import Batch
+from methods.legogcd import (LegoGCD, LegoGCDParams, dual_view_kl, local_entropy_regulariser, potential_known_mask,
+                             update_prior)
+from methods.simgcd import SimGCDNetwork
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -82,3 +85,30 @@ def test_prior_is_an_exponential_moving_average_of_the_mean_prediction():
     logits = torch.tensor([[0.0, math.log(3.0)], [0.0, 0.0]])  # predictions (1/4, 3/4) and (1/2, 1/2)
     update_prior(prior, logits, temperature=1.0, momentum=0.9)
     assert prior.tolist() == pytest.approx([0.9 * 0.5 + 0.1 * 0.375, 0.9 * 0.5 + 0.1 * 0.625])
+
+
+def tiny_network_and_batch(n_classes: int = 4) -> tuple[SimGCDNetwork, Batch]:
+    """A SimGCD network on a linear 'backbone' and a batch of 6 images (3 labelled), both views."""
+    torch.manual_seed(0)
+    network = SimGCDNetwork(torch.nn.Linear(8, 8), 8, n_classes, 16, 8)
+    labelled = torch.tensor([True, True, False, False, True, False])
+    return network, Batch(torch.randn(12, 8), torch.tensor([0, 1, -1, -1, 0, -1]), labelled, 0, 0, 10)
+
+
+def test_step_is_simgcd_plus_weighted_dkl_and_ler_with_the_prior_before_its_update():
+    params = LegoGCDParams(confidence_threshold=0.3, ler_weight=2.0, prior_momentum=0.5)
+    network, batch = tiny_network_and_batch()
+    network.register_buffer("class_prior", torch.tensor([0.4, 0.3, 0.2, 0.1]))
+    network.n_known = 2
+    method = LegoGCD(params)
+    logits, simgcd_loss, _ = method._simgcd_loss(network, batch)
+    selected = potential_known_mask(logits, batch.is_labelled.repeat(2), 2, 0.1, 0.3)
+    assert selected.any()
+    expected = (simgcd_loss + 0.65 * dual_view_kl(logits, 0.1)
+                + 2.0 * local_entropy_regulariser(logits, selected, network.class_prior.clone(), 0.05, 0.4))
+    loss, logs = method._step(network, batch)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert logs["ler_rows"] == selected.sum().item()
+    mean_prediction = torch.softmax(logits.detach(), dim=1).mean(0)
+    assert network.class_prior.tolist() == pytest.approx(
+        (0.5 * torch.tensor([0.4, 0.3, 0.2, 0.1]) + 0.5 * mean_prediction).tolist(), rel=1e-5)

@@ -14,8 +14,10 @@ from benchmark.core.registry import PROTOCOLS
 from benchmark.method import TaskShape
 from benchmark.plan import expand
 from benchmark.training.heads import CosineLinear
+from benchmark.training.losses import cross_view_cross_entropy, info_nce, mean_entropy_regulariser, supcon
 from methods.protogcd import (ProtoGCD, ProtoGCDParams, adaptive_pseudo_labels, hard_ratio, prototype_score,
                               prototype_separation)
+from tests.test_legogcd_losses import tiny_network_and_batch
 
 
 def test_dapl_makes_the_most_confident_rows_one_hot_and_keeps_the_others_soft():
@@ -86,3 +88,21 @@ def test_without_k_one_model_per_candidate_and_the_best_prototype_score_wins(run
     for terms in info["k_estimates"].values():
         assert terms["score"] == pytest.approx(terms["accuracy"] + terms["centroid"])
     assert max(captured["p"].clusters["test"]) < info["k_used"]
+
+
+def test_step_weights_dapl_entropy_and_separation_inside_the_unsupervised_share():
+    params = ProtoGCDParams(hard_ratio_ramp_epochs=3, separation_weight=0.5)
+    network, batch = tiny_network_and_batch()
+    z, logits = network(batch.views)
+    labelled, labels = batch.is_labelled.repeat(2), batch.labels.repeat(2)
+    teacher = torch.softmax(logits.detach() / 0.05, dim=1)
+    targets = torch.cat([adaptive_pseudo_labels(view, 0.0) for view in teacher.chunk(2)])  # epoch 0: r = 0
+    dapl = cross_view_cross_entropy(logits, 0.1, targets)
+    unsupervised = (dapl + 2.0 * mean_entropy_regulariser(logits, 0.1)
+                    + 0.5 * prototype_separation(network.prototypes.weight, 0.1))
+    supervised = torch.nn.functional.cross_entropy(logits[labelled] / 0.1, labels[labelled])
+    expected = (0.65 * unsupervised + 0.35 * supervised + 0.65 * info_nce(z, 1.0)
+                + 0.35 * supcon(z[labelled], labels[labelled], 0.07))
+    loss, logs = ProtoGCD(params)._step(network, batch)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert logs["dapl"] == pytest.approx(dapl.item(), rel=1e-5)
