@@ -110,7 +110,8 @@ def prototype_score(feats_l: np.ndarray, labelled_y: np.ndarray, feats_u: np.nda
 class ProtoGCD(Method):
     Params = ProtoGCDParams
     budget_params = ("hard_ratio_wait_epochs", "hard_ratio_ramp_epochs")
-    # cpu: as simgcd (benchmark/budget.py; benchmark/speed/README.md, 4); k_max: FER has at most 8 classes
+    # cpu: as simgcd (benchmark/budget.py; benchmark/speed/README.md, 4); k_max 10 covers the basic-expression
+    # protocols (K <= 8); a compound protocol without K needs a larger one (one training per candidate)
     profiles = {"cpu": {"budget": 16, "proj_hidden_dim": 512, "view_bank": 8, "k_max": 10},
                 "smoke": {"epochs": 1, "batch_size": 16, "hard_ratio_ramp_epochs": 1, "proj_hidden_dim": 32,
                           "k_max": 4}}
@@ -132,7 +133,8 @@ class ProtoGCD(Method):
             inputs, network, stats, k, k_scores = self._estimate_k(task)
         clusters, knownness = prototype_predictions(task, inputs, network.prototypes, self.params.student_temperature)
         return Predictions(clusters, knownness, "known_class_probability_mass",
-                           {"train": vars(stats), **inputs.record, "k_used": k, "k_estimates": k_scores})
+                           {"train": vars(stats), **inputs.record, "k_used": k, "k_estimates": k_scores},
+                           k_estimated=k if k_scores else None)
 
     def _estimate_k(self, task: GCDTask) -> tuple[TrainingInput, SimGCDNetwork, TrainStats, int, dict]:
         """One model per candidate K (checkpoints in ``work_dir/k<K>``); the highest prototype score wins, the

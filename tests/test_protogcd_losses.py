@@ -10,7 +10,6 @@ import torch
 
 from benchmark import runner
 from benchmark.core.errors import GFaceError
-from benchmark.core.registry import PROTOCOLS
 from benchmark.method import TaskShape
 from benchmark.plan import expand
 from benchmark.training.heads import CosineLinear
@@ -72,16 +71,16 @@ def test_check_asks_for_k_max_above_k_old_only_when_k_is_not_given():
 
 
 def test_without_k_one_model_per_candidate_and_the_best_prototype_score_wins(run_dirs, tmp_path, monkeypatch):
-    no_k = dataclasses.replace(PROTOCOLS.get("toy-cnn"), id="toy-cnn-no-k", k_given=False)
-    monkeypatch.setitem(PROTOCOLS._entries, "toy-cnn-no-k", no_k)  # removed again after the test
     captured = {}
     scored = runner.score_predictions
     monkeypatch.setattr(runner, "score_predictions",
                         lambda predictions, split, n_known: captured.update(p=predictions) or scored(
                             predictions, split, n_known))
-    spec = expand(["protogcd"], ["toy-cnn-no-k"], 1, {}, profile="smoke")[0]
-    runner.run_one(spec, runner.Environment(tmp_path / "runs", tmp_path / "cache", None, torch.device("cpu")))
+    spec = expand(["protogcd"], ["toy-cnn-k-unknown"], 1, {}, profile="smoke")[0]
+    record = runner.run_one(spec, runner.Environment(tmp_path / "runs", tmp_path / "cache", None,
+                                                     torch.device("cpu")))
     info = captured["p"].info
+    assert record["K"] == {"value": 4, "given": False, "estimated": info["k_used"]}
     assert set(info["k_estimates"]) == {"3", "4"}  # K_old = 2, smoke k_max = 4
     best = max(info["k_estimates"], key=lambda k: (info["k_estimates"][k]["score"], -int(k)))
     assert info["k_used"] == int(best) and isinstance(info["k_used"], int)
