@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from typing import Callable
 
 import numpy as np
 import torch
@@ -10,11 +11,14 @@ import torch
 from benchmark.core.backbone import Backbone
 from benchmark.core.errors import GFaceError
 from benchmark.features import extract_features
+from benchmark.method import TaskShape, require_steps
+from benchmark.number_of_classes import require_k_given
 from benchmark.task import GCDTask
 from benchmark.training.augment import two_views
 from benchmark.training.finetune import freeze_all_but
+from benchmark.training.knownness import known_mass
 from benchmark.training.trainer import ViewFn, image_views
-from benchmark.training.view_bank import Tail, load_view_bank
+from benchmark.training.view_bank import Tail, load_view_bank, require_trunk
 
 
 def trainable_copy(backbone: Backbone) -> torch.nn.Module:
@@ -60,3 +64,25 @@ def features_of(task: GCDTask, network: torch.nn.Module, rows: np.ndarray, backb
     """Test-transform features of the given rows from a (fine-tuned) copy of ``backbone`` (default: the task's)."""
     tuned = dataclasses.replace(backbone or task.backbone, model=network)
     return extract_features(tuned, task.images, task.device, rows=rows, progress=False)
+
+
+def classify_sets(task: GCDTask, network: torch.nn.Module, head: Callable[[torch.Tensor], torch.Tensor],
+                  temperature: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per prediction set: the argmax of the logits ``head`` gives on the CPU features of the fine-tuned
+    ``network`` over all K classes (known first), and the known classes' probability mass at ``temperature``."""
+    clusters, knownness = {}, {}
+    for eval_set in task.prediction_sets:
+        feats = torch.from_numpy(features_of(task, network, task.indices(eval_set)))
+        with torch.no_grad():
+            logits = head(feats)
+        clusters[eval_set] = logits.argmax(1).numpy()
+        knownness[eval_set] = known_mass(logits, task.n_known, temperature)
+    return clusters, knownness
+
+
+def check_classifier_training(shape: TaskShape, batch_size: int, view_bank: int, method_name: str) -> None:
+    """For ``Method.check`` of a classifier over K classes trained on the backbone: K given, at least one full batch
+    per epoch, a backbone that splits into trunk and tail when a view bank is asked for."""
+    require_k_given(shape, method_name)
+    require_steps(shape, batch_size, method_name)
+    require_trunk(shape, view_bank, method_name)
