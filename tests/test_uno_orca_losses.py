@@ -1,5 +1,6 @@
-"""UNO+ pieces against their formulas on small fixed tensors: Sinkhorn-Knopp's marginals, swapped prediction, the
-per-epoch mean, the budget-scaled schedule."""
+"""UNO+ and ORCA pieces against their formulas on small fixed tensors: Sinkhorn-Knopp's marginals, swapped
+prediction, the adaptive-margin cross-entropy, the pairwise objective and its partners, the per-epoch mean, the step
+learning-rate schedule and the budget-scaled schedules."""
 import math
 
 import numpy as np
@@ -9,7 +10,10 @@ import torch.nn.functional as F
 
 from benchmark.budget import budget_values
 from benchmark.training.epoch_mean import EpochMean
+from benchmark.training.optimisers import build_optimiser
 from benchmark.training.sinkhorn import sinkhorn_knopp
+from benchmark.training.trainer import OptimConfig
+from methods.orca import ORCA, ORCANetwork, adaptive_margin_cross_entropy, pair_partners, pairwise_loss
 from methods.uno import UNO, swapped_prediction, swapped_targets
 
 torch.manual_seed(0)
@@ -97,6 +101,63 @@ def test_uno_step_tracks_the_loss_of_each_head():
     assert logs["cluster"] == pytest.approx(float(network.head_loss.current().mean()), rel=1e-5)
 
 
+# --- ORCA -------------------------------------------------------------------------------------------------------------
+
+def test_adaptive_margin_cross_entropy_matches_formula():
+    cosines = torch.tensor([[0.2, -0.1, 0.5], [0.3, 0.4, -0.2]], dtype=torch.float64)
+    labels = torch.tensor([0, 1])
+    s, m = 10.0, 0.3
+    total = 0.0
+    for row, y in zip(cosines.tolist(), labels.tolist()):
+        target = math.exp(s * (row[y] + m))
+        total += -math.log(target / (target + sum(math.exp(s * c) for j, c in enumerate(row) if j != y)))
+    assert adaptive_margin_cross_entropy(cosines, labels, m, s).item() == pytest.approx(total / 2)
+
+
+def test_margin_lowers_the_loss_and_an_empty_batch_gives_zero():
+    cosines = torch.tensor([[0.2, -0.1, 0.5]])
+    labels = torch.tensor([0])
+    assert (adaptive_margin_cross_entropy(cosines, labels, 0.5, 10.0)
+            < adaptive_margin_cross_entropy(cosines, labels, 0.0, 10.0))
+    assert adaptive_margin_cross_entropy(cosines[:0], labels[:0], 0.5, 10.0).item() == 0.0
+
+
+def test_pair_partners_by_class_and_by_nearest_neighbour():
+    feats = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1], [0.9, 0.1], [0.1, 1.0], [0.0, -1.0]])
+    labels = torch.tensor([0, 1, 0, -1, -1, 2])
+    labelled = labels >= 0
+    partners = pair_partners(feats, labels, labelled, torch.Generator().manual_seed(0))
+    assert partners[0] == 2 and partners[2] == 0  # the only other row of class 0
+    assert partners[1] == 1 and partners[5] == 5  # alone in their class: paired with themselves
+    assert partners[3] == 2  # nearest other row by cosine (row 2, not row 0)
+    assert partners[4] == 1
+
+
+def test_pair_partners_draw_every_other_row_of_the_class():
+    labels = torch.tensor([0, 0, 0, 0])
+    seen = {int(pair_partners(torch.randn(4, 3), labels, labels >= 0, torch.Generator().manual_seed(seed))[0])
+            for seed in range(40)}
+    assert seen == {1, 2, 3}
+
+
+def test_pairwise_loss_matches_formula():
+    prob = torch.tensor([[0.7, 0.3], [0.2, 0.8]], dtype=torch.float64)
+    partner = torch.tensor([[0.6, 0.4], [0.5, 0.5]], dtype=torch.float64)
+    expected = -(math.log(0.7 * 0.6 + 0.3 * 0.4) + math.log(0.2 * 0.5 + 0.8 * 0.5)) / 2
+    assert pairwise_loss(prob, partner).item() == pytest.approx(expected)
+
+
+def test_orca_margin_is_the_previous_epochs_mean_uncertainty():
+    network = ORCANetwork(torch.nn.Identity(), 2, 2, 0)
+    labelled = torch.tensor([True, False, False])
+    prob = torch.tensor([[1.0, 0.0], [0.6, 0.4], [0.8, 0.2]])  # unlabelled uncertainties 0.4 and 0.2
+    assert ORCA._mean_uncertainty(network, prob, labelled, 0) == pytest.approx(0.3)  # first epoch: so far
+    prob2 = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.9, 0.1]])  # 0.1 and 0.1
+    assert ORCA._mean_uncertainty(network, prob2, labelled, 0) == pytest.approx(0.2)  # (0.4+0.2+0.1+0.1)/4
+    assert ORCA._mean_uncertainty(network, prob, labelled, 1) == pytest.approx(0.2)  # epoch 0's mean
+    assert ORCA._mean_uncertainty(network, prob2, labelled, 1) == pytest.approx(0.2)
+
+
 # --- shared pieces ----------------------------------------------------------------------------------------------------
 
 def test_epoch_mean_resumes_from_its_state_dict():
@@ -112,5 +173,18 @@ def test_epoch_mean_resumes_from_its_state_dict():
     torch.testing.assert_close(second.current(), torch.tensor([5.0, 6.0]))
 
 
+def test_step_schedule_drops_the_learning_rate_at_the_milestones():
+    model = torch.nn.Linear(2, 2)
+    optim = OptimConfig(5, 1, 0.1, 0.9, 0.0, True, lr_milestones=(2, 4), lr_milestone_gamma=0.1)
+    optimizer, scheduler = build_optimiser(model, optim)
+    rates = []
+    for _ in range(5):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001])
+
+
 def test_budget_scales_the_paper_schedules():
+    assert budget_values("orca", ORCA, 16) == {"epochs": 16, "first_lr_drop_epoch": 11, "second_lr_drop_epoch": 14}
     assert budget_values("uno", UNO, 16, view_bank=8) == {"epochs": 16, "warmup_epochs": 1, "view_bank": 32}

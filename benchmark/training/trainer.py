@@ -43,6 +43,8 @@ class OptimConfig:
     optimizer: str = "sgd"  # "sgd" (momentum), "adam" (L2 weight decay; Open-Set-FER) or "adamw" (MEK)
     lr_decay: float | None = None  # exponential decay factor per epoch instead of the cosine schedule
     warmup_fraction: float = 0.0  # linear learning-rate warm-up over this fraction of all steps (0 = none)
+    lr_milestones: tuple[int, ...] = ()  # step decay: lr x lr_milestone_gamma at each of these epochs
+    lr_milestone_gamma: float = 0.1
 
 
 @dataclass
