@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from functools import partial
 
 import torch
-import torch.nn.functional as F
 
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, at_least
 from benchmark.task import GCDTask
 from benchmark.training.attention_consistency import (class_activation_maps, flip_discrepancy,
                                                       rebalanced_attention_consistency)
-from benchmark.training.closed_set import NO_ROWS, ClosedSetNetwork, features_and_logits
+from benchmark.training.closed_set import NO_ROWS, ClosedSetNetwork, known_class_predictions
 from benchmark.training.flip_views import erased_view_maker
 from benchmark.training.rebalance import labelled_class_weights, rebalanced_smooth_loss
 from benchmark.training.trainer import Batch, OptimConfig, fit, image_views
@@ -63,11 +62,7 @@ class MEK(Method):
                                 weight_decay=p.weight_decay, decay_1d=True, clip_grad_norm=p.clip_grad_norm,
                                 optimizer="adamw"),
                     task.work_dir, task.seed, task.device, desc="mek")
-        clusters, knownness = {}, {}
-        for eval_set in task.prediction_sets:
-            logits = features_and_logits(task, network, task.indices(eval_set))[1]
-            clusters[eval_set] = logits.argmax(1).numpy()
-            knownness[eval_set] = F.softmax(logits, dim=1).max(1).values.numpy()
+        clusters, knownness = known_class_predictions(task, network)
         names = task.known_class_names or tuple(map(str, range(task.n_known)))
         return Predictions(clusters, knownness, "max_softmax_probability",
                            {"train": vars(stats), "class_weights": dict(zip(names, weights.tolist()))},

@@ -1,6 +1,6 @@
-"""The network of the closed-set FER methods (MSP baseline, Open-Set-FER, MEK): a copy of the backbone whose last
-block trains, and a linear classifier over the known classes, with a supervised training step, prediction, and the
-closed-set training stage that MSP and Open-Set-FER share."""
+"""The network of the closed-set FER methods (MSP baseline, Open-Set-FER, MEK, Face2Exp): a copy of the backbone
+whose last block trains, and a linear classifier over the known classes, with a supervised training step,
+prediction over the known classes, and the closed-set training stage that MSP and Open-Set-FER share."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -62,6 +62,18 @@ def features_and_logits(task: GCDTask, network: ClosedSetNetwork, rows: np.ndarr
     with torch.no_grad():
         logits = network.classifier(torch.from_numpy(feats).to(task.device)).float().cpu()
     return feats, logits
+
+
+def known_class_predictions(task: GCDTask, network: ClosedSetNetwork) -> tuple[dict[str, np.ndarray],
+                                                                                dict[str, np.ndarray]]:
+    """Per prediction set: the argmax over the known classes (the class index) and the maximum softmax probability
+    as knownness."""
+    clusters, knownness = {}, {}
+    for eval_set in task.prediction_sets:
+        logits = features_and_logits(task, network, task.indices(eval_set))[1]
+        clusters[eval_set] = logits.argmax(1).numpy()
+        knownness[eval_set] = F.softmax(logits, dim=1).max(1).values.numpy()
+    return clusters, knownness
 
 
 def closed_set_optim(epochs: int, batch_size: int, lr: float, weight_decay: float, lr_decay: float,
