@@ -34,7 +34,7 @@ class LabelProbe(Method):
     def run(self, task) -> Predictions:
         LabelProbe.found = self.routes(task)
         n = len(task.images)
-        k = task.n_classes
+        k = task.n_classes or task.n_known + 1  # a K-unknown protocol gives no K
         clusters = {s: (task.indices(s) * k // n).astype(np.int64) for s in task.prediction_sets}
         knownness = {s: -task.indices(s).astype(np.float64) for s in task.prediction_sets}
         return Predictions(clusters, knownness, "row_position")
