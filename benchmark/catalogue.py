@@ -63,7 +63,8 @@ def backbone_status(name: str, cache_dir: Path) -> tuple[str, str | None]:
 
 
 def show_method(name: str) -> str:
-    """A method's summary, its parameters with types and paper defaults, its profiles and ablation terms."""
+    """A method's summary, its parameters with types and paper defaults, its profiles, ablation terms and search
+    space."""
     from benchmark.core.registry import METHODS
     method = METHODS.get(name)
     lines = [f"{name}: {describe_entry(method)}", "", "parameters (paper defaults; override with "
@@ -77,6 +78,9 @@ def show_method(name: str) -> str:
     if method.ablation_terms:
         lines += ["", "ablation terms (--ablate sets each weight to 0 in turn):"]
         lines += [f"  {term}: {weight}" for term, weight in method.ablation_terms.items()]
+    if method.search_space:
+        lines += ["", "search space (--hparam-search; log-uniform around the value of the run without a search):"]
+        lines += [f"  {param}: x{spread.factor:.3g} either way" for param, spread in method.search_space.items()]
     lines += ["", f"example: {COMMAND} --methods {name} --set {name}.{dataclasses.fields(method.Params)[0].name}="
                   f"VALUE --dry-run"] if dataclasses.fields(method.Params) else []
     return "\n".join(lines)

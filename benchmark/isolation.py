@@ -34,7 +34,7 @@ class RowOrder:
 
     @classmethod
     def shuffled(cls, split: Split, seed: int) -> "RowOrder":
-        rows = np.concatenate([split.labelled_idx, split.unlabelled_idx, split.test_idx])
+        rows = np.concatenate([split.labelled_idx, split.unlabelled_idx, split.test_idx, split.validation_idx])
         return cls(rows[np.random.default_rng(seed).permutation(len(rows))], seed)
 
     def positions(self, dataset_rows: np.ndarray) -> np.ndarray:
@@ -79,7 +79,8 @@ def isolated_task(protocol_id: str, data: FERData, split: Split, backbone: Backb
         prediction_sets=protocol.prediction_sets, backbone=backbone, seed=seed, device=device, cache_dir=method_cache,
         work_dir=work_dir, known_class_names=protocol.known,
         feature_source=lambda: np.array(cached_features(backbone, images, cache_dir, device)[rows]),
-        view_bank_dir=Path(cache_dir) / VIEW_BANKS, backbone_by_name=backbone_by_name)
+        view_bank_dir=Path(cache_dir) / VIEW_BANKS, backbone_by_name=backbone_by_name,
+        validation_idx=np.sort(order.positions(split.validation_idx)))
     return task, order
 
 

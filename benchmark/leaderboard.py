@@ -2,7 +2,8 @@
 
 Cells come from ``benchmark/tables.py``. A column never mixes protocol versions or scorer versions. Ablation runs (a loss term removed) stay out of
 the main tables and form their own section. Open-set protocols get their own section (``leaderboard_openset.py``), and
-so do protocols that do not give K (``leaderboard_k_unknown.py``).
+so do protocols that do not give K (``leaderboard_k_unknown.py``) and the fair comparison's partition families
+(``leaderboard_fair.py``).
 """
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmark.core.errors import GFaceError
+from benchmark.leaderboard_fair import fair_lines
 from benchmark.leaderboard_k_unknown import k_unknown_lines
 from benchmark.leaderboard_openset import open_set_lines
+from benchmark.protocol import LABELLED_VALIDATION
 from benchmark.tables import SPLITS, cell, row_labels, versions_note
 
 README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
@@ -47,7 +50,8 @@ def check_consistent(frame: pd.DataFrame) -> None:
 
 def pivot(frame: pd.DataFrame, eval_set: str, metrics: list[tuple[str, str, bool]]) -> tuple[list[str], list[list]]:
     """Rows = methods, columns = protocol x metric; ``metrics`` = (metric, header, percent). No ablation runs."""
-    subset = frame[(frame["eval_set"] == eval_set) & (frame["ablation"] == "") & frame["k_given"].astype(bool)].copy()
+    subset = frame[(frame["eval_set"] == eval_set) & (frame["ablation"] == "") & frame["k_given"].astype(bool)
+                   & (frame["model_selection"] != LABELLED_VALIDATION)].copy()
     if subset.empty:
         return [], []
     subset["row"] = row_labels(subset)
@@ -95,6 +99,7 @@ def render_markdown(frame: pd.DataFrame) -> str:
         if rows:
             lines += ["", f"## {title}", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True)]
     lines += k_unknown_lines(frame)
+    lines += fair_lines(frame)
     lines += open_set_lines(frame)
     tables = ablation_tables(frame)
     if tables:
@@ -179,7 +184,10 @@ def splice_readme(readme: str, table: str) -> str:
 def summary_means(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> pd.DataFrame:
     """Mean and std per (row label, protocol, metric) for the chart."""
     subset = frame[(frame["eval_set"] == eval_set) & (frame["ablation"] == "") & frame["k_given"].astype(bool)
+                   & (frame["model_selection"] != LABELLED_VALIDATION)
                    & frame["metric"].isin([m for m, _ in SPLITS])].copy()
+    if subset.empty:
+        return pd.DataFrame(columns=["protocol", "row", "metric", "mean", "std"])
     subset["row"] = row_labels(subset)
     return subset.groupby(["protocol", "row", "metric"])["value"].agg(
         mean="mean", std=lambda v: v.std(ddof=1) if len(v) > 1 else np.nan).reset_index()

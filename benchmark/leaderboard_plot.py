@@ -12,14 +12,17 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmark.leaderboard import SPLITS, summary_means  # noqa: E402
+from benchmark.leaderboard_fair import chosen_values, rank_taus, search_runs  # noqa: E402
 from benchmark.leaderboard_openset import open_set_records  # noqa: E402
 
 
-def plot_leaderboard(frame: pd.DataFrame, stream: BinaryIO) -> None:
+def plot_leaderboard(frame: pd.DataFrame, stream: BinaryIO) -> bool:
     """Horizontal bars (methods down the side, long labels stay readable), panels side by side sharing the rows,
     ranked by All averaged over the protocols (best on top); error bars only where there are several seeds; a dotted
-    line at the chance level 1/K of each protocol."""
+    line at the chance level 1/K of each protocol. Returns False (nothing written) without main-table records."""
     means = summary_means(frame)
+    if means.empty:
+        return False
     protocols = sorted(means["protocol"].unique())
     ranking = means[means["metric"] == "all"].groupby("row")["mean"].mean()
     rows = sorted(means["row"].unique(), key=lambda row: (ranking.get(row, -1.0), row))  # bottom to top
@@ -49,6 +52,7 @@ def plot_leaderboard(frame: pd.DataFrame, stream: BinaryIO) -> None:
     fig.tight_layout()
     fig.savefig(stream, format="png", dpi=110)
     plt.close(fig)
+    return True
 
 
 def plot_open_set(frame: pd.DataFrame, stream: BinaryIO) -> bool:
@@ -79,6 +83,37 @@ def plot_open_set(frame: pd.DataFrame, stream: BinaryIO) -> bool:
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(np.arange(len(rows)), rows, fontsize=8)
     axes[0][-1].legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout()
+    fig.savefig(stream, format="png", dpi=110)
+    plt.close(fig)
+    return True
+
+
+def plot_fair_ranks(frame: pd.DataFrame, stream: BinaryIO) -> bool:
+    """Per partition family, each method's rank (1 = best mean D_U All of its selected runs) in every partition, with
+    the mean Kendall's tau between partitions. Returns False (nothing written) without fair-comparison records."""
+    runs = search_runs(frame)
+    if runs.empty:
+        return False
+    families = sorted(runs["family"].unique())
+    fig, axes = plt.subplots(1, len(families), figsize=(1 + 4.5 * len(families), 4.2), squeeze=False)
+    for ax, name in zip(axes[0], families):
+        family = runs[runs["family"] == name]
+        values = chosen_values(family, "selected")
+        means = values[values["metric"] == "all"].groupby(["protocol", "method"])["value"].mean().unstack()
+        ranks = means.rank(axis=1, ascending=False)
+        partitions = list(ranks.index)
+        for method in ranks.columns:
+            ax.plot(range(len(partitions)), ranks[method], marker="o", linewidth=1.2, label=method)
+        taus = rank_taus(family)
+        ax.set_xticks(range(len(partitions)), [p.rsplit("-", 1)[-1] for p in partitions])
+        ax.set_yticks(range(1, ranks.shape[1] + 1))
+        ax.invert_yaxis()
+        ax.set_xlabel("partition")
+        ax.set_ylabel("rank (selected configuration, mean D_U All)")
+        ax.set_title(f"{name}\nmean Kendall's τ = {np.mean(taus):.2f}" if taus else name, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(stream, format="png", dpi=110)
     plt.close(fig)

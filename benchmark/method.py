@@ -86,6 +86,7 @@ class Method(ABC):
     summary: ClassVar[str] = ""
     ablation_terms: ClassVar[dict[str, str]] = {}  # term label -> weight parameter, for ``--ablate``
     budget_params: ClassVar[tuple[str, ...]] = ()  # schedules counted in epochs or steps (benchmark/budget.py)
+    search_space: ClassVar[dict] = {}  # tuned parameter -> distribution (benchmark/search_space.py; {}: none)
 
     def __init__(self, params):
         self.params = params

@@ -1,7 +1,9 @@
 """Expanding methods x protocols x seeds (x ablations) into idempotent runs with stable ids and folders.
 
 A method class may declare ``ablation_terms: ClassVar[dict[str, str]]`` (term label -> weight parameter); with
-``ablate=True`` each such method also runs once per term with that weight set to 0.
+``ablate=True`` each such method also runs once per term with that weight set to 0. With ``hparam_search=N`` each
+method with a search space runs N configurations per split seed (``benchmark/search_space.py``; draw 0 = its
+configuration without a search), on protocols that select models on held-out labelled images.
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from pathlib import Path
 
 from benchmark.core.errors import GFaceError
 from benchmark.method import resolve_params
-from benchmark.protocol import Protocol
+from benchmark.protocol import LABELLED_VALIDATION, Protocol
 from benchmark.core.registry import METHODS, PROTOCOLS
+from benchmark.search_space import draw
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class RunSpec:
     split_seed: int
     repetition: int
     ablation: str | None = None  # the removed term's label for an ablation run
+    hparam_draw: int = 0  # which configuration of a hyper-parameter search (0: the one without a search)
     identity: tuple[tuple[str, str], ...] = ()  # what the numbers depend on beyond the config (``with_identity``)
 
     @property
@@ -58,7 +62,7 @@ class RunSpec:
                 "dataset": self.protocol.dataset, "method": self.method, "profile": self.profile,
                 "params": self.params, "backbone": self.backbone, "split_seed": self.split_seed,
                 "repetition": self.repetition, "training_seed": self.training_seed, "ablation": self.ablation,
-                "identity": dict(self.identity)}
+                "hparam_draw": self.hparam_draw, "identity": dict(self.identity)}
 
     def with_identity(self, identity: dict[str, str]) -> "RunSpec":
         return dataclasses.replace(self, identity=tuple(sorted(identity.items())))
@@ -66,11 +70,12 @@ class RunSpec:
 
 def expand(method_patterns: list[str], protocol_patterns: list[str] | None, repetitions: int,
            overrides: dict[str, dict[str, str]], profile: str | None = None, ablate: bool = False,
-           budget: int | None = None) -> list[RunSpec]:
+           budget: int | None = None, hparam_search: int = 0) -> list[RunSpec]:
     """All runs of the sweep. ``protocol_patterns=None`` means the default (embedded) protocols.
 
     ``ablate``: after each method's full configuration, one configuration per declared ablation term.
     ``budget``: every learner's epochs (its schedules scaled; benchmark/budget.py) instead of its profile's.
+    ``hparam_search``: N configurations per method with a search space and split seed (0: no search).
     """
     methods = METHODS.select(method_patterns)
     protocols = (PROTOCOLS.select(protocol_patterns) if protocol_patterns
@@ -83,6 +88,8 @@ def expand(method_patterns: list[str], protocol_patterns: list[str] | None, repe
         declaring = [m for m in METHODS.names() if ablation_terms(m)]
         raise GFaceError(f"--ablate: none of the selected methods {methods} declares ablation terms; methods that "
                          f"do: {', '.join(declaring) or 'none'}")
+    if hparam_search:
+        check_search(methods, [PROTOCOLS.get(p) for p in protocols], overrides, ablate)
     specs = []
     for protocol_id in protocols:
         protocol = PROTOCOLS.get(protocol_id)
@@ -90,10 +97,41 @@ def expand(method_patterns: list[str], protocol_patterns: list[str] | None, repe
         for method in methods:
             params = dataclasses.asdict(resolve_params(method, METHODS.get(method), chosen_profile,
                                                        overrides.get(method, {}), budget))
-            configs = [(params, None)] + (ablated_configs(method, params) if ablate else [])
-            specs += [RunSpec(protocol, method, chosen_profile, config, protocol.backbone, seed, rep, ablation)
-                      for config, ablation in configs for seed in protocol.split_seeds for rep in range(repetitions)]
+            if not hparam_search:
+                configs = [(params, None)] + (ablated_configs(method, params) if ablate else [])
+                specs += [RunSpec(protocol, method, chosen_profile, config, protocol.backbone, seed, rep, ablation)
+                          for config, ablation in configs for seed in protocol.split_seeds
+                          for rep in range(repetitions)]
+                continue
+            space = METHODS.get(method).search_space
+            specs += [RunSpec(protocol, method, chosen_profile,
+                              {**params, **draw(method, space, params, protocol.id, seed, i)},
+                              protocol.backbone, seed, rep, hparam_draw=i)
+                      for seed in protocol.split_seeds for i in range(hparam_search if space else 1)
+                      for rep in range(repetitions)]
     return specs
+
+
+def check_search(methods: list[str], protocols: list[Protocol], overrides: dict[str, dict[str, str]],
+                 ablate: bool) -> None:
+    """``--hparam-search`` needs protocols that select on held-out labelled images, and leaves the drawn
+    parameters to the draws."""
+    blind = [p.id for p in protocols if p.model_selection != LABELLED_VALIDATION]
+    if blind:
+        families = sorted(p.id for p in map(PROTOCOLS.get, PROTOCOLS.names())
+                          if p.model_selection == LABELLED_VALIDATION)
+        raise GFaceError(f"--hparam-search: protocols {blind} hold out no labelled validation images, so no rule "
+                         f"could choose among the draws; use protocols with model_selection: "
+                         f"{LABELLED_VALIDATION} ({', '.join(families[:3]) or 'none registered'}"
+                         f"{', ...' if len(families) > 3 else ''}; protocols/README.md, \"Fair comparison\")")
+    if ablate:
+        raise GFaceError("--hparam-search and --ablate go in separate sweeps: ablate the chosen configuration "
+                         "with --set after the search")
+    for method, values in overrides.items():
+        drawn = sorted(set(values) & set(METHODS.get(method).search_space))
+        if drawn:
+            raise GFaceError(f"--set {method}.{drawn[0]}: --hparam-search draws {', '.join(drawn)} for {method}; "
+                             f"drop the --set, or run without --hparam-search")
 
 
 def ablation_terms(method: str) -> dict[str, str]:

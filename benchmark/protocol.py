@@ -7,12 +7,16 @@ test split. Classes are re-indexed known first (0..K_old-1), then new, in protoc
 
 Open-set protocols (``kind: open-set``; Open-Set-FER's leave-one-class-out, protocols/README.md, "Open-set protocols")
 name one new class, the open class, and are scored on ``osfer_pool``: every test image plus the training images of the
-open class. Methods predict D_U and the test split; the pool is composed from those predictions when scoring. """
+open class. Methods predict D_U and the test split; the pool is composed from those predictions when scoring.
+
+Label-free model selection (``model_selection: labelled_validation``; protocols/README.md, "Fair comparison") holds
+out ``validation_fraction`` of each known class's labelled images as the ``validation`` set, as GCD's release does
+(``val_split = 0.2`` per class): methods predict it without its labels, and the selection rule scores only it. """
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +28,19 @@ from benchmark.core.registry import PROTOCOLS
 from benchmark.core.scorer import SCORER_NAME
 from benchmark.core.data import FERData
 
-PREDICTED_SETS = ("unlabelled_train", "test")  # the sets a method predicts
-OSFER_POOL = "osfer_pool"  # scored from the predictions of both predicted sets
+VALIDATION = "validation"  # held-out labelled images, predicted without their labels (labelled_validation)
+PREDICTED_SETS = ("unlabelled_train", "test", VALIDATION)  # the sets a method predicts
+OSFER_POOL = "osfer_pool"  # scored from the predictions of D_U and test
+POOL_PARTS = ("unlabelled_train", "test")
 EVAL_SETS = PREDICTED_SETS + (OSFER_POOL,)
 KINDS = ("gcd", "open-set")
 PROFILES = ("paper", "cpu")  # parameter profiles (--profile)
-MODEL_SELECTION = ("last_epoch",)  # the one rule: train the fixed schedule, keep the last epoch
+LABELLED_VALIDATION = "labelled_validation"
+MODEL_SELECTION = ("last_epoch", LABELLED_VALIDATION)  # every run trains its fixed schedule and keeps the last
+# epoch; labelled_validation also scores a held-out part of D_L, so a search can choose among configurations
 _REQUIRED = {"id", "version", "dataset", "backbone", "known", "new", "labelled_fraction", "split_seeds",
              "k_given", "eval_sets", "model_selection", "scorer"}
-_OPTIONAL = {"description", "profile", "default", "split_sha256", "kind",
+_OPTIONAL = {"description", "profile", "default", "split_sha256", "kind", "family", "validation_fraction",
              "dataset_spec"}  # a dataset declared in the file (benchmark/protocol_files.py)
 
 
@@ -55,6 +63,8 @@ class Protocol:
     default: bool = False
     split_sha256: tuple[tuple[int, str], ...] = ()
     kind: str = "gcd"
+    family: str = ""  # a family of class partitions this protocol belongs to ("": none)
+    validation_fraction: float = 0.0  # share of each known class's labelled images held out (labelled_validation)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -68,7 +78,7 @@ class Protocol:
     @property
     def prediction_sets(self) -> tuple[str, ...]:
         """The sets methods predict: the evaluation sets, with ``osfer_pool`` standing for D_U and test."""
-        parts = [PREDICTED_SETS if s == OSFER_POOL else (s,) for s in self.eval_sets]
+        parts = [POOL_PARTS if s == OSFER_POOL else (s,) for s in self.eval_sets]
         return tuple(dict.fromkeys(s for part in parts for s in part))
 
     @property
@@ -100,7 +110,9 @@ class Protocol:
             eval_sets=read.names("eval_sets"), model_selection=read.text("model_selection"),
             scorer=read.text("scorer"), description=read.text("description", "") if raw.get("description") else "",
             profile=read.text("profile", "paper"), default=read.boolean("default", False),
-            split_sha256=read.pinned_hashes("split_sha256"), kind=read.text("kind", "gcd"))
+            split_sha256=read.pinned_hashes("split_sha256"), kind=read.text("kind", "gcd"),
+            family=read.text("family", "") if raw.get("family") else "",
+            validation_fraction=read.number("validation_fraction") if "validation_fraction" in raw else 0.0)
         protocol.validate(path)
         return protocol
 
@@ -136,6 +148,12 @@ class Protocol:
             problems.append(f"scorer {self.scorer!r} is not this suite's scorer {SCORER_NAME!r}")
         if self.model_selection not in MODEL_SELECTION:
             problems.append(f"model_selection {self.model_selection!r} is not one of {list(MODEL_SELECTION)}")
+        selects = self.model_selection == LABELLED_VALIDATION
+        if selects != (VALIDATION in self.eval_sets) or selects != (0 < self.validation_fraction < 1):
+            problems.append(f"model_selection {LABELLED_VALIDATION!r}, eval set {VALIDATION!r} and a "
+                            f"validation_fraction in (0, 1) go together (got model_selection "
+                            f"{self.model_selection!r}, eval_sets {list(self.eval_sets)}, validation_fraction "
+                            f"{self.validation_fraction})")
         if self.kind not in KINDS:
             problems.append(f"kind {self.kind!r} is not one of {list(KINDS)}")
         if self.kind == "open-set" and (len(self.new) != 1 or OSFER_POOL not in self.eval_sets):
@@ -212,12 +230,16 @@ class Split:
     test_idx: np.ndarray
     test_y: np.ndarray
     sha256: str
+    validation_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    validation_y: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def indices(self, eval_set: str) -> np.ndarray:
-        return self.pooled({"unlabelled_train": self.unlabelled_idx, "test": self.test_idx}, eval_set)
+        return self.pooled({"unlabelled_train": self.unlabelled_idx, "test": self.test_idx,
+                            VALIDATION: self.validation_idx}, eval_set)
 
     def labels(self, eval_set: str) -> np.ndarray:
-        return self.pooled({"unlabelled_train": self.unlabelled_y, "test": self.test_y}, eval_set)
+        return self.pooled({"unlabelled_train": self.unlabelled_y, "test": self.test_y,
+                            VALIDATION: self.validation_y}, eval_set)
 
     def pooled(self, per_set: dict[str, np.ndarray], eval_set: str) -> np.ndarray | None:
         """``per_set[eval_set]``; for ``osfer_pool`` the test values, then the D_U values of new-class images
@@ -233,7 +255,7 @@ class Split:
         names = self.protocol.class_names
         return {part: dict(zip(names, np.bincount(y, minlength=len(names)).tolist()))
                 for part, y in (("labelled", self.labelled_y), ("unlabelled", self.unlabelled_y),
-                                ("test", self.test_y))}
+                                ("test", self.test_y), (VALIDATION, self.validation_y)) if len(y)}
 
 
 def materialise(protocol: Protocol, data: FERData, split_seed: int) -> Split:
@@ -258,19 +280,35 @@ def materialise(protocol: Protocol, data: FERData, split_seed: int) -> Split:
                          f"{len(known_rows)} known-class training images labels none of them; raise "
                          f"labelled_fraction in the protocol file")
     unlabelled = np.setdiff1d(train_rows, labelled)
+    labelled, validation = hold_out_validation(labelled, y[labelled], protocol.validation_fraction, split_seed)
     test = np.flatnonzero(in_protocol & ~data.is_train)
     for part, rows in (("training", train_rows), ("test", test)):
         absent = set(protocol.class_names) - {protocol.class_names[c] for c in np.unique(y[rows])}
         if absent:
             raise GFaceError(f"protocol {protocol.id!r}: dataset {data.name!r} has no {part} images of "
                              f"{sorted(absent)}; check the dataset files or the protocol's class list")
-    digest = split_digest(protocol, split_seed, data, y, labelled, unlabelled, test)
+    parts = (labelled, unlabelled, test) + ((validation,) if len(validation) else ())
+    digest = split_digest(protocol, split_seed, data, y, *parts)
     pinned = dict(protocol.split_sha256).get(split_seed)
     if pinned and pinned != digest:
         raise GFaceError(f"protocol {protocol.id!r} pins split seed {split_seed} to sha256 {pinned[:12]}…, but "
                          f"the data gives {digest[:12]}…. The dataset or the split code changed; a changed split "
                          f"needs a new protocol id (or version), never a silent edit")
-    return Split(protocol, split_seed, labelled, y[labelled], unlabelled, y[unlabelled], test, y[test], digest)
+    return Split(protocol, split_seed, labelled, y[labelled], unlabelled, y[unlabelled], test, y[test], digest,
+                 validation, y[validation])
+
+
+def hold_out_validation(labelled: np.ndarray, labels: np.ndarray, fraction: float,
+                        split_seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(labelled rows kept, validation rows): ``int(fraction * n_c)`` rows of each class, drawn per class in class
+    order by ``RandomState(split_seed)`` (GCD's ``get_train_val_indices``); nothing is held out at fraction 0."""
+    if not fraction:
+        return labelled, labelled[:0]
+    rng = np.random.RandomState(split_seed)
+    held = [rng.choice(labelled[labels == c], size=int(fraction * np.sum(labels == c)), replace=False)
+            for c in np.unique(labels)]
+    validation = np.sort(np.concatenate(held))
+    return np.setdiff1d(labelled, validation), validation
 
 
 def split_digest(protocol: Protocol, split_seed: int, data: FERData, y: np.ndarray, *parts: np.ndarray) -> str:

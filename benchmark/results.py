@@ -11,10 +11,12 @@ from benchmark.core.errors import GFaceError
 
 METRICS = ("all", "old", "new", "all_v1", "old_v1", "new_v1", "all_balanced", "old_balanced", "new_balanced",
            "auroc", "fpr_at_tpr95", "closed_accuracy", "closed_mca", "auroc_reference", "fpr_at_tpr95_reference")
-COLUMNS = ("protocol", "protocol_version", "dataset", "open_class", "method", "params", "ablation", "backbone",
-           "scorer", "eval_set", "split_seed", "repetition", "run_id", "split_sha256", "versions", "collapsed",
-           "n_classes", "k_given", "k_estimated", "score_adapter", "metric", "value")
-OPTIONAL_COLUMNS = {"open_class": "", "ablation": "", "versions": "", "collapsed": False,  # absent in older files
+COLUMNS = ("protocol", "protocol_version", "dataset", "open_class", "family", "model_selection", "method", "params",
+           "hparam_draw", "ablation", "backbone", "scorer", "eval_set", "split_seed", "repetition", "run_id",
+           "split_sha256", "versions", "collapsed", "n_classes", "k_given", "k_estimated", "score_adapter", "metric",
+           "value")
+OPTIONAL_COLUMNS = {"open_class": "", "family": "", "model_selection": "last_epoch", "hparam_draw": 0,
+                    "ablation": "", "versions": "", "collapsed": False,  # absent in older files
                     "n_classes": None, "k_given": True, "k_estimated": None}
 READABLE_SCHEMAS = (1, 2)  # record schema versions this code reads (benchmark/runner.py writes RECORD_SCHEMA)
 
@@ -44,8 +46,11 @@ def collect_records(runs_dir: Path) -> pd.DataFrame:
 def record_rows(record: dict) -> list[dict]:
     base = {"protocol": record["protocol"]["id"], "protocol_version": record["protocol"]["version"],
             "dataset": record["protocol"]["dataset"], "open_class": record["protocol"].get("open_class") or "",
+            "family": record["protocol"].get("family") or "",
+            "model_selection": record["method"].get("model_selection") or "last_epoch",
             "method": record["method"]["name"],
             "params": json.dumps(record["method"]["params"], sort_keys=True),
+            "hparam_draw": int(record["method"].get("hparam_draw") or 0),
             "ablation": record["method"].get("ablation") or "", "backbone": record["backbone"]["name"],
             "scorer": record["scorer"], "split_seed": record["seeds"]["split"],
             "repetition": record["seeds"]["repetition"], "run_id": record["run_id"],
@@ -93,7 +98,8 @@ def read_results(path: Path) -> pd.DataFrame:
                          f"(python run_benchmark.py --methods all)")
     try:
         frame = pd.read_csv(path, dtype={"params": str, "ablation": str, "score_adapter": str, "open_class": str,
-                                         "versions": str}, keep_default_na=False, na_values={"value": [""]})
+                                         "versions": str, "family": str, "model_selection": str},
+                            keep_default_na=False, na_values={"value": [""]})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, UnicodeDecodeError, ValueError) as exc:
         raise GFaceError(f"{path} is not a readable results table ({exc}); restore it with git checkout, or "
                          f"rebuild it from run records: python run_benchmark.py leaderboard --rebuild") from exc
@@ -113,6 +119,7 @@ def read_results(path: Path) -> pd.DataFrame:
     frame["value"] = values
     frame["collapsed"] = frame["collapsed"].astype(str).str.lower().isin(("true", "1"))
     frame["k_given"] = ~frame["k_given"].astype(str).str.lower().isin(("false", "0"))
+    frame["hparam_draw"] = pd.to_numeric(frame["hparam_draw"], errors="coerce").fillna(0).astype(int)
     for column in ("n_classes", "k_estimated"):  # empty in rows written before them, or where nothing was estimated
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame

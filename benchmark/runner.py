@@ -173,14 +173,14 @@ def _execute(spec: RunSpec, env: Environment, folder: Path) -> tuple[dict, Predi
         "schema": RECORD_SCHEMA,
         "run_id": spec.run_id,
         "identity": identity,
-        "protocol": {"id": p.id, "version": p.version, "kind": p.kind, "open_class": p.open_class,
+        "protocol": {"id": p.id, "version": p.version, "kind": p.kind, "open_class": p.open_class, "family": p.family,
                      "dataset": p.dataset, "known": list(p.known),
                      "new": list(p.new), "labelled_fraction": p.labelled_fraction, "k_given": p.k_given,
                      "split_seed": spec.split_seed, "split_sha256": split.sha256, "histograms": split.histograms()},
         "method": {"name": spec.method, "version": method.version, "profile": spec.profile, "params": spec.params,
                    "model_selection": p.model_selection, "score_adapter": predictions.score_adapter,
                    "reference_adapter": predictions.reference_adapter,
-                   "ablation": spec.ablation},
+                   "ablation": spec.ablation, "hparam_draw": spec.hparam_draw},
         "backbone": {"name": spec.backbone, "weights_sha256": backbone.weights_sha256},
         "seeds": {"split": spec.split_seed, "repetition": spec.repetition, "training": spec.training_seed,
                   "row_order": order.seed, "cudnn_deterministic": torch.backends.cudnn.deterministic},
@@ -227,7 +227,7 @@ def _differences(planned: dict, now: dict) -> str:
 
 def in_split_order(predictions: Predictions, order: RowOrder, split: Split) -> Predictions:
     """The method's per-set outputs (in sorted task positions) re-ordered to the split's row order."""
-    rows = {"unlabelled_train": split.unlabelled_idx, "test": split.test_idx}
+    rows = {s: split.indices(s) for s in PREDICTED_SETS}
 
     def reorder(per_set: dict) -> dict:
         return {s: order.to_split_order(v, rows[s]) if s in PREDICTED_SETS else v for s, v in per_set.items()}

@@ -42,8 +42,10 @@ class RunImages:
 
 @dataclass(eq=False)
 class GCDTask:
-    """``images`` holds every row of the run (labelled, unlabelled, test) in a per-run random order; the index
-    arrays are sorted positions into it.
+    """``images`` holds every row of the run (labelled, unlabelled, test, validation) in a per-run random order; the
+    index arrays are sorted positions into it. ``validation_idx`` (empty unless the protocol selects models on a
+    held-out part of D_L) are labelled images whose labels the method never gets: it predicts them like the test
+    split (inductively).
 
     ``labelled_y`` is re-indexed (known classes 0..n_known-1). ``n_classes`` is K when the protocol gives it,
     else None. ``backbone`` is shared between runs: a method that trains it must train a deep copy.
@@ -71,9 +73,11 @@ class GCDTask:
     known_class_names: tuple[str, ...] = field(default=())
     view_bank_dir: Path | None = None
     backbone_by_name: Callable[[str], Backbone] | None = None  # another registered backbone (extra_backbones)
+    validation_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # labels withheld
 
     def indices(self, eval_set: str) -> np.ndarray:
-        return {"unlabelled_train": self.unlabelled_idx, "test": self.test_idx}[eval_set]
+        return {"unlabelled_train": self.unlabelled_idx, "test": self.test_idx,
+                "validation": self.validation_idx}[eval_set]
 
     @cached_property
     def frozen_features(self) -> np.ndarray:

@@ -26,6 +26,7 @@ from benchmark.core.registry import METHODS
 from benchmark.core.scorer import cluster_accuracy
 from benchmark.features import l2_normalise, max_cosine
 from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
+from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, training_input
 from benchmark.training.heads import DINOHead
@@ -208,6 +209,8 @@ def embed_views(network: CMSNetwork, make_views: ViewFn, rows: np.ndarray, gener
 @METHODS.register("cms")
 class CMS(Method):
     Params = CMSParams
+    search_space = tuned(  # the one rule: benchmark/search_space.py
+        CMSParams, weights=("sup_con_weight", "alpha"), temperatures=("temperature", "supcon_temperature"))
     # cpu: the budget rule's epochs, SimGCD's head width and view bank (benchmark/budget.py)
     profiles = {"cpu": {"budget": 16, "batch_size": 128, "head_hidden_dim": 512, "view_bank": 8},
                 "smoke": {"epochs": 1, "batch_size": 16, "head_hidden_dim": 32, "head_bottleneck_dim": 16,
@@ -248,12 +251,17 @@ class CMS(Method):
                                 min_lr_ratio=p.min_lr_ratio),
                     task.work_dir, task.seed, task.device, desc="cms", epoch_start=refresh_memory)
         network.memory = None
-        train, test = (self._embed(task, network, inputs.network, rows) for rows in (train_rows, task.test_idx))
+        inductive = ("test",) + tuple(s for s in task.prediction_sets if s not in ("unlabelled_train", "test"))
+        inductive_rows = [task.indices(s) for s in inductive]
+        train, held_out = (self._embed(task, network, inputs.network, rows)
+                           for rows in (train_rows, np.concatenate(inductive_rows)))
         k, k_scores = self._number_of_classes(task, train.numpy())
-        result = iterative_mean_shift(train, test, task.labelled_y, k, p)
+        result = iterative_mean_shift(train, held_out, task.labelled_y, k, p)
         n_l = len(task.labelled_idx)
         centres = l2_normalise(cluster_means(result.train, result.labels, k))
-        set_embeddings = {"unlabelled_train": result.train[n_l:], "test": result.test}
+        set_embeddings = {"unlabelled_train": result.train[n_l:],
+                          **dict(zip(inductive, np.split(result.test,
+                                                         np.cumsum([len(r) for r in inductive_rows])[:-1])))}
         clusters = {s: result.labels[n_l:] if s == "unlabelled_train" else
                     np.argmax(set_embeddings[s] @ centres.T, axis=1) for s in task.prediction_sets}
         known_centres = cluster_means(result.train[:n_l], task.labelled_y, task.n_known)

@@ -52,6 +52,7 @@ from torch import nn
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
+from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, training_input
 from benchmark.training.debias_losses import (class_adaptive_smoothing_loss, max_min_spread, smoothing_factor,
@@ -158,6 +159,9 @@ class DigFaceNetwork(nn.Module):
 @METHODS.register("digface")
 class DigFace(Method):
     Params = DigFaceParams
+    search_space = tuned(  # the one rule: benchmark/search_space.py
+        DigFaceParams, weights=("smoothing_weight", "worst_case_weight", "cluster_weight"),
+        temperatures=("student_temperature",))
     # the GRL ramp scales with the budget too, else a short run would keep lambda near 0
     budget_params = ("teacher_warmup_epochs", "cluster_start_epoch", "grl_max_iters")
     # cpu: SimGCD's; the budget from the learning curves (benchmark/budget.py)

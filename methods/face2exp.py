@@ -31,6 +31,7 @@ from benchmark import distributed
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
+from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.augment import crop_flip_normalise, resized
 from benchmark.training.closed_set import ClosedSetNetwork, known_class_predictions
@@ -128,6 +129,8 @@ class BaseAndAdaptation(nn.Module):
 @METHODS.register("face2exp")
 class Face2Exp(Method):
     Params = Face2ExpParams
+    search_space = tuned(  # the one rule: benchmark/search_space.py
+        Face2ExpParams, decays=(), weights=("consistency_weight",))
     budget_params = ()  # no schedule counted in epochs or steps: 0 warm-up, 0 student wait, a 1-step lambda_u ramp
     profiles = {"cpu": {"budget": 16, "batch_size": 128},
                 "smoke": {"epochs": 1, "batch_size": 16}}

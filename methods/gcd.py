@@ -18,6 +18,7 @@ from benchmark.features import l2_normalise, max_cosine
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
+from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import features_of, training_input
 from benchmark.training.heads import DINOHead
@@ -61,6 +62,8 @@ class GCDNetwork(nn.Module):
 @METHODS.register("gcd")
 class GCD(Method):
     Params = GCDParams
+    search_space = tuned(  # the one rule: benchmark/search_space.py
+        GCDParams, weights=("sup_con_weight",), temperatures=("supcon_temperature",))
     profiles = {"cpu": {"budget": 16, "batch_size": 128, "head_hidden_dim": 512, "head_out_dim": 4096,
                         "n_init": 10, "k_max": 60, "view_bank": 8},  # budget: benchmark/budget.py
                 "smoke": {"epochs": 1, "batch_size": 16, "head_hidden_dim": 32, "head_out_dim": 64, "n_init": 2,
@@ -83,14 +86,16 @@ class GCD(Method):
         stats = fit(network, self._step, inputs.views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,
                     OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=True),
                     task.work_dir, task.seed, task.device, desc="gcd")
-        rows = np.concatenate([task.labelled_idx, task.unlabelled_idx, task.test_idx])
-        feats = l2_normalise(features_of(task, inputs.network, rows))
+        sets = ("unlabelled_train", "test") + tuple(s for s in task.prediction_sets
+                                                    if s not in ("unlabelled_train", "test"))
+        rows = [task.labelled_idx] + [task.indices(s) for s in sets]
+        feats = l2_normalise(features_of(task, inputs.network, np.concatenate(rows)))
         n_l, n_u = len(task.labelled_idx), len(task.unlabelled_idx)
-        f_l, f_u, f_test = feats[:n_l], feats[n_l:n_l + n_u], feats[n_l + n_u:]
+        set_feats = dict(zip(("labelled",) + sets, np.split(feats, np.cumsum([len(r) for r in rows])[:-1])))
+        f_l, f_u = set_feats["labelled"], set_feats["unlabelled_train"]
         k, k_scores = self._number_of_classes(task, feats[:n_l + n_u])
         result = semi_supervised_kmeans(f_u, KMeansConfig(k, p.n_init, p.max_iter, seed=p.kmeans_seed), f_l,
                                         task.labelled_y)
-        set_feats = {"unlabelled_train": f_u, "test": f_test}
         clusters = {s: result.labels if s == "unlabelled_train" else result.assign(set_feats[s])
                     for s in task.prediction_sets}
         knownness = {s: max_cosine(set_feats[s], result.centres[:task.n_known]) for s in task.prediction_sets}

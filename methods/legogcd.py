@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.core.registry import METHODS
+from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import TrainingInput
 from benchmark.training.rebalance_addon import check_inputs
@@ -68,6 +69,9 @@ def local_entropy_regulariser(logits: torch.Tensor, selected: torch.Tensor, prio
 @METHODS.register("legogcd")
 class LegoGCD(SimGCD):
     Params = LegoGCDParams
+    search_space = tuned(  # the one rule: benchmark/search_space.py
+        LegoGCDParams, weights=("sup_weight", "memax_weight", "ler_weight", "dkl_weight"),
+        temperatures=("student_temperature",))
     name = "legogcd"
     budget_params = ("teacher_warmup_epochs",)
     profiles = {"cpu": {"budget": 16, "proj_hidden_dim": 512, "view_bank": 8},  # as simgcd

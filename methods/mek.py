@@ -22,6 +22,7 @@ import torch
 
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, at_least
+from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.attention_consistency import (class_activation_maps, flip_discrepancy,
                                                       rebalanced_attention_consistency)
@@ -47,6 +48,7 @@ class MEKParams:
 @METHODS.register("mek")
 class MEK(Method):
     Params = MEKParams
+    search_space = tuned(MEKParams, weights=("smoothing", "rac_weight"))  # the one rule: benchmark/search_space.py
     profiles = {"cpu": {"budget": 16, "batch_size": 64, "lr": 1e-3},
                 "smoke": {"epochs": 1, "batch_size": 16, "lr": 1e-3}}
     summary = "MEK: closed-set classifier with re-balanced smooth labels and re-balanced attention consistency"

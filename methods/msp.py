@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, at_least
+from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.closed_set import features_and_logits, train_closed_set_model
 
@@ -43,6 +44,7 @@ class MSPParams:
 @METHODS.register("msp")
 class MSP(Method):
     Params = MSPParams
+    search_space = tuned(MSPParams)  # the one rule: benchmark/search_space.py
     profiles = {"cpu": {"budget": 16, "batch_size": 128},
                 "smoke": {"epochs": 1, "batch_size": 16}}
     summary = "closed-set classifier on the known classes; maximum softmax probability as knownness"

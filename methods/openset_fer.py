@@ -44,6 +44,7 @@ from benchmark.features import l2_normalise
 from benchmark.core.backbone import Backbone
 from benchmark.core.registry import BACKBONES, METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least
+from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.attention_consistency import attention_consistency, class_activation_maps, flip_discrepancy
 from benchmark.training.closed_set import NO_ROWS, ClosedSetNetwork, features_and_logits, train_closed_set_model
@@ -88,6 +89,8 @@ class OpenSetFERParams:
 @METHODS.register("openset-fer")
 class OpenSetFER(Method):
     Params = OpenSetFERParams
+    search_space = tuned(  # the one rule: benchmark/search_space.py
+        OpenSetFERParams, rates=("lr", "detector_lr"), weights=("consistency_weight",))
     budget_params = ("detector_epochs",)
     version = 2  # 2: separate detector backbone (cpu), the closed model's MSP as reference score
     # cpu: the detector on the seed-1 twin of synthface-cnn (embedded protocols; methods/README.md, "Open-Set-FER")
@@ -183,6 +186,7 @@ class OpenSetFER(Method):
                 if forget is None:
                     forget = float(high_loss_component(np.mean(train_losses, axis=0)).mean())
                 n_keep = math.ceil((1 - forget * (cycle + 1) / (p.cycles - 1)) * len(train_rows))
+                n_keep = max(n_keep, min(p.detector_batch_size, len(train_rows)))  # a forget rate near 1 keeps a batch
                 keep = [np.sort(np.argsort(train_losses[1 - i], kind="stable")[:n_keep]) for i in range(2)]
         return np.mean(snapshots, axis=0), pool_feats, {**stats, "forget_rate": forget}
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least
+from benchmark.search_space import tuned
 from benchmark.number_of_classes import require_k
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import check_classifier_training, classify_sets, training_input
@@ -95,6 +96,8 @@ def pairwise_loss(prob: torch.Tensor, partner_prob: torch.Tensor) -> torch.Tenso
 @METHODS.register("orca")
 class ORCA(Method):
     Params = ORCAParams
+    search_space = tuned(  # the one rule: benchmark/search_space.py
+        ORCAParams, weights=("margin_weight", "entropy_weight"))
     budget_params = ("first_lr_drop_epoch", "second_lr_drop_epoch")
     # cpu: the budget from the learning curves (benchmark/budget.py), a view bank (benchmark/speed/README.md, 4)
     profiles = {"cpu": {"budget": 16, "batch_size": 128, "view_bank": 8},

@@ -21,6 +21,7 @@ from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
 from benchmark.core.scorer import cluster_accuracy
 from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
+from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import TrainingInput, features_of, training_input
 from benchmark.training.losses import (cross_view_cross_entropy, info_nce, labelled_cross_entropy, linear_ramp,
@@ -109,6 +110,9 @@ def prototype_score(feats_l: np.ndarray, labelled_y: np.ndarray, feats_u: np.nda
 @METHODS.register("protogcd")
 class ProtoGCD(Method):
     Params = ProtoGCDParams
+    search_space = tuned(  # the one rule: benchmark/search_space.py
+        ProtoGCDParams, weights=("sup_weight", "entropy_weight", "separation_weight"),
+        temperatures=("student_temperature",))
     budget_params = ("hard_ratio_wait_epochs", "hard_ratio_ramp_epochs")
     # cpu: as simgcd (benchmark/budget.py; benchmark/speed/README.md, 4); k_max 10 covers the basic-expression
     # protocols (K <= 8); a compound protocol without K needs a larger one (one training per candidate)

@@ -16,6 +16,7 @@ from torch import nn
 
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
+from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import TrainingInput, features_of, training_input
 from benchmark.training.knownness import known_mass
@@ -86,6 +87,8 @@ def prototype_predictions(task: GCDTask, inputs: TrainingInput, prototypes: nn.M
 @METHODS.register("simgcd")
 class SimGCD(Method):
     Params = SimGCDParams
+    search_space = tuned(  # the one rule: benchmark/search_space.py
+        SimGCDParams, weights=("sup_weight", "memax_weight"), temperatures=("student_temperature",))
     name = "simgcd"  # in messages and progress bars; a subclass sets its own
     budget_params = ("teacher_warmup_epochs",)
     # cpu: the budget from the learning curves (benchmark/budget.py), a view bank (benchmark/speed/README.md, 4)

@@ -19,6 +19,7 @@ from torch import nn
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least
+from benchmark.search_space import tuned
 from benchmark.number_of_classes import require_k
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import check_classifier_training, classify_sets, training_input
@@ -111,6 +112,7 @@ def swapped_prediction(logits: torch.Tensor, targets: torch.Tensor, temperature:
 @METHODS.register("uno")
 class UNO(Method):
     Params = UNOParams
+    search_space = tuned(UNOParams, temperatures=("temperature",))  # the one rule: benchmark/search_space.py
     budget_params = ("warmup_epochs",)
     # cpu: the budget from the learning curves (benchmark/budget.py), a view bank (benchmark/speed/README.md, 4)
     profiles = {"cpu": {"budget": 16, "hidden_dim": 512, "view_bank": 8},

@@ -17,7 +17,8 @@ PACKAGES = ("benchmark", "datasets", "methods")
 LAYERS = {
     "benchmark.core": 0,
     "datasets": 1, "benchmark.backbones": 1, "datasets.synthface.tools": 4,
-    "benchmark.task": 2, "benchmark.method": 2, "benchmark.budget": 2, "benchmark.features": 2,
+    "benchmark.task": 2, "benchmark.method": 2, "benchmark.budget": 2, "benchmark.search_space": 2,
+    "benchmark.features": 2,
     "benchmark.clustering": 2, "benchmark.number_of_classes": 2, "benchmark.device": 2, "benchmark.distributed": 2,
     "benchmark.training": 2,
     "methods": 3,

@@ -21,6 +21,10 @@ TOY = {"id": "x", "version": 1, "dataset": "toy-blobs", "backbone": "toy-pixels"
        "eval_sets": ["unlabelled_train", "test"], "model_selection": "last_epoch", "scorer": "hungarian_v2"}
 
 
+SEARCHABLE = {"model_selection": "labelled_validation", "eval_sets": ["unlabelled_train", "test", "validation"],
+              "validation_fraction": 0.2, "backbone": "toy-cnn"}
+
+
 def _protocol(**changes) -> dict:
     return {**TOY, **changes}
 
@@ -93,6 +97,16 @@ CASES = {
                            "unrecognized arguments: --seed 3 (did you mean --seeds?)"),
     "zero seeds": (["--methods", "kmeans", "--protocols", "toy-basic", "--seeds", "0"], {}, None, "--seeds 0"),
     "zero budget": (["--methods", "kmeans", "--protocols", "toy-basic", "--budget", "0"], {}, None, "--budget 0"),
+    "search without validation images": (["--methods", "gcd", "--protocols", "toy-basic", "--hparam-search", "2"],
+                                         {}, None, "hold out no labelled validation images"),
+    "negative search": (["--methods", "kmeans", "--protocols", "toy-basic", "--hparam-search", "-1"], {}, None,
+                        "--hparam-search -1"),
+    "a drawn parameter set by hand": (["--methods", "gcd", "--protocols", "x", "--hparam-search", "2", "--set",
+                                       "gcd.lr=0.2"], {"x": _protocol(**SEARCHABLE)}, None,
+                                      "--hparam-search draws lr"),
+    "validation without its fraction": (["--methods", "kmeans", "--protocols", "x"],
+                                        {"x": _protocol(**{**SEARCHABLE, "validation_fraction": 0})}, None,
+                                        "go together"),
     "unknown detector backbone": (["--methods", "openset-fer", "--protocols", "toy-open-delta", "--set",
                                    "openset-fer.detector_backbone=resnet50"], {}, None,
                                   "detector_backbone='resnet50' is not a registered backbone"),

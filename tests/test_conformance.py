@@ -26,7 +26,8 @@ from benchmark.protocol import Protocol
 load_plugins()  # collection-time lists: the registered plugins, not the test toys
 ALL_METHODS, ALL_DATASETS, ALL_BACKBONES = METHODS.names(), DATASETS.names(), BACKBONES.names()
 PROTOCOL_FILES = sorted(PROTOCOLS_DIR.glob("*.yaml"))
-TOY_PROTOCOLS = ("toy-cnn", "toy-open-delta")  # tests/data/protocols: a GCD and an open-set protocol
+TOY_PROTOCOLS = ("toy-cnn", "toy-open-delta", "toy-cnn-p0")  # tests/data/protocols: GCD, open-set, and
+# a partition with held-out labelled validation images (every method predicts them)
 
 
 def smoke_run(method: str, protocol: str, tmp_path: Path, monkeypatch) -> tuple[Predictions, runner.Split, dict]:

@@ -43,7 +43,7 @@ def test_record_has_metrics_and_provenance(run_dirs):
     prov = record["provenance"]
     assert {"git_commit", "git_dirty", "packages", "device", "wall_time_s", "peak_rss_mb"} <= set(prov)
     assert record["seeds"]["split"] == 0 and isinstance(record["seeds"]["training"], int)
-    assert record["K"] == {"value": 4, "given": True}
+    assert record["K"] == {"value": 4, "given": True, "estimated": None}
 
 
 def test_second_run_starts_nothing(run_dirs, capsys):

@@ -82,6 +82,12 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ablate", action="store_true",
                         help="also run, for each selected method that declares loss terms, one configuration per "
                              "term with that term's weight set to 0 (an 'Ablations' table in LEADERBOARD.md)")
+    parser.add_argument("--hparam-search", type=int, metavar="N", default=0,
+                        help="run N configurations of every method that has a search space, per split seed: draw 0 "
+                             "is its usual configuration, the others are drawn reproducibly from its space "
+                             "(methods/README.md, 'Search spaces'); needs protocols that hold out labelled "
+                             "validation images, e.g. --protocols 'synthface-*-p?' (protocols/README.md, "
+                             "'Fair comparison')")
     parser.add_argument("--budget", type=int, metavar="EPOCHS",
                         help="train every learning method for EPOCHS epochs, its warm-ups and ramps scaled in the "
                              "paper's proportions (default: the profile's budget, chosen from the learning curves: "
@@ -204,6 +210,9 @@ def run_command(args: argparse.Namespace) -> int:
         raise GFaceError(f"--seeds {args.seeds}: need at least 1 repetition")
     if args.budget is not None and args.budget < 1:
         raise GFaceError(f"--budget {args.budget}: a budget is a number of epochs, at least 1")
+    if args.hparam_search < 0:
+        raise GFaceError(f"--hparam-search {args.hparam_search}: the number of configurations per method, at least 1 "
+                         f"(0 or absent: no search)")
     if not args.protocols:
         for name, reason in sorted(PROTOCOLS.broken.items()):
             print(f"warning: protocol {name} skipped: {reason}", file=sys.stderr)
@@ -211,7 +220,7 @@ def run_command(args: argparse.Namespace) -> int:
     from benchmark.method import parse_overrides
     protocols = [Path(p).stem if p in protocol_files else p for p in args.protocols or []] or None
     specs = with_backbones(expand(args.methods, protocols, args.seeds, parse_overrides(args.overrides),
-                                  args.profile, args.ablate, args.budget), args.backbones)
+                                  args.profile, args.ablate, args.budget, args.hparam_search), args.backbones)
     from benchmark import distributed
     from benchmark.device import resolve_device
     from benchmark.executors import execute
@@ -295,13 +304,16 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     atomic.write_text(markdown_path, render_markdown(frame))
     if args.publish:
         atomic.write_text(readme_path, splice_readme(readme_path.read_text(), main_table(frame)))
-    from benchmark.leaderboard_plot import plot_leaderboard, plot_open_set
+    from benchmark.leaderboard_plot import plot_fair_ranks, plot_leaderboard, plot_open_set
     buffer = io.BytesIO()
-    plot_leaderboard(frame, buffer)
-    atomic.write_bytes(output_dir / "leaderboard.png", buffer.getvalue())
+    if plot_leaderboard(frame, buffer):
+        atomic.write_bytes(output_dir / "leaderboard.png", buffer.getvalue())
     buffer = io.BytesIO()
     if plot_open_set(frame, buffer):
         atomic.write_bytes(output_dir / "openset.png", buffer.getvalue())
+    buffer = io.BytesIO()
+    if plot_fair_ranks(frame, buffer):
+        atomic.write_bytes(output_dir / "fair_ranks.png", buffer.getvalue())
     if args.latex:
         atomic.write_text(output_dir / "leaderboard.tex", render_latex(frame))
     runs = len(frame.drop_duplicates(RUN_KEY))
