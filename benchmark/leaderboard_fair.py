@@ -42,9 +42,13 @@ def search_runs(frame: pd.DataFrame) -> pd.DataFrame:
 def select(frame: pd.DataFrame, rule: str) -> pd.DataFrame:
     """One run per slot, chosen by ``rule``: columns ``SLOT + ["run_id", "hparam_draw"]``.
 
-    The score is read from the rows of the rule's evaluation set and metric only; ties go to the lower draw.
+    The score is read from the rows of the rule's evaluation set and metric only; ties go to the lower draw. Only
+    complete slots count: those holding as many draws as the method's fullest slot, so a sweep still running never
+    selects among the draws that happen to have finished.
     """
     runs = frame.drop_duplicates("run_id")[SLOT + ["run_id", "hparam_draw"]]
+    draws = runs.groupby(SLOT)["hparam_draw"].transform("nunique")
+    runs = runs[draws == draws.groupby(runs["method"]).transform("max")]
     if RULES[rule] is None:
         return runs[runs["hparam_draw"] == 0].reset_index(drop=True)
     eval_set, metric = RULES[rule]
@@ -71,13 +75,16 @@ def spreads(values: pd.DataFrame) -> tuple[str, str]:
 
 
 def rule_table(family: pd.DataFrame, rule: str) -> tuple[list[str], list[list[str]]]:
-    values = chosen_values(family, rule)
-    headers = ["Method"] + [h for _, h in SPLITS] + ["± partitions", "± seeds", "partitions", "draws"]
+    chosen = select(family, rule)
+    values = family[family["run_id"].isin(chosen["run_id"]) & (family["eval_set"] == "unlabelled_train")]
+    headers = ["Method"] + [h for _, h in SPLITS] + ["± partitions", "± seeds", "partitions", "draws", "draw 0 chosen"]
     rows = []
     for method, mine in sorted(values.groupby("method"), key=lambda item: item[0]):
         draws = family.loc[family["method"] == method, "hparam_draw"].nunique()
+        picks = chosen.loc[chosen["method"] == method, "hparam_draw"]
         rows.append([method] + [cell(mine.loc[mine["metric"] == metric, "value"], True) for metric, _ in SPLITS]
-                    + list(spreads(mine)) + [str(mine["protocol"].nunique()), str(draws)])
+                    + list(spreads(mine)) + [str(mine["protocol"].nunique()), str(draws),
+                                             f"{(picks == 0).sum()}/{len(picks)}"])
     return headers, rows
 
 
@@ -99,7 +106,8 @@ def fair_lines(frame: pd.DataFrame) -> list[str]:
     lines = ["", "## Fair comparison: equal search budget, label-free selection, several class partitions", "",
              "D_U accuracy (%, v2) over every (partition, seed): mean ± sample std (n runs). `± partitions`: std of the "
              "partition means of All; `± seeds`: mean over partitions of the std of All across seeds (points). "
-             "`draws`: configurations searched per slot (protocols/README.md, \"Fair comparison\")."]
+             "`draws`: configurations searched per slot; `draw 0 chosen`: slots where the rule kept the configuration "
+             "without a search (protocols/README.md, \"Fair comparison\")."]
     for name, family in runs.groupby("family"):
         taus = rank_taus(family)
         lines += ["", f"### {name} ({family['protocol'].nunique()} partitions)"]

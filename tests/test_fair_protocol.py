@@ -219,3 +219,13 @@ def test_a_toy_search_reaches_the_fair_tables(run_dirs, tmp_path):
     assert "### toy-cnn-partitions (2 partitions)" in fair and "toy-cnn-p0 All" not in markdown
     assert fair.count("| gcd ") == 3 and fair.count("| kmeans ") == 3
     assert "Kendall's τ" in fair
+
+
+def test_a_slot_still_missing_draws_is_left_out_of_every_table():
+    frame = _search_frame(np.random.default_rng(0))
+    unfinished = frame[~((frame["protocol"] == "fam-p1") & (frame["method"] == "m0") & (frame["repetition"] == 1)
+                         & (frame["hparam_draw"] == 3))]
+    for rule in ("defaults", "selected", "oracle"):
+        chosen = select(unfinished, rule)
+        assert len(chosen) == 11
+        assert not ((chosen["protocol"] == "fam-p1") & (chosen["method"] == "m0") & (chosen["repetition"] == 1)).any()
