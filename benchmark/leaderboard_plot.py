@@ -96,15 +96,18 @@ def plot_fair_ranks(frame: pd.DataFrame, stream: BinaryIO) -> bool:
     if runs.empty:
         return False
     families = sorted(runs["family"].unique())
+    colours = {m: plt.get_cmap("tab20")((2 * i) % 20 + (2 * i) // 20 % 2)  # the ten dark colours first
+               for i, m in enumerate(sorted(runs["method"].unique()))}
     fig, axes = plt.subplots(1, len(families), figsize=(1 + 4.5 * len(families), 4.2), squeeze=False)
     for ax, name in zip(axes[0], families):
         family = runs[runs["family"] == name]
         values = chosen_values(family, "selected")
         means = values[values["metric"] == "all"].groupby(["protocol", "method"])["value"].mean().unstack()
-        ranks = means.rank(axis=1, ascending=False)
+        ranks = means.dropna(axis=1).rank(axis=1, ascending=False)  # methods of every partition, as rank_taus
         partitions = list(ranks.index)
         for method in ranks.columns:
-            ax.plot(range(len(partitions)), ranks[method], marker="o", linewidth=1.2, label=method)
+            ax.plot(range(len(partitions)), ranks[method], marker="o", linewidth=1.2, color=colours[method],
+                    label=method)
         taus = rank_taus(family)
         ax.set_xticks(range(len(partitions)), [p.rsplit("-", 1)[-1] for p in partitions])
         ax.set_yticks(range(1, ranks.shape[1] + 1))
@@ -113,7 +116,8 @@ def plot_fair_ranks(frame: pd.DataFrame, stream: BinaryIO) -> bool:
         ax.set_ylabel("rank (selected configuration, mean D_U All)")
         ax.set_title(f"{name}\nmean Kendall's τ = {np.mean(taus):.2f}" if taus else name, fontsize=9)
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    handles = [plt.Line2D([], [], color=colour, marker="o", label=method) for method, colour in colours.items()]
+    axes[0][-1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(stream, format="png", dpi=110)
     plt.close(fig)
