@@ -12,7 +12,8 @@ strong view 2):
 4. BN's loss ``CE(BN(x_l), y) + lambda_u * UDA(BN) + h * CE(BN(strong), pseudo-label)`` is stepped by ``fit``.
 
 BN learns from a class-balanced subset of D_L (``balanced_labels``; the release's 10 % class-balanced AffectNet
-list). The unlabelled face pool is D_U (no expression-blind face set is exposed by the task). The release's
+list). The unlabelled face pool is D_U, plus ``face_pool`` expression-blind SynthFACE faces when set (the paper's
+large face-recognition pool; rendered once into the method's cache, no labels). The release's
 feedback term re-draws the pseudo-label as the argmax of BN's strong view (``released_code=True``); the default uses
 the pseudo-label AN learned. Predictions: AN's argmax over the known classes (closed-set; the release evaluates and
 ships the AN); knownness: AN's maximum softmax probability.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark import distributed
+from benchmark.core.atomic import save_npy
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
@@ -37,6 +40,10 @@ from benchmark.training.augment import crop_flip_normalise, resized
 from benchmark.training.closed_set import ClosedSetNetwork, known_class_predictions
 from benchmark.training.flip_views import random_erasing
 from benchmark.training.trainer import AugmentFn, Batch, OptimConfig, fit, image_views
+from datasets.synthface.generate import GENERATOR_VERSION
+from datasets.synthface.pretraining_faces import render_random_faces
+
+FACE_POOL_SEED = 2  # other faces than the backbones' pretraining (seeds 0 and 1)
 
 
 @dataclass
@@ -52,10 +59,44 @@ class Face2ExpParams:
     balanced_labels: bool = True  # BN and the feedback see a class-balanced subset of D_L
     crop_pct: float = 0.875  # release: resize 256, random crop 224
     erase_p: float = 1.0  # release: random erasing with p 1 on the labelled view
+    face_pool: int = at_least(0, 0)  # expression-blind faces added to D_U as unlabelled images (0: D_U only)
 
     def __post_init__(self) -> None:
         if self.temperature <= 0:
             raise GFaceError(f"face2exp.temperature={self.temperature} must be positive")
+
+
+def expression_blind_faces(n: int, image_shape: tuple[int, ...], cache_dir: Path) -> np.ndarray:
+    """``n`` SynthFACE faces with random action units and people outside the benchmark (the expression-blind
+    distribution the SynthFACE backbones pretrain on), uint8 (n, S, S, 3), rendered once into ``cache_dir``."""
+    size = image_shape[0]
+    if tuple(image_shape) != (size, size, 3):
+        raise GFaceError(f"face2exp.face_pool renders square RGB faces; this task's images are {tuple(image_shape)}; "
+                         f"set face2exp.face_pool=0")
+    path = Path(cache_dir) / f"face-pool-v{GENERATOR_VERSION}-{n}x{size}-seed{FACE_POOL_SEED}.npy"
+    if not path.exists():
+        save_npy(path, render_random_faces(n, seed=FACE_POOL_SEED, image_size=size)[0])
+    return np.load(path, allow_pickle=False)
+
+
+class WithFacePool:
+    """``task.images`` followed by the face pool: rows ``len(images)`` onwards are pool faces."""
+
+    def __init__(self, images, pool: np.ndarray):
+        self.images, self.pool = images, pool
+        self.shape = (len(images) + len(pool),) + tuple(pool.shape[1:])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows),) + self.shape[1:], dtype=np.uint8)
+        own = rows < len(self.images)
+        if own.any():
+            out[own] = self.images[rows[own]]
+        out[~own] = self.pool[rows[~own] - len(self.images)]
+        return out
 
 
 def class_balanced_subset(labels: np.ndarray, seed: int) -> np.ndarray:
@@ -152,12 +193,18 @@ class Face2Exp(Method):
         optim = OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=True)
         networks = BaseAndAdaptation(*(ClosedSetNetwork(task.backbone, task.n_known, False, "face2exp")
                                        for _ in range(2)), optim)
-        views = image_views(task.images, task.device, weak_and_erased_views(task.backbone, p.crop_pct, p.erase_p))
+        images, unlabelled = task.images, task.unlabelled_idx
+        if p.face_pool:
+            pool = expression_blind_faces(p.face_pool, task.images.shape[1:], task.cache_dir)
+            images = WithFacePool(task.images, pool)
+            unlabelled = np.concatenate([unlabelled, len(task.images) + np.arange(len(pool))])
+        views = image_views(images, task.device, weak_and_erased_views(task.backbone, p.crop_pct, p.erase_p))
         stats = fit(networks, self._step, views, task.labelled_idx[labelled], task.labelled_y[labelled],
-                    task.unlabelled_idx, optim, task.work_dir, task.seed, task.device, desc="face2exp")
+                    unlabelled, optim, task.work_dir, task.seed, task.device, desc="face2exp")
         clusters, knownness = known_class_predictions(task, networks.adaptation)
         return Predictions(clusters, knownness, "max_softmax_probability",
-                           {"train": vars(stats), "labelled_rows_used": int(len(labelled))}, closed_set=True)
+                           {"train": vars(stats), "labelled_rows_used": int(len(labelled)),
+                            "unlabelled_rows_used": int(len(unlabelled))}, closed_set=True)
 
     def _step(self, networks: BaseAndAdaptation, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params

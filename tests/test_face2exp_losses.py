@@ -9,9 +9,10 @@ import pytest
 import torch
 from torch import nn
 
+from benchmark.core.registry import METHODS
 from benchmark.training.trainer import OptimConfig
-from methods.face2exp import (BaseAndAdaptation, circuit_feedback, class_balanced_subset, cosine_lr,
-                              soft_pseudo_label_consistency)
+from methods.face2exp import (BaseAndAdaptation, WithFacePool, circuit_feedback, class_balanced_subset, cosine_lr,
+                              expression_blind_faces, soft_pseudo_label_consistency)
 
 
 def test_consistency_is_the_soft_cross_entropy_to_the_tempered_weak_prediction():
@@ -151,3 +152,20 @@ def test_killed_face2exp_training_resumes_to_identical_weights_and_adaptation_mo
     base_moved = [k for k in tensors if k.startswith("base.backbone")
                   and not torch.equal(uninterrupted[k], uninterrupted[k.replace("base.", "adaptation.", 1)])]
     assert base_moved  # the two networks trained differently
+
+
+def test_the_face_pool_follows_the_task_rows_and_joins_d_u(run_dirs, tmp_path, monkeypatch):
+    """face2exp.face_pool: expression-blind faces appended to the task's images, trained on as unlabelled rows."""
+    from tests.test_conformance import smoke_run
+
+    own = np.arange(5 * 4 * 4 * 3, dtype=np.uint8).reshape(5, 4, 4, 3)
+    pool = np.full((3, 4, 4, 3), 200, dtype=np.uint8)
+    joined = WithFacePool(own, pool)
+    assert len(joined) == 8 and np.array_equal(joined[np.array([6, 1, 5])], np.stack([pool[1], own[1], pool[0]]))
+    faces = expression_blind_faces(6, (16, 16, 3), tmp_path)
+    assert faces.shape == (6, 16, 16, 3) and faces.dtype == np.uint8 and len(list(tmp_path.glob("face-pool-*")))
+    assert np.array_equal(expression_blind_faces(6, (16, 16, 3), tmp_path), faces)  # read back from the cache
+
+    monkeypatch.setitem(METHODS.get("face2exp").profiles, "smoke", {"epochs": 1, "batch_size": 16, "face_pool": 24})
+    _, split, record = smoke_run("face2exp", "toy-cnn", tmp_path, monkeypatch)
+    assert record["info"]["unlabelled_rows_used"] == len(split.unlabelled_idx) + 24
