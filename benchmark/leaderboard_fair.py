@@ -100,6 +100,7 @@ def rank_taus(family: pd.DataFrame, rule: str = "selected") -> list[float]:
 
 
 def fair_lines(frame: pd.DataFrame) -> list[str]:
+    """Markdown lines of the section, one subsection per family (empty without records of a search protocol)."""
     runs = search_runs(frame)
     if runs.empty:
         return []
