@@ -116,7 +116,7 @@ def ablation_tables(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> 
     An ablation run's full configuration is the non-ablation configuration of the same method whose parameters
     differ from it in exactly one, zeroed, weight.
     """
-    subset = frame[frame["eval_set"] == eval_set]
+    subset = frame[(frame["eval_set"] == eval_set) & (frame["model_selection"] != LABELLED_VALIDATION)]
     main, ablated = subset[subset["ablation"] == ""], subset[subset["ablation"] != ""]
     if ablated.empty:
         return []
