@@ -80,7 +80,7 @@ def isolated_task(protocol_id: str, data: FERData, split: Split, backbone: Backb
         work_dir=work_dir, known_class_names=protocol.known,
         feature_source=lambda: np.array(cached_features(backbone, images, cache_dir, device)[rows]),
         view_bank_dir=Path(cache_dir) / VIEW_BANKS, backbone_by_name=backbone_by_name,
-        validation_idx=np.sort(order.positions(split.validation_idx)))
+        validation_idx=np.sort(order.positions(split.validation_idx)), face_source=data.face_source)
     return task, order
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from benchmark.core.backbone import Backbone
+from benchmark.core.data import FaceSource
 
 
 class RunImages:
@@ -74,6 +75,7 @@ class GCDTask:
     view_bank_dir: Path | None = None
     backbone_by_name: Callable[[str], Backbone] | None = None  # another registered backbone (extra_backbones)
     validation_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # labels withheld
+    face_source: FaceSource | None = None  # unlabelled faces the dataset can add (FERData.face_source)
 
     def indices(self, eval_set: str) -> np.ndarray:
         return {"unlabelled_train": self.unlabelled_idx, "test": self.test_idx,

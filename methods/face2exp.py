@@ -40,10 +40,6 @@ from benchmark.training.augment import crop_flip_normalise, resized
 from benchmark.training.closed_set import ClosedSetNetwork, known_class_predictions
 from benchmark.training.flip_views import random_erasing
 from benchmark.training.trainer import AugmentFn, Batch, OptimConfig, fit, image_views
-from datasets.synthface.generate import GENERATOR_VERSION
-from datasets.synthface.pretraining_faces import render_random_faces
-
-FACE_POOL_SEED = 2  # other faces than the backbones' pretraining (seeds 0 and 1)
 
 
 @dataclass
@@ -66,16 +62,14 @@ class Face2ExpParams:
             raise GFaceError(f"face2exp.temperature={self.temperature} must be positive")
 
 
-def expression_blind_faces(n: int, image_shape: tuple[int, ...], cache_dir: Path) -> np.ndarray:
-    """``n`` SynthFACE faces with random action units and people outside the benchmark (the expression-blind
-    distribution the SynthFACE backbones pretrain on), uint8 (n, S, S, 3), rendered once into ``cache_dir``."""
-    size = image_shape[0]
-    if tuple(image_shape) != (size, size, 3):
-        raise GFaceError(f"face2exp.face_pool renders square RGB faces; this task's images are {tuple(image_shape)}; "
-                         f"set face2exp.face_pool=0")
-    path = Path(cache_dir) / f"face-pool-v{GENERATOR_VERSION}-{n}x{size}-seed{FACE_POOL_SEED}.npy"
+def pool_faces(task: GCDTask, n: int) -> np.ndarray:
+    """``n`` unlabelled faces from the dataset's face source, rendered once into the method's cache."""
+    if task.face_source is None:
+        raise GFaceError(f"face2exp.face_pool={n}: dataset {task.dataset_name!r} offers no expression-blind faces "
+                         f"(only SynthFACE does); set face2exp.face_pool=0")
+    path = Path(task.cache_dir) / f"face-pool-{task.face_source.key}-{n}.npy"
     if not path.exists():
-        save_npy(path, render_random_faces(n, seed=FACE_POOL_SEED, image_size=size)[0])
+        save_npy(path, task.face_source.render(n))
     return np.load(path, allow_pickle=False)
 
 
@@ -195,7 +189,7 @@ class Face2Exp(Method):
                                        for _ in range(2)), optim)
         images, unlabelled = task.images, task.unlabelled_idx
         if p.face_pool:
-            pool = expression_blind_faces(p.face_pool, task.images.shape[1:], task.cache_dir)
+            pool = pool_faces(task, p.face_pool)
             images = WithFacePool(task.images, pool)
             unlabelled = np.concatenate([unlabelled, len(task.images) + np.arange(len(pool))])
         views = image_views(images, task.device, weak_and_erased_views(task.backbone, p.crop_pct, p.erase_p))

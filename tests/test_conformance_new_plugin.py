@@ -41,4 +41,4 @@ def test_a_new_method_file_is_collected_and_run_by_the_conformance_tests(tmp_pat
          "tests/test_conformance.py"], cwd=copy, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     passed = [line for line in result.stdout.splitlines() if line.startswith("PASSED") and "probe-method" in line]
-    assert len(passed) == 5, result.stdout[-3000:]  # smoke profile, two toy protocols, knownness, determinism
+    assert len(passed) == 6, result.stdout[-3000:]  # smoke profile, three toy protocols, knownness, determinism

@@ -12,7 +12,7 @@ from torch import nn
 from benchmark.core.registry import METHODS
 from benchmark.training.trainer import OptimConfig
 from methods.face2exp import (BaseAndAdaptation, WithFacePool, circuit_feedback, class_balanced_subset, cosine_lr,
-                              expression_blind_faces, soft_pseudo_label_consistency)
+                              soft_pseudo_label_consistency)
 
 
 def test_consistency_is_the_soft_cross_entropy_to_the_tempered_weak_prediction():
@@ -155,17 +155,23 @@ def test_killed_face2exp_training_resumes_to_identical_weights_and_adaptation_mo
 
 
 def test_the_face_pool_follows_the_task_rows_and_joins_d_u(run_dirs, tmp_path, monkeypatch):
-    """face2exp.face_pool: expression-blind faces appended to the task's images, trained on as unlabelled rows."""
+    """face2exp.face_pool: the dataset's unlabelled faces appended to the task's images, trained on as D_U rows."""
     from tests.test_conformance import smoke_run
 
     own = np.arange(5 * 4 * 4 * 3, dtype=np.uint8).reshape(5, 4, 4, 3)
     pool = np.full((3, 4, 4, 3), 200, dtype=np.uint8)
     joined = WithFacePool(own, pool)
     assert len(joined) == 8 and np.array_equal(joined[np.array([6, 1, 5])], np.stack([pool[1], own[1], pool[0]]))
-    faces = expression_blind_faces(6, (16, 16, 3), tmp_path)
-    assert faces.shape == (6, 16, 16, 3) and faces.dtype == np.uint8 and len(list(tmp_path.glob("face-pool-*")))
-    assert np.array_equal(expression_blind_faces(6, (16, 16, 3), tmp_path), faces)  # read back from the cache
 
     monkeypatch.setitem(METHODS.get("face2exp").profiles, "smoke", {"epochs": 1, "batch_size": 16, "face_pool": 24})
     _, split, record = smoke_run("face2exp", "toy-cnn", tmp_path, monkeypatch)
     assert record["info"]["unlabelled_rows_used"] == len(split.unlabelled_idx) + 24
+    assert len(list((tmp_path / "cache").rglob("face-pool-toy-grey-8px-24.npy"))) == 1
+
+
+def test_synthface_offers_expression_blind_faces_of_its_image_size():
+    from datasets.synthface.pretraining_faces import face_pool
+
+    faces = face_pool(4, image_size=24)
+    assert faces.shape == (4, 24, 24, 3) and faces.dtype == np.uint8
+    assert np.array_equal(face_pool(4, image_size=24), faces)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from benchmark.method import Method, Predictions
 from benchmark.plugins import load_plugins
 from benchmark.protocol import Protocol
 from benchmark.core.registry import BACKBONES, DATASETS, METHODS, PROTOCOLS
-from benchmark.core.data import FERData
+from benchmark.core.data import FaceSource, FERData
 from benchmark.core.keys import content_key
 
 TOY_CLASSES = ("alpha", "beta", "gamma", "delta")
@@ -31,7 +32,13 @@ def toy_data(n_per_class: int = 30, size: int = 8, seed: int = 0) -> FERData:
     is_train = np.tile(np.arange(n_per_class) < int(0.75 * n_per_class), len(TOY_CLASSES))
     ids = tuple(f"{'train' if t else 'test'}_{i:04d}" for i, t in enumerate(is_train))
     return FERData("toy-blobs", TOY_CLASSES, images, labels, is_train, ids,
-                   content_key(images.tobytes(), labels.tobytes()))
+                   content_key(images.tobytes(), labels.tobytes()),
+                   face_source=FaceSource(f"toy-grey-{size}px", partial(toy_faces, size=size)))
+
+
+def toy_faces(n: int, size: int) -> np.ndarray:
+    """Unlabelled toy 'faces': grey noise, no class colour."""
+    return np.random.default_rng(n).integers(100, 156, (n, size, size, 3), dtype=np.uint8)
 
 
 def toy_backbone(cache_dir: Path) -> Backbone:

@@ -4,13 +4,23 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
 from benchmark.core.errors import GFaceError, MissingFileError
 
 DATA_ROOT_ENV = "GFACE_DATA_ROOT"
+
+
+@dataclass(frozen=True)
+class FaceSource:
+    """Expression-blind face images a dataset offers beside its own, with no labels (e.g. SynthFACE's pretraining
+    distribution): ``render(n)`` gives uint8 (n, H, W, 3) at the dataset's image size, the same for the same ``n``;
+    ``key`` names what they are, for caches."""
+
+    key: str
+    render: Callable[[int], np.ndarray]
 
 
 @dataclass(frozen=True, eq=False)
@@ -21,7 +31,8 @@ class FERData:
     lower-case names ("surprise", "happily surprised"). ``images`` is uint8 (N, H, W, 3), possibly a memory map.
     ``sample_ids`` are unique and namespaced ("basic/train_00001"). ``content_key`` changes whenever the
     images, labels or ids would, and keys every downstream cache. ``provenance`` holds JSON-able facts a run
-    record should keep (images skipped as missing or corrupt, crop mode, generator version).
+    record should keep (images skipped as missing or corrupt, crop mode, generator version). ``face_source``:
+    unlabelled faces the dataset can add (None: it has none).
     """
 
     name: str
@@ -32,6 +43,7 @@ class FERData:
     sample_ids: tuple[str, ...]
     content_key: str
     provenance: dict = field(default_factory=dict)
+    face_source: FaceSource | None = None
 
     def __post_init__(self) -> None:
         n = len(self.sample_ids)

@@ -11,15 +11,17 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from benchmark.core.registry import DATASETS
-from benchmark.core.data import FERData
+from benchmark.core.data import FaceSource, FERData
 from benchmark.core.keys import content_key
 from datasets.synthface.action_units import BASIC_CLASSES, COMPOUND_CLASSES
 from datasets.synthface.generate import GENERATOR_VERSION, SynthConfig, generate_subset
+from datasets.synthface.pretraining_faces import FACE_POOL_SEED, face_pool
 
 SEED = 0
 NAMES = ("synthface-basic", "synthface-compound")
@@ -46,7 +48,9 @@ def load_synthface(name: str, cache_dir: Path, config: SynthConfig = SynthConfig
                    is_train=arrays["is_train"], sample_ids=tuple(arrays["sample_ids"].tolist()),
                    content_key=content_key(name, key),
                    provenance={"generator": "synthface", "generator_version": GENERATOR_VERSION, "seed": seed,
-                               "image_size": config.image_size})
+                               "image_size": config.image_size},
+                   face_source=FaceSource(f"synthface-v{GENERATOR_VERSION}-{config.image_size}px-seed{FACE_POOL_SEED}",
+                                          partial(face_pool, image_size=config.image_size)))
 
 
 @DATASETS.register("synthface-basic")

@@ -35,3 +35,12 @@ def render_random_faces(n: int, *, seed: int, image_size: int = 48,
     if n:
         images = decode_jpeg(encode_jpeg(images, JPEG_QUALITY))
     return images, traits.ids
+
+
+FACE_POOL_SEED = 2  # other faces than the backbones' pretraining (seeds 0 and 1)
+
+
+def face_pool(n: int, *, image_size: int) -> np.ndarray:
+    """``n`` expression-blind faces (``render_random_faces`` with its own seed) for methods that learn from a large
+    unlabelled face pool, e.g. Face2Exp's face-recognition data."""
+    return render_random_faces(n, seed=FACE_POOL_SEED, image_size=image_size)[0]
