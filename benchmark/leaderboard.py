@@ -18,14 +18,13 @@ from benchmark.leaderboard_fair import fair_lines
 from benchmark.leaderboard_k_unknown import k_unknown_lines
 from benchmark.leaderboard_openset import open_set_lines
 from benchmark.protocol import LABELLED_VALIDATION
-from benchmark.tables import SPLITS, cell, row_labels, versions_note
+from benchmark.tables import COLLAPSED, SPLITS, cell, row_labels, versions_note
 
 README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 REGENERATE = "python run_benchmark.py leaderboard"
 RUN_KEY = ["protocol", "method", "run_id"]
 RUN_SLOT = ["protocol", "method", "params", "ablation", "backbone", "split_seed", "repetition"]  # a run per slot
 CELL_KEY = ["protocol", "method", "params", "ablation", "backbone"]
-COLLAPSED = " †"  # a cell with at least one collapsed run (one cluster >= 90 % of D_U, or Old = 0)
 
 
 def check_consistent(frame: pd.DataFrame) -> None:

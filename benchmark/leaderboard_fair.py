@@ -20,7 +20,7 @@ from scipy.stats import kendalltau
 from tabulate import tabulate
 
 from benchmark.protocol import LABELLED_VALIDATION, VALIDATION
-from benchmark.tables import SPLITS, cell
+from benchmark.tables import COLLAPSED, SPLITS, cell
 
 SLOT = ["protocol", "method", "backbone", "split_seed", "repetition"]  # the draws of one slot compete
 RULES = {  # rule -> (evaluation set, metric) whose value picks the draw; None: draw 0
@@ -77,12 +77,14 @@ def spreads(values: pd.DataFrame) -> tuple[str, str]:
 def rule_table(family: pd.DataFrame, rule: str) -> tuple[list[str], list[list[str]]]:
     chosen = select(family, rule)
     values = family[family["run_id"].isin(chosen["run_id"]) & (family["eval_set"] == "unlabelled_train")]
-    headers = ["Method"] + [h for _, h in SPLITS] + ["± partitions", "± seeds", "partitions", "draws", "draw 0 chosen"]
+    headers = ["Method"] + [h for _, h in SPLITS] + ["± partitions", "± seeds", "partitions", "draws",
+                                                     "draw 0 chosen"]
     rows = []
     for method, mine in sorted(values.groupby("method"), key=lambda item: item[0]):
         draws = family.loc[family["method"] == method, "hparam_draw"].nunique()
         picks = chosen.loc[chosen["method"] == method, "hparam_draw"]
-        rows.append([method] + [cell(mine.loc[mine["metric"] == metric, "value"], True) for metric, _ in SPLITS]
+        flag = COLLAPSED if mine["collapsed"].any() else ""
+        rows.append([method] + [cell(mine.loc[mine["metric"] == metric, "value"], True) + flag for metric, _ in SPLITS]
                     + list(spreads(mine)) + [str(mine["protocol"].nunique()), str(draws),
                                              f"{(picks == 0).sum()}/{len(picks)}"])
     return headers, rows
@@ -105,8 +107,9 @@ def fair_lines(frame: pd.DataFrame) -> list[str]:
     if runs.empty:
         return []
     lines = ["", "## Fair comparison: equal search budget, label-free selection, several class partitions", "",
-             "D_U accuracy (%, v2) over every (partition, seed): mean ± sample std (n runs). `± partitions`: std of the "
-             "partition means of All; `± seeds`: mean over partitions of the std of All across seeds (points). "
+             "D_U accuracy (%, v2) over every (partition, seed): mean ± sample std (n runs); † marks a collapsed run. "
+             "`± partitions`: std of the partition means of All; `± seeds`: mean over partitions of the std of All "
+             "across seeds (points). "
              "`draws`: configurations searched per slot; `draw 0 chosen`: slots where the rule kept the configuration "
              "without a search (protocols/README.md, \"Fair comparison\")."]
     for name, family in runs.groupby("family"):

@@ -11,6 +11,7 @@ import json
 import pandas as pd
 
 SPLITS = (("all", "All"), ("old", "Old"), ("new", "New"))
+COLLAPSED = " †"  # a cell with at least one collapsed run (one cluster >= 90 % of D_U, or Old = 0)
 
 
 def row_labels(frame: pd.DataFrame) -> pd.Series:
