@@ -77,6 +77,12 @@ class GCDTask:
     validation_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # labels withheld
     face_source: FaceSource | None = None  # unlabelled faces the dataset can add (FERData.face_source)
 
+    @property
+    def inductive_sets(self) -> tuple[str, ...]:
+        """The sets a method predicts without training on them: the test split (always), then the other predicted
+        sets besides D_U (held-out validation images)."""
+        return ("test",) + tuple(s for s in self.prediction_sets if s not in ("unlabelled_train", "test"))
+
     def indices(self, eval_set: str) -> np.ndarray:
         return {"unlabelled_train": self.unlabelled_idx, "test": self.test_idx,
                 "validation": self.validation_idx}[eval_set]

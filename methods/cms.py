@@ -251,7 +251,7 @@ class CMS(Method):
                                 min_lr_ratio=p.min_lr_ratio),
                     task.work_dir, task.seed, task.device, desc="cms", epoch_start=refresh_memory)
         network.memory = None
-        inductive = ("test",) + tuple(s for s in task.prediction_sets if s not in ("unlabelled_train", "test"))
+        inductive = task.inductive_sets
         inductive_rows = [task.indices(s) for s in inductive]
         train, held_out = (self._embed(task, network, inputs.network, rows)
                            for rows in (train_rows, np.concatenate(inductive_rows)))

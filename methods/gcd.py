@@ -86,8 +86,7 @@ class GCD(Method):
         stats = fit(network, self._step, inputs.views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,
                     OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=True),
                     task.work_dir, task.seed, task.device, desc="gcd")
-        sets = ("unlabelled_train", "test") + tuple(s for s in task.prediction_sets
-                                                    if s not in ("unlabelled_train", "test"))
+        sets = ("unlabelled_train",) + task.inductive_sets
         rows = [task.labelled_idx] + [task.indices(s) for s in sets]
         feats = l2_normalise(features_of(task, inputs.network, np.concatenate(rows)))
         n_l, n_u = len(task.labelled_idx), len(task.unlabelled_idx)
