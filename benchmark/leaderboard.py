@@ -17,8 +17,7 @@ from benchmark.core.errors import GFaceError
 from benchmark.leaderboard_fair import fair_lines
 from benchmark.leaderboard_k_unknown import k_unknown_lines
 from benchmark.leaderboard_openset import open_set_lines
-from benchmark.protocol import LABELLED_VALIDATION
-from benchmark.tables import COLLAPSED, SPLITS, cell, row_labels, versions_note
+from benchmark.tables import COLLAPSED, SPLITS, cell, row_labels, searched, versions_note
 
 README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 REGENERATE = "python run_benchmark.py leaderboard"
@@ -50,7 +49,7 @@ def check_consistent(frame: pd.DataFrame) -> None:
 def pivot(frame: pd.DataFrame, eval_set: str, metrics: list[tuple[str, str, bool]]) -> tuple[list[str], list[list]]:
     """Rows = methods, columns = protocol x metric; ``metrics`` = (metric, header, percent). No ablation runs."""
     subset = frame[(frame["eval_set"] == eval_set) & (frame["ablation"] == "") & frame["k_given"].astype(bool)
-                   & (frame["model_selection"] != LABELLED_VALIDATION)].copy()
+                   & ~searched(frame)].copy()
     if subset.empty:
         return [], []
     subset["row"] = row_labels(subset)
@@ -115,7 +114,7 @@ def ablation_tables(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> 
     An ablation run's full configuration is the non-ablation configuration of the same method whose parameters
     differ from it in exactly one, zeroed, weight.
     """
-    subset = frame[(frame["eval_set"] == eval_set) & (frame["model_selection"] != LABELLED_VALIDATION)]
+    subset = frame[(frame["eval_set"] == eval_set) & ~searched(frame)]
     main, ablated = subset[subset["ablation"] == ""], subset[subset["ablation"] != ""]
     if ablated.empty:
         return []
@@ -183,7 +182,7 @@ def splice_readme(readme: str, table: str) -> str:
 def summary_means(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> pd.DataFrame:
     """Mean and std per (row label, protocol, metric) for the chart."""
     subset = frame[(frame["eval_set"] == eval_set) & (frame["ablation"] == "") & frame["k_given"].astype(bool)
-                   & (frame["model_selection"] != LABELLED_VALIDATION)
+                   & ~searched(frame)
                    & frame["metric"].isin([m for m, _ in SPLITS])].copy()
     if subset.empty:
         return pd.DataFrame(columns=["protocol", "row", "metric", "mean", "std"])

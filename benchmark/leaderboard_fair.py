@@ -19,8 +19,8 @@ import pandas as pd
 from scipy.stats import kendalltau
 from tabulate import tabulate
 
-from benchmark.protocol import LABELLED_VALIDATION, VALIDATION
-from benchmark.tables import COLLAPSED, SPLITS, cell
+from benchmark.protocol import VALIDATION
+from benchmark.tables import COLLAPSED, SPLITS, cell, searched
 
 SLOT = ["protocol", "method", "backbone", "split_seed", "repetition"]  # the draws of one slot compete
 RULES = {  # rule -> (evaluation set, metric) whose value picks the draw; None: draw 0
@@ -34,7 +34,7 @@ TITLES = {"defaults": "defaults (draw 0)", "selected": "selected on held-out lab
 
 def search_runs(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of protocols that select models on held-out labelled images, with a ``family`` for each."""
-    subset = frame[(frame["model_selection"] == LABELLED_VALIDATION) & (frame["ablation"] == "")].copy()
+    subset = frame[searched(frame) & (frame["ablation"] == "")].copy()
     subset["family"] = subset["family"].where(subset["family"] != "", subset["protocol"])
     return subset
 

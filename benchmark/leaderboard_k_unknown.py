@@ -9,14 +9,13 @@ from __future__ import annotations
 import pandas as pd
 from tabulate import tabulate
 
-from benchmark.protocol import LABELLED_VALIDATION
-from benchmark.tables import SPLITS, cell, row_labels
+from benchmark.tables import SPLITS, cell, row_labels, searched
 
 
 def k_unknown_lines(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> list[str]:
     """Markdown lines of the section (empty without records of a ``k_given: false`` protocol)."""
     subset = frame[~frame["k_given"].astype(bool) & (frame["eval_set"] == eval_set) & (frame["ablation"] == "")
-                   & (frame["model_selection"] != LABELLED_VALIDATION)].copy()  # searches: the fair section
+                   & ~searched(frame)].copy()  # searches: the fair section
     if subset.empty:
         return []
     subset["row"] = row_labels(subset)

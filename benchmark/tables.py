@@ -10,8 +10,15 @@ import json
 
 import pandas as pd
 
+from benchmark.protocol import LABELLED_VALIDATION
+
 SPLITS = (("all", "All"), ("old", "Old"), ("new", "New"))
 COLLAPSED = " †"  # a cell with at least one collapsed run (one cluster >= 90 % of D_U, or Old = 0)
+
+
+def searched(frame: pd.DataFrame) -> pd.Series:
+    """Rows of protocols that select among search draws: they belong to the fair-comparison section only."""
+    return frame["model_selection"] == LABELLED_VALIDATION
 
 
 def row_labels(frame: pd.DataFrame) -> pd.Series:
