@@ -10,7 +10,7 @@ from benchmark.core.registry import DATASETS
 from datasets.rafdb import load_rafdb_compound_from
 from datasets.synthface.action_units import BASIC_CLASSES, COMPOUND_CLASSES
 from datasets.synthface.generate import GENERATOR_VERSION, SynthConfig, generate_subset
-from datasets.synthface.loaders import load_synthface, synthface_basic, synthface_compound
+from datasets.synthface.loaders import NAMES, load_synthface
 from datasets.synthface.tools.raf_layout import main as raf_layout_main
 from datasets.synthface.tools.raf_layout import write_raf_layout
 
@@ -70,5 +70,6 @@ def test_loaders_return_cached_fer_data(tmp_path):
 
 
 def test_registered_names():
-    assert DATASETS.get("synthface-basic") is synthface_basic
-    assert DATASETS.get("synthface-compound") is synthface_compound
+    assert NAMES == ("synthface-basic", "synthface-compound", "synthface-v4-basic", "synthface-v4-compound")
+    assert all(name in DATASETS.names() for name in NAMES)
+    assert "expression model 4" in DATASETS.get("synthface-v4-basic").__doc__

@@ -12,6 +12,7 @@ import numpy as np
 
 from benchmark.core.errors import GFaceError
 from datasets.synthface.action_units import BASIC_CLASSES, COMPOUND_CLASSES, prototype_matrix
+from datasets.synthface.expressions import PROTOTYPE, ExpressionModel
 from datasets.synthface.identities import sample_identities
 from datasets.synthface.jpeg import decode_jpeg, encode_jpeg
 from datasets.synthface.nuisance import sample_nuisance
@@ -28,7 +29,6 @@ RAF_BASIC_TEST = (329, 74, 160, 1185, 478, 162, 680)
 COMPOUND_WEIGHTS = (700, 270, 130, 165, 90, 740, 150, 560, 175, 840, 150)
 
 _SUBSET_TAG = {"basic": 0xBA51C, "compound": 0xC0A1D}
-_AMBIGUOUS_FRACTION = 0.07
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,12 @@ class SynthSubset:
     class_names: tuple[str, ...]
     images: np.ndarray      # uint8 (N, S, S, 3), equal to decoding ``jpeg``
     jpeg: list[bytes]
-    labels: np.ndarray      # int64 (N,), index into class_names
+    labels: np.ndarray      # int64 (N,), index into class_names, as annotated
     is_train: np.ndarray    # bool (N,)
     file_stems: tuple[str, ...]
     identities: np.ndarray  # int64 (N,)
     au: np.ndarray          # float32 (N, n_AU), expression AUs before the person's resting offsets
+    true_labels: np.ndarray  # int64 (N,), the class whose prototype the face shows first (labels before noise)
 
 
 def class_counts(total: int, weights: tuple[int, ...], minimum: int) -> np.ndarray:
@@ -105,22 +106,9 @@ def _split_counts(subset: str, config: SynthConfig) -> tuple[np.ndarray, np.ndar
             class_counts(config.compound_test, COMPOUND_WEIGHTS, 0))
 
 
-def sample_expressions(rng: np.random.Generator, prototypes: np.ndarray) -> np.ndarray:
-    """AU intensities of one expression per prototype row: random intensity, AU jitter, spurious AUs.
-
-    About 7 % of samples are weak (intensity 0.25-0.55) and so ambiguous, as in real data.
-    """
-    n, k = prototypes.shape
-    weak = rng.random(n) < _AMBIGUOUS_FRACTION
-    intensity = np.where(weak, rng.uniform(0.25, 0.55, n), rng.uniform(0.6, 1.0, n))
-    au = prototypes * intensity[:, None] * (1.0 + 0.15 * rng.standard_normal((n, k)))
-    spurious = (rng.random((n, k)) < 0.05) * rng.uniform(0.0, 0.25, (n, k))
-    return np.clip(au + 0.04 * rng.standard_normal((n, k)) + spurious, 0.0, 1.0).astype(np.float32)
-
-
 def generate_subset(subset: str, config: SynthConfig = SynthConfig(), seed: int = 0,
-                    progress: bool = True) -> SynthSubset:
-    """Render one subset ("basic" or "compound") deterministically from (config, seed)."""
+                    progress: bool = True, expression: ExpressionModel = PROTOTYPE) -> SynthSubset:
+    """Render one subset ("basic" or "compound") deterministically from (config, seed, expression model)."""
     classes = subset_classes(subset)
     rng = np.random.default_rng([seed, _SUBSET_TAG[subset]])
     train_counts, test_counts = _split_counts(subset, config)
@@ -133,9 +121,9 @@ def generate_subset(subset: str, config: SynthConfig = SynthConfig(), seed: int 
     people = rng.integers(0, config.n_identities, n)
     used, inverse = np.unique(people, return_inverse=True)
     traits = sample_identities(used, seed).take(inverse)
-    au = sample_expressions(rng, prototype_matrix(classes)[labels])
+    au, annotated = expression.sample(rng, prototype_matrix(classes), labels, [seed, _SUBSET_TAG[subset]])
     rendered = render_faces(au, traits, sample_nuisance(rng, n), config.image_size,
                             progress=f"synthface {subset}" if progress else None)
     jpeg = encode_jpeg(rendered, config.jpeg_quality)
-    return SynthSubset(name=subset, class_names=classes, images=decode_jpeg(jpeg), jpeg=jpeg, labels=labels,
-                       is_train=is_train, file_stems=stems, identities=traits.ids, au=au)
+    return SynthSubset(name=subset, class_names=classes, images=decode_jpeg(jpeg), jpeg=jpeg, labels=annotated,
+                       is_train=is_train, file_stems=stems, identities=traits.ids, au=au, true_labels=labels)

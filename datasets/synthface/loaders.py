@@ -1,10 +1,12 @@
-"""Registered datasets "synthface-basic" (7 classes) and "synthface-compound" (basic ∪ compound, 18 classes).
+"""Registered datasets "synthface-basic" (7 classes) and "synthface-compound" (basic ∪ compound, 18 classes), made
+with expression model 3, and "synthface-v4-basic" / "synthface-v4-compound", the same made with expression model 4
+(blends and annotation noise; expressions.py).
 
-Both use the default ``SynthConfig`` and seed 0; ``load_synthface`` takes others.
+All use the default ``SynthConfig`` and seed 0; ``load_synthface`` takes others.
 
 Generated arrays are cached under ``<cache_dir>/synthface/<key>/<dataset>/`` as .npy files (written to a temp
 folder, then renamed) and re-opened as read-only memory maps. ``key`` covers the generator version, config
-and seed, so a change to any of them regenerates.
+seed and expression model, so a change to any of them regenerates.
 """
 from __future__ import annotations
 
@@ -20,53 +22,59 @@ from benchmark.core.registry import DATASETS
 from benchmark.core.data import FaceSource, FERData
 from benchmark.core.keys import content_key
 from datasets.synthface.action_units import BASIC_CLASSES, COMPOUND_CLASSES
+from datasets.synthface.expressions import BLENDED, PROTOTYPE, ExpressionModel
 from datasets.synthface.generate import GENERATOR_VERSION, SynthConfig, generate_subset
 from datasets.synthface.pretraining_faces import FACE_POOL_SEED, face_pool
 
 SEED = 0
-NAMES = ("synthface-basic", "synthface-compound")
+# registered name -> (basic only?, expression model)
+VARIANTS: dict[str, tuple[bool, ExpressionModel]] = {
+    "synthface-basic": (True, PROTOTYPE), "synthface-compound": (False, PROTOTYPE),
+    "synthface-v4-basic": (True, BLENDED), "synthface-v4-compound": (False, BLENDED)}
+NAMES = tuple(VARIANTS)
 _ARRAYS = ("images", "labels", "is_train", "sample_ids")
 
 
-def synthface_key(config: SynthConfig, seed: int) -> str:
-    return content_key(GENERATOR_VERSION, config.to_json(), str(seed))
+def synthface_key(config: SynthConfig, seed: int, expression: ExpressionModel = PROTOTYPE) -> str:
+    return content_key(GENERATOR_VERSION, config.to_json(), str(seed), *expression.key_parts)
 
 
 def load_synthface(name: str, cache_dir: Path, config: SynthConfig = SynthConfig(), seed: int = SEED) -> FERData:
-    """"synthface-basic" or "synthface-compound" for a config and seed, generated once then cached."""
-    if name not in NAMES:
+    """A registered SynthFACE variant (``NAMES``) for a config and seed, generated once then cached."""
+    if name not in VARIANTS:
         raise ValueError(f"unknown SynthFACE dataset {name!r}; choose one of {', '.join(NAMES)}")
-    key = synthface_key(config, seed)
+    basic_only, expression = VARIANTS[name]
+    key = synthface_key(config, seed, expression)
     folder = Path(cache_dir) / "synthface" / key
-    basic = _cached(folder / "synthface-basic", lambda: _subset_arrays("basic", config, seed))
-    if name == "synthface-basic":
+    basic = _cached(folder / "synthface-basic", lambda: _subset_arrays("basic", config, seed, expression))
+    if basic_only:
         arrays, classes = basic, BASIC_CLASSES
     else:
-        arrays = _cached(folder / name, lambda: _concatenate(basic, _subset_arrays("compound", config, seed)))
+        arrays = _cached(folder / "synthface-compound", lambda: _concatenate(
+            basic, _subset_arrays("compound", config, seed, expression)))
         classes = BASIC_CLASSES + COMPOUND_CLASSES
     return FERData(name=name, class_names=classes, images=arrays["images"], labels=arrays["labels"],
                    is_train=arrays["is_train"], sample_ids=tuple(arrays["sample_ids"].tolist()),
                    content_key=content_key(name, key),
-                   provenance={"generator": "synthface", "generator_version": GENERATOR_VERSION, "seed": seed,
+                   provenance={"generator": "synthface", "generator_version": expression.version, "seed": seed,
                                "image_size": config.image_size},
                    face_source=FaceSource(f"synthface-v{GENERATOR_VERSION}-{config.image_size}px-seed{FACE_POOL_SEED}",
                                           partial(face_pool, image_size=config.image_size)))
 
 
-@DATASETS.register("synthface-basic")
-def synthface_basic(data_root: Path | None, cache_dir: Path) -> FERData:
-    """Generated, so ``data_root`` is ignored."""
-    return load_synthface("synthface-basic", cache_dir)
+def _register(name: str) -> None:
+    def load(data_root: Path | None, cache_dir: Path) -> FERData:
+        return load_synthface(name, cache_dir)
+    load.__doc__ = f"SynthFACE, expression model {VARIANTS[name][1].version}; generated, so ``data_root`` is ignored."
+    DATASETS.register(name)(load)
 
 
-@DATASETS.register("synthface-compound")
-def synthface_compound(data_root: Path | None, cache_dir: Path) -> FERData:
-    """Generated, so ``data_root`` is ignored."""
-    return load_synthface("synthface-compound", cache_dir)
+for _name in NAMES:
+    _register(_name)
 
 
-def _subset_arrays(subset: str, config: SynthConfig, seed: int) -> dict[str, np.ndarray]:
-    part = generate_subset(subset, config, seed)
+def _subset_arrays(subset: str, config: SynthConfig, seed: int, expression: ExpressionModel) -> dict[str, np.ndarray]:
+    part = generate_subset(subset, config, seed, expression=expression)
     return {"images": part.images, "labels": part.labels, "is_train": part.is_train,
             "sample_ids": np.array([f"{subset}/{stem}" for stem in part.file_stems])}
 
