@@ -23,3 +23,10 @@ def test_labels_mark_the_protocols_known_and_new_classes():
     compound = Protocol.from_file(PROTOCOLS_DIR / "synthface-compound.yaml")
     assert [role(c, basic) for c in ("fear", "anger", "sadly fearful")] == ["known", "new", "not in protocol"]
     assert [role(c, compound) for c in ("anger", "sadly fearful")] == ["known", "new"]
+
+
+def test_contact_sheet_of_expression_model_4(tmp_path):
+    out = tmp_path / "sheet.png"
+    assert main(["--out", str(out), "--per-class", "3", "--image-size", "24", "--zoom", "1",
+                 "--expression-model", "4", "--protocol", "synthface-v4-basic"]) == 0
+    assert Image.open(out).size[1] == 18 * (24 + GAP)  # a row per annotated class, at most 3 faces each

@@ -4,7 +4,7 @@ Version 3 ("prototype") shows every face as its class prototype at a random inte
 what real FER data has and version 3 lacks (datasets/synthface/README.md, "Expression model 4"):
 
 - a wider, continuous spread of intensities;
-- blends: a share of faces also show a second expression of the same subset, weaker than the first;
+- blends: a share of faces also show a second expression of the same subset, at a fraction of the first's intensity;
 - annotation noise that follows the face: the label names the second expression with a probability that grows
   with how strongly that expression shows, so wrong labels land on classes the image really resembles.
 
@@ -52,7 +52,7 @@ class ExpressionModel:
 
         ``prototypes`` holds one row per class of the subset; ``stream`` seeds the blend draws (version 4 on).
         """
-        base = _prototype_expressions(rng, prototypes[labels], self)
+        base, intensity = _prototype_expressions(rng, prototypes[labels], self)
         if self.blend_fraction == 0.0:
             return base, labels
         blend_rng = np.random.default_rng([*stream, _BLEND_STREAM])
@@ -60,8 +60,7 @@ class ExpressionModel:
         second = _second_classes(blend_rng, labels, prototypes)
         blended = (blend_rng.random(n) < self.blend_fraction) & (second >= 0)
         weight = np.where(blended, blend_rng.uniform(*self.blend_weight, n), 0.0)
-        intensity = blend_rng.uniform(*self.intensity, n)
-        shown = prototypes[np.maximum(second, 0)] * (weight * intensity)[:, None]
+        shown = prototypes[np.maximum(second, 0)] * (weight * intensity)[:, None]  # weaker than the first
         au = np.maximum(base, np.clip(shown * (1.0 + 0.15 * blend_rng.standard_normal(shown.shape)), 0.0, 1.0))
         top = max(self.blend_weight[1], 1e-9)
         flipped = blended & (blend_rng.random(n) < self.label_noise * weight / top)
@@ -74,14 +73,16 @@ BLENDED = ExpressionModel(version="4", intensity=(0.25, 1.0), blend_fraction=0.5
 EXPRESSION_MODELS: dict[str, ExpressionModel] = {m.version: m for m in (PROTOTYPE, BLENDED)}
 
 
-def _prototype_expressions(rng: np.random.Generator, rows: np.ndarray, model: ExpressionModel) -> np.ndarray:
-    """Prototype × intensity × (1 + 15 % per-AU jitter) + noise (σ 0.04) + spurious AUs (p 0.05, up to 0.25)."""
+def _prototype_expressions(rng: np.random.Generator, rows: np.ndarray,
+                           model: ExpressionModel) -> tuple[np.ndarray, np.ndarray]:
+    """(prototype × intensity × (1 + 15 % per-AU jitter) + noise (σ 0.04) + spurious AUs (p 0.05, up to 0.25),
+    the intensity of each row)."""
     n, k = rows.shape
     weak = rng.random(n) < model.weak_fraction
     intensity = np.where(weak, rng.uniform(*model.weak_intensity, n), rng.uniform(*model.intensity, n))
     au = rows * intensity[:, None] * (1.0 + 0.15 * rng.standard_normal((n, k)))
     spurious = (rng.random((n, k)) < 0.05) * rng.uniform(0.0, 0.25, (n, k))
-    return np.clip(au + 0.04 * rng.standard_normal((n, k)) + spurious, 0.0, 1.0).astype(np.float32)
+    return np.clip(au + 0.04 * rng.standard_normal((n, k)) + spurious, 0.0, 1.0).astype(np.float32), intensity
 
 
 def _second_classes(rng: np.random.Generator, labels: np.ndarray, prototypes: np.ndarray) -> np.ndarray:

@@ -1,8 +1,9 @@
 """A contact sheet for people to look at: one labelled row of SynthFACE samples per class (18 rows).
 
-    python -m datasets.synthface.tools.contact_sheet --out synthface_contact_sheet.png [--per-class 8]
+    python -m datasets.synthface.tools.contact_sheet --out synthface_contact_sheet.png [--per-class 8] [--expression-model 4]
 
-Samples are fresh draws from the generator (same distributions as the registered datasets, train split). Each row's
+Samples are fresh draws from the generator (same distributions as the registered datasets, train split), grouped by
+their label (with expression model 4, the annotated label: a row may hold blends and mislabelled faces). Each row's
 label says whether a protocol (``--protocol``, default ``synthface-basic``) treats its class as known (blue) or new
 (orange); classes the protocol leaves out are grey.
 """
@@ -18,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from benchmark.core.errors import GFaceError
 from benchmark.core.paths import PROTOCOLS_DIR
 from benchmark.protocol import Protocol
+from datasets.synthface.expressions import EXPRESSION_MODELS, PROTOTYPE, ExpressionModel
 from datasets.synthface.generate import SUBSETS, SynthConfig, generate_subset
 from datasets.synthface.loaders import SEED
 
@@ -26,7 +28,7 @@ ROLE_COLOURS = {"known": "#1f4e9c", "new": "#c2510c", "not in protocol": "#88888
 
 
 def contact_sheet(per_class: int = 8, *, seed: int = SEED, image_size: int = 48, zoom: int = 3,
-                  protocol: Protocol | None = None) -> Image.Image:
+                  protocol: Protocol | None = None, expression: ExpressionModel = PROTOTYPE) -> Image.Image:
     """A PIL image: per class (basic then compound), its name, its role in ``protocol`` and per_class samples
     upscaled zoom times."""
     if per_class < 1 or zoom < 1:
@@ -35,8 +37,8 @@ def contact_sheet(per_class: int = 8, *, seed: int = SEED, image_size: int = 48,
                          compound_train=11 * per_class, compound_test=0, min_train_per_class=per_class)
     rows: list[tuple[str, np.ndarray]] = []
     for name in SUBSETS:
-        subset = generate_subset(name, config, seed, progress=False)
-        rows += [(cls, subset.images[subset.labels == i]) for i, cls in enumerate(subset.class_names)]
+        subset = generate_subset(name, config, seed, progress=False, expression=expression)
+        rows += [(cls, subset.images[subset.labels == i][:per_class]) for i, cls in enumerate(subset.class_names)]
     tile = image_size * zoom
     font = ImageFont.load_default(size=max(12, tile // 8))
     labels = [(f"{cls} ({role(cls, protocol)})" if protocol else cls) for cls, _ in rows]
@@ -67,11 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zoom", type=int, default=3, help="upscaling factor of each face")
     parser.add_argument("--protocol", default="synthface-basic",
                         help="shipped protocol whose known and new classes the labels mark (default: synthface-basic)")
+    parser.add_argument("--expression-model", choices=sorted(EXPRESSION_MODELS), default=PROTOTYPE.version,
+                        help="SynthFACE expression model (datasets/synthface/README.md; default 3)")
     args = parser.parse_args(argv)
     try:
         protocol = Protocol.from_file(PROTOCOLS_DIR / f"{args.protocol}.yaml")
         sheet = contact_sheet(args.per_class, seed=args.seed, image_size=args.image_size, zoom=args.zoom,
-                              protocol=protocol)
+                              protocol=protocol, expression=EXPRESSION_MODELS[args.expression_model])
     except GFaceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
