@@ -4,7 +4,8 @@ Version 3 ("prototype") shows every face as its class prototype at a random inte
 what real FER data has and version 3 lacks (datasets/synthface/README.md, "Expression model 4"):
 
 - a wider, continuous spread of intensities;
-- blends: a share of faces also show a second expression of the same subset, at a fraction of the first's intensity;
+- blends: a share of expressive faces also show a second expression of the same subset, at a fraction of the first's
+  intensity (neutral faces show nothing, so they are never blended);
 - annotation noise that follows the face: the label names the second expression with a probability that grows
   with how strongly that expression shows, so wrong labels land on classes the image really resembles.
 
@@ -58,7 +59,8 @@ class ExpressionModel:
         blend_rng = np.random.default_rng([*stream, _BLEND_STREAM])
         n = len(labels)
         second = _second_classes(blend_rng, labels, prototypes)
-        blended = (blend_rng.random(n) < self.blend_fraction) & (second >= 0)
+        expressive = prototypes[labels].any(axis=1)  # a neutral face has no first expression to be weaker than
+        blended = (blend_rng.random(n) < self.blend_fraction) & (second >= 0) & expressive
         weight = np.where(blended, blend_rng.uniform(*self.blend_weight, n), 0.0)
         shown = prototypes[np.maximum(second, 0)] * (weight * intensity)[:, None]  # weaker than the first
         au = np.maximum(base, np.clip(shown * (1.0 + 0.15 * blend_rng.standard_normal(shown.shape)), 0.0, 1.0))
