@@ -13,6 +13,7 @@ import pandas as pd
 from benchmark.protocol import LABELLED_VALIDATION
 
 SPLITS = (("all", "All"), ("old", "Old"), ("new", "New"))
+MISSING = "–"
 COLLAPSED = " †"  # a cell with at least one collapsed run (one cluster >= 90 % of D_U, or Old = 0)
 
 
@@ -31,9 +32,10 @@ def row_labels(frame: pd.DataFrame) -> pd.Series:
             labels[(method, configs[0])] = method
             continue
         parsed = [json.loads(c) for c in configs]
-        varying = sorted(k for k in parsed[0] if len({json.dumps(p.get(k)) for p in parsed}) > 1)
+        keys = set().union(*parsed)  # a record written before a parameter existed lacks it: shown as "–"
+        varying = sorted(k for k in keys if len({json.dumps(p.get(k)) for p in parsed}) > 1)
         for config, params in zip(configs, parsed):
-            labels[(method, config)] = f"{method} ({', '.join(f'{k}={params[k]}' for k in varying)})"
+            labels[(method, config)] = f"{method} ({', '.join(f'{k}={params.get(k, MISSING)}' for k in varying)})"
     rows = frame.apply(lambda r: labels[(r["method"], r["params"])], axis=1)
     if (frame.groupby("protocol")["backbone"].nunique() > 1).any():  # backbones compared: a row per backbone
         rows = rows + " [" + frame["backbone"] + "]"

@@ -10,7 +10,7 @@ from benchmark.core.errors import GFaceError
 from benchmark.leaderboard import README_END, README_START, render_markdown
 from benchmark.leaderboard_latex import render_latex
 from benchmark.results import collect_records, read_results, write_results
-from benchmark.tables import cell
+from benchmark.tables import cell, row_labels
 
 DATA = Path(__file__).parent / "data"
 
@@ -105,6 +105,14 @@ def test_cell_format():
     assert cell(pd.Series([0.5]), percent=True) == "50.0 (1)"
     assert cell(pd.Series([0.91234, 0.9]), percent=False) == "0.906 ± 0.009 (2)"
     assert cell(pd.Series([], dtype=float), percent=True) == "–"
+
+
+def test_row_labels_name_the_differing_parameters_even_one_an_older_record_lacks():
+    import pandas as pd
+    frame = pd.DataFrame({"method": ["m", "m", "m", "k"], "backbone": "b", "protocol": "p",
+                          "params": [json.dumps({"lr": 0.1}), json.dumps({"lr": 0.1, "pool": 0}),
+                                     json.dumps({"lr": 0.2, "pool": 5}), json.dumps({"n": 1})]})
+    assert list(row_labels(frame)) == ["m (lr=0.1, pool=–)", "m (lr=0.1, pool=0)", "m (lr=0.2, pool=5)", "k"]
 
 
 def test_records_replace_their_own_rows_and_other_runs_are_kept(board):
