@@ -56,7 +56,8 @@ class LabelProbe(Method):
 @pytest.fixture(scope="module")
 def synthface(tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
-    return cache, {name: DATASETS.get(name)(None, cache) for name in ("synthface-basic", "synthface-compound")}
+    names = sorted({PROTOCOLS.get(protocol_id).dataset for protocol_id in EMBEDDED})
+    return cache, {name: DATASETS.get(name)(None, cache) for name in names}
 
 
 @pytest.mark.parametrize("protocol_id", EMBEDDED)
