@@ -58,9 +58,10 @@ class ExpressionModel:
             return base, labels
         blend_rng = np.random.default_rng([*stream, _BLEND_STREAM])
         n = len(labels)
-        second = _second_classes(blend_rng, labels, prototypes)
-        expressive = prototypes[labels].any(axis=1)  # a neutral face has no first expression to be weaker than
-        blended = (blend_rng.random(n) < self.blend_fraction) & (second >= 0) & expressive
+        shows = prototypes.any(axis=1)  # per class: whether its prototype shows anything (neutral does not)
+        second = _second_classes(blend_rng, labels, shows)
+        # a neutral face has no first expression for the second to be weaker than
+        blended = (blend_rng.random(n) < self.blend_fraction) & (second >= 0) & shows[labels]
         weight = np.where(blended, blend_rng.uniform(*self.blend_weight, n), 0.0)
         shown = prototypes[np.maximum(second, 0)] * (weight * intensity)[:, None]  # weaker than the first
         au = np.maximum(base, np.clip(shown * (1.0 + 0.15 * blend_rng.standard_normal(shown.shape)), 0.0, 1.0))
@@ -87,9 +88,9 @@ def _prototype_expressions(rng: np.random.Generator, rows: np.ndarray,
     return np.clip(au + 0.04 * rng.standard_normal((n, k)) + spurious, 0.0, 1.0).astype(np.float32), intensity
 
 
-def _second_classes(rng: np.random.Generator, labels: np.ndarray, prototypes: np.ndarray) -> np.ndarray:
+def _second_classes(rng: np.random.Generator, labels: np.ndarray, shows: np.ndarray) -> np.ndarray:
     """A second class per sample, uniform over the subset's other classes that show something (-1 if none)."""
-    expressive = np.flatnonzero(prototypes.any(axis=1))
+    expressive = np.flatnonzero(shows)
     second = np.full(len(labels), -1, np.int64)
     for c in np.unique(labels):
         choices = expressive[expressive != c]

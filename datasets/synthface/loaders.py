@@ -5,7 +5,7 @@ with expression model 3, and "synthface-v4-basic" / "synthface-v4-compound", the
 All use the default ``SynthConfig`` and seed 0; ``load_synthface`` takes others.
 
 Generated arrays are cached under ``<cache_dir>/synthface/<key>/<dataset>/`` as .npy files (written to a temp
-folder, then renamed) and re-opened as read-only memory maps. ``key`` covers the generator version, config
+folder, then renamed) and re-opened as read-only memory maps. ``key`` covers the generator version, config,
 seed and expression model, so a change to any of them regenerates.
 """
 from __future__ import annotations

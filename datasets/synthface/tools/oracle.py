@@ -25,7 +25,9 @@ from benchmark.core.paths import default_cache_dir
 from benchmark.core.registry import DATASETS
 from benchmark.core.scorer import closed_set_scores, confusion_matrix
 from datasets.synthface.action_units import COMPOUND_RECIPES
+from datasets.synthface.expressions import PROTOTYPE
 from datasets.synthface.loaders import NAMES as DATASET_NAMES
+from datasets.synthface.loaders import VARIANTS
 
 ORACLE_CONFIG = PretrainConfig(objective="classification", n_images=0, epochs=12, min_crop_area=0.8)
 
@@ -113,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="dataset cache (default $GFACE_CACHE_DIR or .cache)")
     parser.add_argument("--epochs", type=int, default=ORACLE_CONFIG.epochs)
     parser.add_argument("--seed", type=int, default=ORACLE_CONFIG.seed)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASET_NAMES[:2]), choices=DATASET_NAMES,
+    parser.add_argument("--datasets", nargs="+", choices=DATASET_NAMES,
+                        default=[name for name, (_, model) in VARIANTS.items() if model == PROTOTYPE],
                         help="SynthFACE datasets to train on (default: the expression-model-3 pair)")
     args = parser.parse_args(argv)
     if args.epochs < 1:
