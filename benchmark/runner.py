@@ -125,9 +125,9 @@ def run_one(spec: RunSpec, env: Environment) -> dict:
         if not env.keep_checkpoints:  # about 12 MB per learning run; a done run is never resumed
             for checkpoint in folder.rglob(CHECKPOINT):
                 checkpoint.unlink()
-        log.info("done %s/%s/%s: All %.4f Old %.4f New %.4f on unlabelled_train", spec.protocol.id, spec.method,
-                 spec.run_id, *(record["results"].get("unlabelled_train", {}).get(k, float("nan"))
-                                for k in ("all", "old", "new")))
+        primary = spec.protocol.eval_sets[0]  # unlabelled_train on GCD protocols, osfer_pool on open-set ones
+        log.info("done %s/%s/%s: All %.4f Old %.4f New %.4f on %s", spec.protocol.id, spec.method, spec.run_id,
+                 *(record["results"][primary].get(k, float("nan")) for k in ("all", "old", "new")), primary)
         return record
     except GFaceError:
         handler.close()

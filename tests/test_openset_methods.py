@@ -33,6 +33,9 @@ def test_each_method_scores_the_open_set_pool(run_dirs):
     # D_L = every known-class training image, 22 per class: w_k = 66 / (10 * 22)
     assert records["mek"]["info"]["class_weights"] == pytest.approx({"alpha": 0.3, "beta": 0.3, "gamma": 0.3})
     assert records["msp"]["method"]["score_adapter"] == "max_softmax_probability"
+    log = next(run_dirs[0].glob("toy-open-delta/msp/*/log.txt")).read_text().splitlines()
+    done = [line for line in log if " done " in line]  # the run's summary names the set it scores, not D_U
+    assert done and done[-1].endswith("on osfer_pool") and "nan" not in done[-1]
 
 
 def test_closed_set_methods_run_on_a_gcd_protocol(run_dirs):
