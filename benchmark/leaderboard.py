@@ -85,7 +85,8 @@ def render_markdown(frame: pd.DataFrame) -> str:
              f"Generated from `leaderboard/results.csv` ({len(frame.drop_duplicates(RUN_KEY))} runs) by `{REGENERATE}`; "
              "do not edit by hand. Cells: mean ± sample std (n seeds). Accuracies in %, Hungarian-matched; "
              "AUROC and FPR@TPR95 (known = positive) as fractions. † marks a cell with at least one collapsed run "
-             "(one cluster holds ≥ 90 % of D_U, or Old accuracy is 0).", "",
+             "(one cluster holds ≥ 90 % of the scored set, D_U or on open-set protocols the pool, or Old accuracy is "
+             "0 there).", "",
              "| Protocol | Version | Dataset | Backbone | Scorer | Run identities |", "|---|---|---|---|---|---|"]
     for _, p in protocols.iterrows():
         runs = frame[frame["protocol"] == p["protocol"]]

@@ -3,8 +3,9 @@
 
 One family per dataset: the records scored on ``osfer_pool`` by open-set protocols. Per family and metric a table
 with rows = methods, columns = held-out (open) classes plus their mean, as in the paper's table. Cells are
-``mean ± sample std (n seeds)``; "Mean" is the mean over held-out classes of the per-class means, shown only for
-rows that cover every held-out class of the family.
+``mean ± sample std (n seeds)``, with † when a run in it collapsed (``benchmark/runner.py``, ``collapse``); "Mean"
+is the mean over held-out classes of the per-class means, shown only for rows that cover every held-out class of
+the family.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmark.protocol import OSFER_POOL
-from benchmark.tables import cell, row_labels, versions_note
+from benchmark.tables import COLLAPSED, cell, row_labels, versions_note
 
 REFERENCE_ROW = " · reference score, same run"  # a method's Predictions.reference_knownness (the MSP of its own
 # closed-set model, for Open-Set-FER)
@@ -31,7 +32,8 @@ def open_set_lines(frame: pd.DataFrame) -> list[str]:
              "AUROC and FPR@TPR95 with known = positive, from each method's knownness score; a row marked "
              f"'{REFERENCE_ROW.strip(' ·')}' scores the second knownness a method reports from the same run (for "
              "openset-fer: the maximum softmax probability of its own closed-set model), the baseline its own score "
-             "should beat."]
+             f"should beat.{COLLAPSED} marks a cell with at least one collapsed run: one predicted class or cluster "
+             "holds at least 90 % of the pool, or Old accuracy there is 0."]
     for dataset, family in subset.groupby("dataset"):
         def listed(column: str) -> str:
             return ", ".join(sorted(family[column].astype(str).unique()))
@@ -71,8 +73,9 @@ def family_table(family: pd.DataFrame, metric: str, percent: bool) -> tuple[list
     for label in sorted(values["row"].unique()):
         mine = values[values["row"] == label]
         per_class = [mine.loc[mine["open_class"] == c, "value"].dropna().astype(float) for c in classes]
+        flags = [COLLAPSED if mine.loc[mine["open_class"] == c, "collapsed"].any() else "" for c in classes]
         complete = all(len(v) for v in per_class)
         mean = np.mean([v.mean() for v in per_class]) * (100.0 if percent else 1.0) if complete else None
-        rows.append([label] + [cell(v, percent) for v in per_class]
+        rows.append([label] + [cell(v, percent) + flag for v, flag in zip(per_class, flags)]
                     + ["–" if mean is None else f"{mean:.{1 if percent else 3}f}"])
     return ["Method", *classes, "Mean"], rows

@@ -18,7 +18,7 @@ COLUMNS = ("protocol", "protocol_version", "dataset", "open_class", "family", "m
 OPTIONAL_COLUMNS = {"open_class": "", "family": "", "model_selection": "last_epoch", "hparam_draw": 0,
                     "ablation": "", "versions": "", "collapsed": False,  # absent in older files
                     "n_classes": None, "k_given": True, "k_estimated": None}
-READABLE_SCHEMAS = (1, 2)  # record schema versions this code reads (benchmark/runner.py writes RECORD_SCHEMA)
+READABLE_SCHEMAS = (1, 2, 3)  # record schema versions this code reads (benchmark/runner.py writes RECORD_SCHEMA)
 
 
 def collect_records(runs_dir: Path) -> pd.DataFrame:
@@ -35,6 +35,11 @@ def collect_records(runs_dir: Path) -> pd.DataFrame:
         if schema not in READABLE_SCHEMAS:
             raise GFaceError(f"run record {path} has schema {schema!r}, which this version reads not "
                              f"(readable: {list(READABLE_SCHEMAS)}); {fix}")
+        if schema == 2 and (record.get("protocol") or {}).get("open_class"):  # schema 1 carries no flag
+            raise GFaceError(f"run record {path} (schema {schema}) flags collapse on D_U, which on a "
+                             f"leave-one-class-out protocol holds the open class alone; recompute the flag on the "
+                             f"Open-Set-FER pool from the saved predictions with `python -m "
+                             f"benchmark.tools.reflag_collapse --runs-dir {runs_dir}`")
         try:
             rows += record_rows(record)
         except (KeyError, TypeError, AttributeError) as exc:

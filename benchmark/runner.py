@@ -41,8 +41,8 @@ from benchmark.core.data import FERData
 from benchmark.core.registry import BACKBONES, DATASETS, METHODS
 from benchmark.core.scorer import SCORER_VERSION, closed_set_scores, score
 
-RECORD_SCHEMA = 2  # 2: identity, row order and collapse flag
-COLLAPSE_SHARE = 0.9  # one cluster holding this share of D_U (or Old accuracy 0) flags a collapsed run
+RECORD_SCHEMA = 3  # 2: identity, row order and collapse flag; 3: the flag is read on the protocol's scored set
+COLLAPSE_SHARE = 0.9  # one cluster holding this share of the scored set (or Old accuracy 0) flags a collapsed run
 log = logging.getLogger("gface")
 run_log = logging.getLogger("gface.run")  # the run's log.txt only: tracebacks never reach the terminal
 run_log.propagate = False
@@ -187,7 +187,7 @@ def _execute(spec: RunSpec, env: Environment, folder: Path) -> tuple[dict, Predi
         "K": {"value": len(p.class_names), "given": p.k_given, "estimated": _optional_int(predictions.k_estimated)},
         "scorer": SCORER_VERSION,
         "results": results,
-        "collapse": collapse(predictions, results),
+        "collapse": collapse(predictions.clusters, results, split),
         "info": predictions.info,
         "dataset_provenance": data.provenance,
         "provenance": provenance,
@@ -237,14 +237,17 @@ def in_split_order(predictions: Predictions, order: RowOrder, split: Split) -> P
                                reference_knownness=reorder(predictions.reference_knownness))
 
 
-def collapse(predictions: Predictions, results: dict) -> dict:
-    """Largest cluster's share of D_U and whether the run collapsed (share >= 0.9, or Old accuracy 0)."""
-    clusters = predictions.clusters.get("unlabelled_train")
+def collapse(clusters_per_set: dict[str, np.ndarray], results: dict, split: Split) -> dict:
+    """Largest cluster's share of the protocol's scored set (its first ``eval_sets`` entry: D_U on GCD protocols,
+    the Open-Set-FER pool on open-set ones) and whether the run collapsed (share >= 0.9, or Old accuracy 0 there);
+    ``clusters_per_set`` in the split's row order."""
+    scored = split.protocol.eval_sets[0]
+    clusters = split.pooled(clusters_per_set, scored)
     if clusters is None or not len(clusters):
-        return {"largest_cluster_share": None, "collapsed": False}
+        return {"eval_set": scored, "largest_cluster_share": None, "collapsed": False}
     share = float(np.bincount(np.asarray(clusters, dtype=np.int64) - np.min(clusters)).max() / len(clusters))
-    old = results.get("unlabelled_train", {}).get("old")
-    return {"largest_cluster_share": round(share, 6),
+    old = results.get(scored, {}).get("old")
+    return {"eval_set": scored, "largest_cluster_share": round(share, 6),
             "collapsed": bool(share >= COLLAPSE_SHARE or (old is not None and old == 0.0))}
 
 

@@ -14,7 +14,7 @@ from benchmark.protocol import LABELLED_VALIDATION
 
 SPLITS = (("all", "All"), ("old", "Old"), ("new", "New"))
 MISSING = "–"
-COLLAPSED = " †"  # a cell with at least one collapsed run (one cluster >= 90 % of D_U, or Old = 0)
+COLLAPSED = " †"  # a cell with at least one collapsed run (one cluster >= 90 % of the scored set, or Old = 0)
 
 
 def searched(frame: pd.DataFrame) -> pd.Series:
