@@ -72,8 +72,9 @@ def family_table(family: pd.DataFrame, metric: str, percent: bool) -> tuple[list
     rows = []
     for label in sorted(values["row"].unique()):
         mine = values[values["row"] == label]
-        per_class = [mine.loc[mine["open_class"] == c, "value"].dropna().astype(float) for c in classes]
-        flags = [COLLAPSED if mine.loc[mine["open_class"] == c, "collapsed"].any() else "" for c in classes]
+        cells = [mine[mine["open_class"] == c] for c in classes]
+        per_class = [here["value"].dropna().astype(float) for here in cells]
+        flags = [COLLAPSED if here["collapsed"].any() else "" for here in cells]
         complete = all(len(v) for v in per_class)
         mean = np.mean([v.mean() for v in per_class]) * (100.0 if percent else 1.0) if complete else None
         rows.append([label] + [cell(v, percent) + flag for v, flag in zip(per_class, flags)]
