@@ -52,6 +52,13 @@ def test_shipped_plugins_are_registered():
             "affectnet7", "affectnet8"} <= set(DATASETS)
 
 
+def test_main_command_runs_the_model_4_pair_by_default():
+    """The default protocols are the embedded SynthFACE pair on expression model 4; the model-3 twins are opt-in."""
+    defaults = {name for name in PROTOCOLS.names() if PROTOCOLS.get(name).default}
+    assert defaults == {"synthface-v4-basic", "synthface-v4-compound"}
+    assert {PROTOCOLS.get(name).dataset for name in defaults} == {"synthface-v4-basic", "synthface-v4-compound"}
+
+
 def test_failing_plugin_stops_with_its_error(tmp_path, monkeypatch):
     import benchmark.plugins as plugins
     package = tmp_path / "broken_plugins"
