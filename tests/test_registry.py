@@ -6,6 +6,7 @@ import pytest
 from benchmark.core.errors import GFaceError, PluginImportError, UnknownNameError
 from benchmark.core.registry import BACKBONES, DATASETS, METHODS, PROTOCOLS
 from benchmark.core.registry import Registry
+from benchmark.plan import expand
 
 
 def test_register_get_and_glob():
@@ -54,9 +55,9 @@ def test_shipped_plugins_are_registered():
 
 def test_main_command_runs_the_model_4_pair_by_default():
     """The default protocols are the embedded SynthFACE pair on expression model 4; the model-3 twins are opt-in."""
-    defaults = {name for name in PROTOCOLS.names() if PROTOCOLS.get(name).default}
-    assert defaults == {"synthface-v4-basic", "synthface-v4-compound"}
-    assert {PROTOCOLS.get(name).dataset for name in defaults} == {"synthface-v4-basic", "synthface-v4-compound"}
+    planned = {spec.protocol for spec in expand(["kmeans"], None, 1, {})}  # no --protocols: the main command's plan
+    assert {p.id for p in planned} == {"synthface-v4-basic", "synthface-v4-compound"}
+    assert {p.dataset for p in planned} == {"synthface-v4-basic", "synthface-v4-compound"}
 
 
 def test_failing_plugin_stops_with_its_error(tmp_path, monkeypatch):
