@@ -16,7 +16,7 @@ import itertools
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau
+from scipy.stats import kendalltau, spearmanr
 from tabulate import tabulate
 
 from benchmark.protocol import VALIDATION
@@ -39,6 +39,14 @@ def search_runs(frame: pd.DataFrame) -> pd.DataFrame:
     return subset
 
 
+def complete_slots(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per run (``SLOT + ["run_id", "hparam_draw"]``) of the slots holding as many draws as the method's
+    fullest slot."""
+    runs = frame.drop_duplicates("run_id")[SLOT + ["run_id", "hparam_draw"]]
+    draws = runs.groupby(SLOT)["hparam_draw"].transform("nunique")
+    return runs[draws == draws.groupby(runs["method"]).transform("max")]
+
+
 def select(frame: pd.DataFrame, rule: str) -> pd.DataFrame:
     """One run per slot, chosen by ``rule``: columns ``SLOT + ["run_id", "hparam_draw"]``.
 
@@ -46,9 +54,7 @@ def select(frame: pd.DataFrame, rule: str) -> pd.DataFrame:
     complete slots count: those holding as many draws as the method's fullest slot, so a sweep still running never
     selects among the draws that happen to have finished.
     """
-    runs = frame.drop_duplicates("run_id")[SLOT + ["run_id", "hparam_draw"]]
-    draws = runs.groupby(SLOT)["hparam_draw"].transform("nunique")
-    runs = runs[draws == draws.groupby(runs["method"]).transform("max")]
+    runs = complete_slots(frame)
     if RULES[rule] is None:
         return runs[runs["hparam_draw"] == 0].reset_index(drop=True)
     eval_set, metric = RULES[rule]
@@ -101,6 +107,22 @@ def rank_taus(family: pd.DataFrame, rule: str = "selected") -> list[float]:
             for a, b in itertools.combinations(means.index, 2)]
 
 
+def selection_agreement(family: pd.DataFrame) -> pd.Series:
+    """Per searched method, Spearman's rho between validation All and D_U All over the draws of a slot, mean over the
+    complete slots: how far the label-free rule ranks draws as D_U's labels would (1: the same, <= 0: not at all)."""
+    all_rows = family[family["metric"] == "all"]
+    scores = all_rows.pivot_table(index="run_id", columns="eval_set", values="value")
+    runs = complete_slots(family).join(scores, on="run_id")
+    runs = runs[runs.groupby(SLOT)["hparam_draw"].transform("nunique") > 1]
+    rhos = {}
+    for method, mine in runs.groupby("method"):
+        per_slot = [spearmanr(slot[VALIDATION], slot["unlabelled_train"]).statistic for _, slot in mine.groupby(SLOT)
+                    if slot[VALIDATION].nunique() > 1 and slot["unlabelled_train"].nunique() > 1]  # else undefined
+        if per_slot:
+            rhos[method] = float(np.mean(per_slot))
+    return pd.Series(rhos, dtype=float)
+
+
 def fair_lines(frame: pd.DataFrame) -> list[str]:
     """Markdown lines of the section, one subsection per family (empty without records of a search protocol)."""
     runs = search_runs(frame)
@@ -122,4 +144,9 @@ def fair_lines(frame: pd.DataFrame) -> list[str]:
         lines += ["", "Ranking stability (selected): " + (
             f"Kendall's τ between the method rankings of each pair of partitions, mean {np.mean(taus):.2f}, "
             f"min {np.min(taus):.2f} ({len(taus)} pairs)." if taus else "needs two partitions and two methods.")]
+        agreement = selection_agreement(family)
+        if not agreement.empty:
+            lines += ["", "Selection agreement: Spearman's ρ between validation All and D_U All over the draws of a "
+                      "slot, mean over slots (1: the label-free rule ranks draws as D_U's labels would; 0 or below: "
+                      "it does not): " + ", ".join(f"{method} {rho:.2f}" for method, rho in agreement.items()) + "."]
     return lines

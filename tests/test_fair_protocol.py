@@ -18,7 +18,7 @@ from benchmark.core.errors import GFaceError
 from benchmark.core.paths import PROTOCOLS_DIR
 from benchmark.core.registry import METHODS, PROTOCOLS
 from benchmark.leaderboard import render_markdown
-from benchmark.leaderboard_fair import rank_taus, select
+from benchmark.leaderboard_fair import rank_taus, select, selection_agreement
 from benchmark.plan import expand
 from benchmark.plugins import load_plugins
 from benchmark.protocol import LABELLED_VALIDATION, VALIDATION, Protocol, hold_out_validation
@@ -181,6 +181,21 @@ def test_kendall_tau_of_the_partition_rankings():
         for method, value in zip(("m0", "m1", "m2"), order):
             frame.loc[(frame["protocol"] == protocol) & (frame["method"] == method), "value"] = value
     assert rank_taus(frame, "defaults") == [-1.0]
+
+
+def test_selection_agreement_is_the_rank_correlation_of_validation_and_d_u_over_a_slots_draws():
+    frame = _search_frame(np.random.default_rng(0))
+    d_u = frame[frame["eval_set"] == "unlabelled_train"].set_index(["run_id", "metric"])["value"]
+    validation = frame["eval_set"] == VALIDATION
+    keys = pd.MultiIndex.from_frame(frame.loc[validation, ["run_id", "metric"]])
+    sign = np.where(frame.loc[validation, "method"] == "m1", -1.0, 1.0)  # m1's rule ranks draws backwards
+    frame.loc[validation, "value"] = sign * d_u.loc[keys].to_numpy()
+    frame.loc[validation & (frame["method"] == "m2") & (frame["hparam_draw"] == 0), "value"] = 9.0
+    agreement = selection_agreement(frame)
+    assert agreement["m0"] == pytest.approx(1.0) and agreement["m1"] == pytest.approx(-1.0)
+    assert -1.0 < agreement["m2"] < 1.0
+    single_draw = selection_agreement(frame[frame["hparam_draw"] == 0])
+    assert single_draw.empty
 
 
 # partition families
