@@ -190,10 +190,13 @@ def test_selection_agreement_is_the_rank_correlation_of_validation_and_d_u_over_
     keys = pd.MultiIndex.from_frame(frame.loc[validation, ["run_id", "metric"]])
     sign = np.where(frame.loc[validation, "method"] == "m1", -1.0, 1.0)  # m1's rule ranks draws backwards
     frame.loc[validation, "value"] = sign * d_u.loc[keys].to_numpy()
-    frame.loc[validation & (frame["method"] == "m2") & (frame["hparam_draw"] == 0), "value"] = 9.0
+    m2 = frame["method"] == "m2"  # draws ranked 1 2 3 4 on validation and 2 1 3 4 on D_U: rho = 1 - 6 * 2 / 60
+    for rows, values in ((m2 & validation, [0.1, 0.2, 0.3, 0.4]),
+                         (m2 & (frame["eval_set"] == "unlabelled_train"), [0.2, 0.1, 0.3, 0.4])):
+        frame.loc[rows, "value"] = np.take(values, frame.loc[rows, "hparam_draw"])
     agreement = selection_agreement(frame)
     assert agreement["m0"] == pytest.approx(1.0) and agreement["m1"] == pytest.approx(-1.0)
-    assert -1.0 < agreement["m2"] < 1.0
+    assert agreement["m2"] == pytest.approx(0.8)
     single_draw = selection_agreement(frame[frame["hparam_draw"] == 0])
     assert single_draw.empty
 
