@@ -113,11 +113,10 @@ def selection_agreement(family: pd.DataFrame) -> pd.Series:
     all_rows = family[family["metric"] == "all"]
     scores = all_rows.pivot_table(index="run_id", columns="eval_set", values="value")
     runs = complete_slots(family).join(scores, on="run_id")
-    runs = runs[runs.groupby(SLOT)["hparam_draw"].transform("nunique") > 1]
     rhos = {}
     for method, mine in runs.groupby("method"):
         per_slot = [spearmanr(slot[VALIDATION], slot["unlabelled_train"]).statistic for _, slot in mine.groupby(SLOT)
-                    if slot[VALIDATION].nunique() > 1 and slot["unlabelled_train"].nunique() > 1]  # else undefined
+                    if slot[VALIDATION].nunique() > 1 and slot["unlabelled_train"].nunique() > 1]  # one draw: undefined
         if per_slot:
             rhos[method] = float(np.mean(per_slot))
     return pd.Series(rhos, dtype=float)
