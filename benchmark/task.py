@@ -3,7 +3,7 @@
 Label isolation (``benchmark/isolation.py`` builds the task): ``images`` is a read-only view of the run's rows with
 no file behind it, in a per-run random order; ``cache_dir`` is the method's own folder, holding no labels; frozen
 features come from the shared cache through ``feature_source`` without exposing its path. What in-process code could
-still do, and why the suite accepts it, is in README.md ("Label isolation").
+still do, and why the suite accepts it, is in benchmark/README.md ("Label isolation").
 """
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""The README's commands and its "adding a method" example stay true."""
+"""The README's commands and its "Add a method" example stay true."""
 import re
 from pathlib import Path
+
+import pytest
 
 import benchmark.core.registry as registries
 from benchmark.core.registry import Registry
@@ -19,22 +21,28 @@ def test_readme_main_command_runs_all_methods():
     assert "run_benchmark.py --methods all" in README
 
 
-def test_adding_a_method_example_runs(monkeypatch, run_dirs):
-    example = re.search(r"## Adding a method.*?```python\n(.+?)```", README, re.S).group(1)
+@pytest.mark.parametrize("protocol_id", ["toy-basic", "toy-cnn-k-unknown", "toy-cnn-p0", "toy-open-delta"])
+def test_add_a_method_example_runs_on_every_protocol_kind(protocol_id, monkeypatch, run_dirs):
+    """K given, K unknown, a partition protocol (validation images to predict) and an open-set protocol."""
+    example = re.search(r"## Add a method.*?```python\n(.+?)```", README, re.S).group(1)
     fresh = Registry("method")
     monkeypatch.setattr(registries, "METHODS", fresh)
     namespace: dict = {}
     exec(compile(example, "README example", "exec"), namespace)
     method = fresh.get("my-method")
-    from benchmark.protocol import materialise
-    from benchmark.core.registry import PROTOCOLS
-    from benchmark.isolation import isolated_task
-    from tests.toy_plugins import toy_backbone, toy_data
-    data, protocol = toy_data(), PROTOCOLS.get("toy-basic")
-    split = materialise(protocol, data, 0)
     import torch
-    task, _ = isolated_task("toy-basic", data, split, toy_backbone(None), method="my-method", seed=0,
+    from benchmark.core.registry import BACKBONES, PROTOCOLS
+    from benchmark.isolation import isolated_task
+    from benchmark.protocol import materialise
+    from tests.toy_plugins import toy_data
+    protocol = PROTOCOLS.get(protocol_id)
+    data = toy_data()
+    split = materialise(protocol, data, 0)
+    backbone = BACKBONES.get(protocol.backbone)(run_dirs[1])
+    task, _ = isolated_task(protocol_id, data, split, backbone, method="my-method", seed=0,
                             device=torch.device("cpu"), cache_dir=run_dirs[1], work_dir=run_dirs[0])
     predictions = method(method.Params()).run(task)
-    assert len(predictions.clusters["unlabelled_train"]) == len(split.unlabelled_idx)
-    assert len(predictions.clusters["test"]) == len(split.test_idx)
+    assert set(predictions.clusters) == set(task.prediction_sets)
+    for eval_set in task.prediction_sets:
+        assert len(predictions.clusters[eval_set]) == len(task.indices(eval_set))
+    assert (predictions.k_estimated is None) == (task.n_classes is not None)
