@@ -46,3 +46,19 @@ def test_add_a_method_example_runs_on_every_protocol_kind(protocol_id, monkeypat
     for eval_set in task.prediction_sets:
         assert len(predictions.clusters[eval_set]) == len(task.indices(eval_set))
     assert (predictions.k_estimated is None) == (task.n_classes is not None)
+
+
+def readme_prose_words(text: str) -> int:
+    """Words of README.md outside the generated headline table."""
+    from benchmark.leaderboard import README_END, README_START
+    return len(re.sub(re.escape(README_START) + ".*?" + re.escape(README_END), "", text, flags=re.S).split())
+
+
+def test_readme_is_reference_not_history():
+    assert readme_prose_words(README) <= 1500, "README.md prose is over 1,500 words: move findings to FINDINGS.md"
+    assert not re.search(r"Status \(20\d\d", README), "dated status paragraphs belong in CHANGELOG.md"
+
+
+def test_the_prose_count_leaves_the_generated_table_out():
+    from benchmark.leaderboard import README_END, README_START
+    assert readme_prose_words(f"one two\n{README_START}\n| a | b | c |\n{README_END}\nthree") == 3
