@@ -91,7 +91,9 @@ def markdown(points: pd.DataFrame, table: pd.DataFrame) -> str:
              f"once the next two doublings (2E, 4E) gained at most {GAIN * 100:.0f} point of All over the best All up "
              f"to E; the chosen budget is the smallest budget within {GAIN * 100:.0f} point of the best All up to 4E; "
              f"a curve not plateaued by the largest budget run keeps that budget; a learner's budget is the largest "
-             f"chosen over the protocols, and its `cpu` profile holds it (a test checks).", ""]
+             f"chosen over the protocols, and its `cpu` profile holds it (a test checks). The level in the last table is "
+             f"the best All up to 4E past the plateau, or the All at the largest budget run where the curve has not "
+             f"plateaued.", ""]
     for protocol, here in points.groupby("protocol"):
         budgets = sorted(here["budget"].unique())
         lines += [f"## {protocol}", "", "| method | metric | " + " | ".join(f"E={b}" for b in budgets) + " |",
@@ -102,7 +104,7 @@ def markdown(points: pd.DataFrame, table: pd.DataFrame) -> str:
                      + (" †" if by.at[b, "collapsed"] else "") if b in by.index else "" for b in budgets]
             lines.append(f"| {method} | {metric} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["## Chosen budgets", "", "| method | protocol | budgets run | plateau at | All there | chosen | "
+    lines += ["## Chosen budgets", "", "| method | protocol | budgets run | plateau at | level (All) | chosen | "
               "method's budget |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {r.method} | {r.protocol} | {r.budgets_run} | {r.plateau or 'not reached'} | "
               f"{r.plateau_all * 100:.1f} | {r.chosen} | {r.method_budget} |" for r in table.itertuples()]
