@@ -7,8 +7,8 @@ Two checks over every ``*.md`` file of the repository, read at run time:
   repository root or of the document's folder) must exist, relative to the document's folder or to the root. Fenced
   code blocks are not read: they hold commands and example layouts, not references.
 - **File lists.** A line ``<!-- files: FOLDER/ -->`` declares that the markdown list or table right after it names
-  the folder's entries: in a table every backquoted name of the first cell, in a list every backquoted name before
-  the item's first ":" (a name may carry the ``FOLDER/`` prefix; a sub-folder ends in ``/``). Together they must
+  the folder's entries: in a table every backquoted name of the first cell, in a list every backquoted name on the
+  item's first line before its first ":" (a name may carry the ``FOLDER/`` prefix; a sub-folder ends in ``/``). Together they must
   name exactly the folder's files and sub-folders, ignoring ``__init__.py``, ``__pycache__``, hidden names,
   ``*.egg-info`` and ``*.pyc``.
 """
@@ -78,8 +78,10 @@ def listed_names(block: list[str], folder: str) -> set[str]:
             if re.fullmatch(r"\|[\s:|-]+\|?", stripped):
                 continue
             lead = stripped.strip("|").split("|")[0]
-        else:
+        elif re.match(r"([-*+]|\d+\.)\s", stripped):
             lead = re.sub(r"^([-*+]|\d+\.)\s+", "", stripped).split(":")[0]
+        else:
+            continue  # a list item's continuation line
         for token in INLINE_CODE.findall(lead):
             name = token.removeprefix(folder + "/")
             names.add(name.rstrip("/") + ("/" if name.endswith("/") else ""))
@@ -144,7 +146,7 @@ def test_the_checks_flag_a_broken_link_a_missing_path_and_an_incomplete_file_lis
                    "```\nignored `pkg/nothing.py` [x](nothing.md)\n```\n"
                    "<!-- files: pkg/ -->\n| File | What |\n|---|---|\n| `a.py` | a |\n| `pkg/README.md` | docs |\n\n"
                    "<!-- files: pkg -->\n- `a.py`, `b.py`: code\n- `README.md`: docs\n- `data/`: data\n"
-                   "- `ghost.py`: nothing\n")
+                   "- `ghost.py`: nothing, continued\n  on `pkg/b.py`: not a name\n")
     assert broken_references(doc, tmp_path) == ["pkg/README.md:1: gone.md", "pkg/README.md:2: pkg/missing.py"]
     assert file_list_mismatches(doc, tmp_path) == [
         "pkg/README.md:6: the list of pkg/ lacks b.py, data/",
