@@ -1,6 +1,6 @@
 """Learning curves of the learning methods and the budget each gets by the rule of benchmark/learning_curves.py.
 
-    python -m benchmark.tools.learning_curves --runs-dir runs/curves            # every learner, embedded protocols
+    python -m benchmark.tools.learning_curves --runs-dir runs/curves            # every learner, model-3 protocols
     python -m benchmark.tools.learning_curves --runs-dir runs/curves --publish  # maintainers: into leaderboard/
 
 Budgets double from ``--min-budget`` while any curve is still rising: at each budget one ordinary sweep
@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmark.tools.learning_curves", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", help="learning methods (default: every method with epochs)")
-    parser.add_argument("--protocols", nargs="+", default=list(EMBEDDED), help="default: the embedded protocols")
+    parser.add_argument("--protocols", nargs="+", default=list(EMBEDDED), help="default: synthface-basic and synthface-compound (expression model 3)")
     parser.add_argument("--seeds", type=int, default=3, help="repetitions per budget (default 3)")
     parser.add_argument("--min-budget", type=int, default=1, help="first budget in epochs (default 1)")
     parser.add_argument("--max-budget", type=int, default=16, help="largest budget in epochs, the cap (default 16)")
