@@ -93,7 +93,9 @@ def markdown(points: pd.DataFrame, table: pd.DataFrame) -> str:
              f"a curve not plateaued by the largest budget run keeps that budget; a learner's budget is the largest "
              f"chosen over the protocols, and its `cpu` profile holds it (a test checks). The level in the last table is "
              f"the best All up to 4E past the plateau, or the All at the largest budget run where the curve has not "
-             f"plateaued.", ""]
+             f"plateaued.", "",
+             f"Curves run on {', '.join(sorted(points['protocol'].unique()))}; every protocol with the `cpu` profile "
+             f"(protocols/README.md) trains at the budgets chosen here.", ""]
     for protocol, here in points.groupby("protocol"):
         budgets = sorted(here["budget"].unique())
         lines += [f"## {protocol}", "", "| method | metric | " + " | ".join(f"E={b}" for b in budgets) + " |",
