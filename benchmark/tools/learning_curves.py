@@ -1,6 +1,6 @@
 """Learning curves of the learning methods and the budget each gets by the rule of benchmark/learning_curves.py.
 
-    python -m benchmark.tools.learning_curves --runs-dir runs/curves            # every learner, embedded protocols
+    python -m benchmark.tools.learning_curves --runs-dir runs/curves            # every learner, model-3 protocols
     python -m benchmark.tools.learning_curves --runs-dir runs/curves --publish  # maintainers: into leaderboard/
 
 Budgets double from ``--min-budget`` while any curve is still rising: at each budget one ordinary sweep
@@ -91,7 +91,11 @@ def markdown(points: pd.DataFrame, table: pd.DataFrame) -> str:
              f"once the next two doublings (2E, 4E) gained at most {GAIN * 100:.0f} point of All over the best All up "
              f"to E; the chosen budget is the smallest budget within {GAIN * 100:.0f} point of the best All up to 4E; "
              f"a curve not plateaued by the largest budget run keeps that budget; a learner's budget is the largest "
-             f"chosen over the protocols, and its `cpu` profile holds it (a test checks).", ""]
+             f"chosen over the protocols, and its `cpu` profile holds it (a test checks). The level in the last table is "
+             f"the best All up to 4E past the plateau, or the All at the largest budget run where the curve has not "
+             f"plateaued.", "",
+             f"Curves run on {', '.join(sorted(points['protocol'].unique()))}; every protocol with the `cpu` profile "
+             f"(protocols/README.md) trains at the budgets chosen here.", ""]
     for protocol, here in points.groupby("protocol"):
         budgets = sorted(here["budget"].unique())
         lines += [f"## {protocol}", "", "| method | metric | " + " | ".join(f"E={b}" for b in budgets) + " |",
@@ -102,7 +106,7 @@ def markdown(points: pd.DataFrame, table: pd.DataFrame) -> str:
                      + (" †" if by.at[b, "collapsed"] else "") if b in by.index else "" for b in budgets]
             lines.append(f"| {method} | {metric} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["## Chosen budgets", "", "| method | protocol | budgets run | plateau at | All there | chosen | "
+    lines += ["## Chosen budgets", "", "| method | protocol | budgets run | plateau at | level (All) | chosen | "
               "method's budget |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {r.method} | {r.protocol} | {r.budgets_run} | {r.plateau or 'not reached'} | "
               f"{r.plateau_all * 100:.1f} | {r.chosen} | {r.method_budget} |" for r in table.itertuples()]
@@ -146,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmark.tools.learning_curves", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", help="learning methods (default: every method with epochs)")
-    parser.add_argument("--protocols", nargs="+", default=list(EMBEDDED), help="default: the embedded protocols")
+    parser.add_argument("--protocols", nargs="+", default=list(EMBEDDED), help="default: synthface-basic and synthface-compound (expression model 3)")
     parser.add_argument("--seeds", type=int, default=3, help="repetitions per budget (default 3)")
     parser.add_argument("--min-budget", type=int, default=1, help="first budget in epochs (default 1)")
     parser.add_argument("--max-budget", type=int, default=16, help="largest budget in epochs, the cap (default 16)")
