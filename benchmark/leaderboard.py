@@ -1,4 +1,5 @@
-"""Leaderboard tables from ``results.csv``: markdown (also between markers in README.md), LaTeX and a chart.
+"""Leaderboard tables from the results store (``leaderboard/results/``): markdown (also between markers in
+README.md), LaTeX and a chart.
 
 Cells come from ``benchmark/tables.py``. A column never mixes protocol versions or scorer versions. Ablation runs (a loss term removed) stay out of
 the main tables and form their own section. Open-set protocols get their own section (``leaderboard_openset.py``), and
@@ -82,7 +83,7 @@ def render_markdown(frame: pd.DataFrame) -> str:
     check_consistent(frame)
     protocols = frame[frame["open_class"] == ""].drop_duplicates("protocol").sort_values("protocol")
     lines = ["# GFACE-Bench leaderboard", "",
-             f"Generated from `leaderboard/results.csv` ({len(frame.drop_duplicates(RUN_KEY))} runs) by `{REGENERATE}`; "
+             f"Generated from `leaderboard/results/` ({len(frame.drop_duplicates(RUN_KEY))} runs) by `{REGENERATE}`; "
              "do not edit by hand. Cells: mean ± sample std (n seeds). Accuracies in %, Hungarian-matched; "
              "AUROC and FPR@TPR95 (known = positive) as fractions. † marks a cell with at least one collapsed run "
              "(one cluster holds ≥ 90 % of the scored set, D_U or on open-set protocols the pool, or Old accuracy is "

@@ -1,4 +1,5 @@
-"""Run records -> one long-format table (a row per run, evaluation set and metric): ``leaderboard/results.csv``."""
+"""Run records -> one long-format table (a row per run, evaluation set and metric), which
+``benchmark/results_store.py`` keeps in ``leaderboard/results/``."""
 from __future__ import annotations
 
 import hashlib
@@ -15,9 +16,6 @@ COLUMNS = ("protocol", "protocol_version", "dataset", "open_class", "family", "m
            "hparam_draw", "ablation", "backbone", "scorer", "eval_set", "split_seed", "repetition", "run_id",
            "split_sha256", "versions", "collapsed", "n_classes", "k_given", "k_estimated", "score_adapter", "metric",
            "value")
-OPTIONAL_COLUMNS = {"open_class": "", "family": "", "model_selection": "last_epoch", "hparam_draw": 0,
-                    "ablation": "", "versions": "", "collapsed": False,  # absent in older files
-                    "n_classes": None, "k_given": True, "k_estimated": None}
 READABLE_SCHEMAS = (1, 2, 3)  # record schema versions this code reads (benchmark/runner.py writes RECORD_SCHEMA)
 
 
@@ -83,48 +81,8 @@ def versions_key(identity: dict | None) -> str:
 
 def merge_results(committed: pd.DataFrame, fresh: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     """``fresh`` rows plus the ``committed`` rows of run slots (``key``: configuration and seeds) that ``fresh``
-    does not hold, so records from several machines accumulate in one results.csv and a re-run (of newer data,
+    does not hold, so records from several machines accumulate in one results store and a re-run (of newer data,
     weights or code) replaces the older run of its slot whole."""
     kept = committed.merge(fresh[key].drop_duplicates(), on=key, how="left", indicator=True)
     kept = kept[kept["_merge"] == "left_only"].drop(columns="_merge")
     return pd.concat([kept, fresh], ignore_index=True)
-
-
-def write_results(frame: pd.DataFrame, path: Path) -> None:
-    from benchmark.core.atomic import write_text
-    ordered = frame.sort_values(["protocol", "method", "params", "ablation", "split_seed", "repetition", "eval_set",
-                                 "metric"], kind="stable")
-    write_text(path, ordered.to_csv(index=False, float_format="%.6f"))
-
-
-def read_results(path: Path) -> pd.DataFrame:
-    if not Path(path).exists():
-        raise GFaceError(f"{path} does not exist and no run records were found; run the benchmark first "
-                         f"(python run_benchmark.py --methods all)")
-    try:
-        frame = pd.read_csv(path, dtype={"params": str, "ablation": str, "score_adapter": str, "open_class": str,
-                                         "versions": str, "family": str, "model_selection": str},
-                            keep_default_na=False, na_values={"value": [""]})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, UnicodeDecodeError, ValueError) as exc:
-        raise GFaceError(f"{path} is not a readable results table ({exc}); restore it with git checkout, or "
-                         f"rebuild it from run records: python run_benchmark.py leaderboard --rebuild") from exc
-    for column, default in OPTIONAL_COLUMNS.items():
-        if column not in frame:
-            frame.insert(min(list(COLUMNS).index(column), len(frame.columns)), column, default)
-    missing = [c for c in COLUMNS if c not in frame]
-    if missing:
-        raise GFaceError(f"{path} lacks the columns {missing}; restore it with git checkout, or rebuild it from "
-                         f"run records: python run_benchmark.py leaderboard --rebuild")
-    values = pd.to_numeric(frame["value"], errors="coerce")
-    bad = frame["value"].notna() & values.isna()
-    if bad.any():
-        raise GFaceError(f"{path}, line {bad.to_numpy().argmax() + 2}: value {frame['value'][bad].iloc[0]!r} is not "
-                         f"a number; restore it with git checkout, or rebuild it from run records: "
-                         f"python run_benchmark.py leaderboard --rebuild")
-    frame["value"] = values
-    frame["collapsed"] = frame["collapsed"].astype(str).str.lower().isin(("true", "1"))
-    frame["k_given"] = ~frame["k_given"].astype(str).str.lower().isin(("false", "0"))
-    frame["hparam_draw"] = pd.to_numeric(frame["hparam_draw"], errors="coerce").fillna(0).astype(int)
-    for column in ("n_classes", "k_estimated"):  # empty in rows written before them, or where nothing was estimated
-        frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    return frame

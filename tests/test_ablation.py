@@ -9,7 +9,9 @@ from benchmark.cli import main
 from benchmark.core.errors import GFaceError
 from benchmark.leaderboard import README_END, README_START
 from benchmark.plan import expand
-from benchmark.results import collect_records, read_results, write_results
+from benchmark.results import collect_records
+from benchmark.results_legacy import read_legacy_csv
+from benchmark.results_store import read_results, write_results
 from methods.digface import DigFace
 
 DATA = Path(__file__).parent / "data"
@@ -65,12 +67,12 @@ def test_ablations_section_golden(tmp_path):
     assert "supcon" not in readme.read_text()  # ablation runs stay out of the main tables
 
 
-def test_results_csv_carries_the_ablation_column(tmp_path):
+def test_the_results_store_carries_the_ablation_column(tmp_path):
     frame = collect_records(DATA / "frozen_ablation_runs")
-    write_results(frame, tmp_path / "results.csv")
-    back = read_results(tmp_path / "results.csv")
+    write_results(frame, tmp_path / "results")
+    back = read_results(tmp_path / "results")
     assert sorted(back.drop_duplicates("run_id")["ablation"]) == [""] * 5 + ["cluster"] + ["supcon"] * 4
-    legacy = back.drop(columns="ablation")  # a results.csv written before the column existed
+    legacy = back.drop(columns="ablation")  # an old results.csv written before the column existed
     legacy.to_csv(tmp_path / "legacy.csv", index=False)
-    assert list(read_results(tmp_path / "legacy.csv")["ablation"].unique()) == [""]
-    assert list(read_results(tmp_path / "legacy.csv").columns) == list(back.columns)
+    assert list(read_legacy_csv(tmp_path / "legacy.csv")["ablation"].unique()) == [""]
+    assert list(read_legacy_csv(tmp_path / "legacy.csv").columns) == list(back.columns)

@@ -42,9 +42,17 @@ def _empty_record(runs: Path) -> None:
     (folder / "done").write_text("")
 
 
-def _results_without_a_column(out: Path) -> None:
-    out.mkdir(parents=True)
-    (out / "results.csv").write_text("protocol,method\ntoy-basic,kmeans\n")
+def _store(out: Path, runs_csv: str | None = None, score: str = "0.5", version: int = 1) -> None:
+    """A one-run results store under ``out/results/``: ``runs_csv`` replaces its runs.csv, ``score`` its value."""
+    from benchmark.results_store import RUN_COLUMNS, SCORE_COLUMNS
+    folder = out / "results" / "toy-basic"
+    folder.mkdir(parents=True)
+    (out / "results" / "store.json").write_text(json.dumps({"store_version": version}))
+    run = {c: "0" for c in RUN_COLUMNS} | {"protocol": "toy-basic", "method": "kmeans", "run_id": "r"}
+    (folder / "runs.csv").write_text(runs_csv or ",".join(RUN_COLUMNS) + "\n" + ",".join(run.values()) + "\n")
+    scores = {c: "" for c in SCORE_COLUMNS} | {"protocol": "toy-basic", "method": "kmeans", "run_id": "r",
+                                                 "eval_set": "test", "all": score}
+    (folder / "scores.csv").write_text(",".join(SCORE_COLUMNS) + "\n" + ",".join(scores.values()) + "\n")
 
 
 def _write(relative: str, text: str):
@@ -64,12 +72,6 @@ def _record_with_a_word_for_a_metric(runs: Path) -> None:
               "results": {"test": {"all": "high"}}}
     (folder / "record.json").write_text(json.dumps(record))
     (folder / "done").write_text("")
-
-
-def _results_with_a_word_for_a_value(out: Path) -> None:
-    from benchmark.results import COLUMNS
-    row = {c: "0" for c in COLUMNS} | {"protocol": "toy-basic", "method": "kmeans", "value": "high"}
-    _write("results.csv", ",".join(COLUMNS) + "\n" + ",".join(row[c] for c in COLUMNS) + "\n")(out)
 
 
 # id -> (arguments, protocol files to add {id: fields or raw text}, setup(tmp_path), words the error must contain:
@@ -140,8 +142,15 @@ CASES = {
                      "not valid YAML"),
     "record is {}": (["leaderboard", "--runs-dir", "{tmp}/runs", "--output-dir", "{tmp}/out", "--readme",
                       "{tmp}/README.md"], {}, lambda tmp: _empty_record(tmp / "runs"), "has schema None"),
-    "results.csv lacks columns": (["leaderboard", "--check", "--output-dir", "{tmp}/out"], {},
-                                  lambda tmp: _results_without_a_column(tmp / "out"), "lacks the columns"),
+    "results store runs.csv lacks columns": (["leaderboard", "--check", "--output-dir", "{tmp}/out"], {},
+                                             lambda tmp: _store(tmp / "out", "protocol,method\ntoy-basic,kmeans\n"),
+                                             ("toy-basic/runs.csv has the columns", "--rebuild")),
+    "results store of another version": (["leaderboard", "--check", "--output-dir", "{tmp}/out"], {},
+                                         lambda tmp: _store(tmp / "out", version=2),
+                                         ("results store version 2", "reads version 1")),
+    "old results.csv": (["leaderboard", "--output-dir", "{tmp}/out", "--runs-dir", "{tmp}/runs"], {},
+                        _write("out/results.csv", "protocol,method\n"),
+                        ("old single-file results table", "python -m benchmark.tools.migrate_results")),
     "argparse mistake": (["--methods", "kmeans", "--protocols", "toy-basic", "--seeds", "many"], {}, None,
                          "argument --seeds: invalid int value: 'many'; see python run_benchmark.py --help"),
     "cache dir is a file": (["--methods", "kmeans", "--protocols", "toy-basic", "--cache-dir", "{tmp}/f"], {},
@@ -174,12 +183,11 @@ CASES = {
                                     "run a sweep first, or pass the --runs-dir"),
     "missing --readme": (["leaderboard", "--check", "--output-dir", "{tmp}/out", "--readme", "{tmp}/no.md"], {},
                          None, "--readme"),
-    "results.csv value a word": (["leaderboard", "--check", "--output-dir", "{tmp}/out"], {},
-                                 lambda tmp: _results_with_a_word_for_a_value(tmp / "out"),
-                                 "line 2: value 'high' is not a number"),
-    "results.csv is a folder": (["leaderboard", "--check", "--output-dir", "{tmp}/out"], {},
-                                lambda tmp: (tmp / "out" / "results.csv").mkdir(parents=True),
-                                "is not a readable results table"),
+    "results store score a word": (["leaderboard", "--check", "--output-dir", "{tmp}/out"], {},
+                                   lambda tmp: _store(tmp / "out", score="high"),
+                                   "toy-basic/scores.csv, line 2: all 'high' is not a number"),
+    "results store is a file": (["leaderboard", "--check", "--output-dir", "{tmp}/out"], {},
+                                _write("out/results", "x"), "is a file, not a results store"),
     "weights list NAME": (["weights", "list", "vit_b16_dino"], {}, None, "weights list takes no NAME"),
     "one stored view": (["--methods", "simgcd", "--protocols", "toy-cnn", "--set", "simgcd.view_bank=1"], {}, None,
                         "simgcd.view_bank=1: use 0 for fresh augmented views"),

@@ -22,7 +22,8 @@ from benchmark.leaderboard_fair import rank_taus, select, selection_agreement
 from benchmark.plan import expand
 from benchmark.plugins import load_plugins
 from benchmark.protocol import LABELLED_VALIDATION, VALIDATION, Protocol, hold_out_validation
-from benchmark.results import collect_records, read_results, write_results
+from benchmark.results import collect_records
+from benchmark.results_store import read_results, write_results
 from benchmark.search_space import LogUniform, draw, tuned
 from benchmark.tools.partitions import partitions
 
@@ -229,8 +230,8 @@ def test_a_toy_search_reaches_the_fair_tables(run_dirs, tmp_path):
     specs = expand(["gcd", "kmeans"], ["toy-cnn-p0", "toy-cnn-p1"], 1, {}, profile="smoke", hparam_search=2)
     for spec in specs:
         runner.run_one(spec, env)
-    write_results(collect_records(runs_dir), tmp_path / "results.csv")
-    frame = read_results(tmp_path / "results.csv")
+    write_results(collect_records(runs_dir), tmp_path / "results")
+    frame = read_results(tmp_path / "results")
     assert sorted(frame.drop_duplicates("run_id")["hparam_draw"].value_counts().tolist()) == [2, 4]
     markdown = render_markdown(frame)
     fair = markdown.split("## Fair comparison", 1)[1]

@@ -8,7 +8,8 @@ from benchmark import runner
 from benchmark.leaderboard import render_markdown
 from benchmark.leaderboard_k_unknown import k_cell
 from benchmark.plan import expand
-from benchmark.results import collect_records, read_results, write_results
+from benchmark.results import collect_records
+from benchmark.results_store import read_results, write_results
 
 
 def _gcd_run(protocol: str, runs_dir, cache_dir) -> dict:
@@ -27,8 +28,8 @@ def test_gcd_estimates_k_where_the_protocol_does_not_give_it_and_the_board_keeps
     assert given["K"] == {"value": 4, "given": True, "estimated": None}
 
     frame = collect_records(runs_dir)
-    write_results(frame, tmp_path / "results.csv")
-    frame = read_results(tmp_path / "results.csv")
+    write_results(frame, tmp_path / "results")
+    frame = read_results(tmp_path / "results")
     rows = frame[frame["protocol"] == "toy-cnn-k-unknown"]
     assert not rows["k_given"].any() and (rows["k_estimated"] == estimate).all()
     assert frame.loc[frame["protocol"] == "toy-cnn", "k_given"].all()

@@ -9,7 +9,8 @@ from benchmark.cli import main
 from benchmark.core.errors import GFaceError
 from benchmark.leaderboard import README_END, README_START, render_markdown
 from benchmark.leaderboard_latex import render_latex
-from benchmark.results import collect_records, read_results, write_results
+from benchmark.results import collect_records
+from benchmark.results_store import read_results, write_results
 from benchmark.tables import cell, row_labels
 
 DATA = Path(__file__).parent / "data"
@@ -92,8 +93,8 @@ def test_mixing_scorers_is_refused(board):
 
 def test_csv_round_trip_keeps_per_seed_values(board, tmp_path):
     frame = collect_records(board[0])
-    write_results(frame, tmp_path / "results.csv")
-    back = read_results(tmp_path / "results.csv")
+    write_results(frame, tmp_path / "results")
+    back = read_results(tmp_path / "results")
     assert len(back) == len(frame) == 8 * 2 * 11  # 8 runs, 2 evaluation sets, 11 metrics
     primary = back[(back.metric == "all") & (back.eval_set == "unlabelled_train")]
     assert sorted(primary["value"]) == pytest.approx(sorted([0.512, 0.498, 0.655, 0.641, 0.66, 0.301, 0.45, 0.47]))
@@ -118,7 +119,7 @@ def test_row_labels_name_the_differing_parameters_even_one_an_older_record_lacks
 def test_records_replace_their_own_rows_and_other_runs_are_kept(board):
     runs, _, out = board
     assert _leaderboard(board) == 0
-    everything = read_results(out / "results.csv")
+    everything = read_results(out / "results")
     kept_run = next(runs.glob("proto-a/kmeans/*"))
     shutil.rmtree(kept_run)  # its record is gone from this machine; its committed rows must stay
     changed = next(runs.glob("proto-a/ss-kmeans/*/record.json"))
@@ -126,7 +127,7 @@ def test_records_replace_their_own_rows_and_other_runs_are_kept(board):
     record["results"]["unlabelled_train"]["all"] = 0.123
     changed.write_text(json.dumps(record))
     assert _leaderboard(board) == 0
-    merged = read_results(out / "results.csv")
+    merged = read_results(out / "results")
     assert len(merged) == len(everything)
     assert kept_run.name in set(merged.loc[merged["method"] == "kmeans", "run_id"])
     row = merged[(merged["protocol"] == "proto-a") & (merged["method"] == "ss-kmeans")
@@ -134,12 +135,12 @@ def test_records_replace_their_own_rows_and_other_runs_are_kept(board):
                  & (merged["metric"] == "all")]
     assert row["value"].tolist() == [0.123]
     assert _leaderboard(board, "--rebuild") == 0
-    rebuilt = read_results(out / "results.csv")
+    rebuilt = read_results(out / "results")
     assert kept_run.name not in set(rebuilt.loc[(rebuilt["protocol"] == "proto-a") & (rebuilt["method"] == "kmeans"),
                                                 "run_id"])
 
 
-def test_the_committed_leaderboard_matches_the_committed_results_csv():
+def test_the_committed_leaderboard_matches_the_committed_results_store():
     assert main(["leaderboard", "--check"]) == 0  # else: python run_benchmark.py leaderboard, and commit the tables
 
 

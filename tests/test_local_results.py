@@ -24,7 +24,7 @@ def test_sweep_leaves_tracked_files_alone_and_prints_a_short_summary(run_dirs, c
                  "--cache-dir", str(cache)]) == 0
     assert _tracked_files() == before
     local = runs / "leaderboard"
-    assert {"results.csv", "LEADERBOARD.md", "leaderboard.png"} <= {p.name for p in local.iterdir()}
+    assert {"results", "LEADERBOARD.md", "leaderboard.png"} <= {p.name for p in local.iterdir()}
     assert "| ss-kmeans" in (local / "LEADERBOARD.md").read_text()
     out = capsys.readouterr().out
     assert f"leaderboard of 2 runs: {local / 'LEADERBOARD.md'}" in out

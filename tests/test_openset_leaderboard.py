@@ -7,7 +7,9 @@ import pandas as pd
 from benchmark.cli import main
 from benchmark.leaderboard_openset import REFERENCE_ROW, open_set_tables
 from benchmark.leaderboard import README_END, README_START
-from benchmark.results import collect_records, read_results, write_results
+from benchmark.results import collect_records
+from benchmark.results_legacy import read_legacy_csv
+from benchmark.results_store import read_results, write_results
 
 DATA = Path(__file__).parent / "data"
 
@@ -25,10 +27,10 @@ def test_golden_open_set_tables_from_frozen_records(tmp_path):
     assert (out / "openset.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_results_csv_keeps_the_open_class(tmp_path):
+def test_the_results_store_keeps_the_open_class(tmp_path):
     frame = collect_records(DATA / "frozen_openset_runs")
-    write_results(frame, tmp_path / "results.csv")
-    back = read_results(tmp_path / "results.csv")
+    write_results(frame, tmp_path / "results")
+    back = read_results(tmp_path / "results")
     pool = back[back["eval_set"] == "osfer_pool"]
     assert sorted(pool["open_class"].unique()) == ["alpha", "beta"]
     assert set(back.loc[back["eval_set"] != "osfer_pool", "open_class"]) == {""}
@@ -39,7 +41,7 @@ def test_results_csv_keeps_the_open_class(tmp_path):
 def test_a_csv_written_before_open_set_protocols_still_reads(tmp_path):
     frame = collect_records(DATA / "frozen_runs").drop(columns="open_class")
     frame.to_csv(tmp_path / "old.csv", index=False)
-    assert set(read_results(tmp_path / "old.csv")["open_class"]) == {""}
+    assert set(read_legacy_csv(tmp_path / "old.csv")["open_class"]) == {""}
 
 
 def test_a_reference_score_gets_its_own_row_under_its_method():

@@ -9,7 +9,8 @@ from benchmark.cli import main
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import BACKBONES, DATASETS, METHODS
 from benchmark.leaderboard import render_markdown
-from benchmark.results import collect_records, read_results
+from benchmark.results import collect_records
+from benchmark.results_store import read_results
 from tests.toy_plugins import toy_backbone, toy_data
 
 RUN = ["--methods", "toy-ss", "--protocols", "toy-basic", "--no-leaderboard"]
@@ -59,7 +60,7 @@ def test_the_leaderboard_refuses_a_cell_of_mixed_versions(run_dirs, monkeypatch)
     assert "toy-ss" in render_markdown(fresh)
 
 
-def test_a_rerun_replaces_the_older_run_of_its_slot_in_results_csv(run_dirs, tmp_path, monkeypatch, capsys):
+def test_a_rerun_replaces_the_older_run_of_its_slot_in_the_results_store(run_dirs, tmp_path, monkeypatch, capsys):
     runs, _ = run_dirs
     out = tmp_path / "board"
     assert _cli(run_dirs) == 0
@@ -67,7 +68,7 @@ def test_a_rerun_replaces_the_older_run_of_its_slot_in_results_csv(run_dirs, tmp
     _changed_method_version(monkeypatch)
     assert _cli(run_dirs, "--runs-dir", str(tmp_path / "new-runs")) == 0
     assert main(["leaderboard", "--runs-dir", str(tmp_path / "new-runs"), "--output-dir", str(out)]) == 0
-    frame = read_results(out / "results.csv")
+    frame = read_results(out / "results")
     assert frame["run_id"].nunique() == 1 and frame["versions"].nunique() == 1  # the old run was replaced
 
 

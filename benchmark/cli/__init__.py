@@ -125,21 +125,22 @@ def build_run_parser() -> argparse.ArgumentParser:
 def build_leaderboard_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog=f"{COMMAND} leaderboard",
-        description="Tabulate the run records under --runs-dir: results.csv (the records replace their own runs' "
-                    "rows, other rows stay), LEADERBOARD.md and the charts, in RUNS_DIR/leaderboard/. The "
+        description="Tabulate the run records under --runs-dir: the results store results/ (the records replace "
+                    "their own runs' rows, other rows stay), LEADERBOARD.md and the charts, in "
+                    "RUNS_DIR/leaderboard/. The "
                     "committed leaderboard/ and the README table change only with --publish.")
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where run folders are")
     parser.add_argument("--publish", action="store_true",
                         help="write the committed tables instead: leaderboard/ and the README table (maintainers)")
     parser.add_argument("--check", action="store_true",
                         help="exit non-zero if the committed LEADERBOARD.md or README table differ from the "
-                             "committed results.csv (writes nothing)")
+                             "committed results store, leaderboard/results/ (writes nothing)")
     parser.add_argument("--latex", action="store_true", help="also write leaderboard.tex (booktabs)")
     parser.add_argument("--rebuild", action="store_true",
-                        help="results.csv from the records under --runs-dir alone (default: those records replace "
-                             "their own runs' rows and the rows of other runs are kept)")
+                        help="the results store from the records under --runs-dir alone (default: those records "
+                             "replace their own runs' rows and the rows of other runs are kept)")
     parser.add_argument("--output-dir", type=Path,
-                        help="where results.csv, LEADERBOARD.md and the charts go (default: RUNS_DIR/leaderboard/; "
+                        help="where results/, LEADERBOARD.md and the charts go (default: RUNS_DIR/leaderboard/; "
                              "with --publish or --check: leaderboard/)")
     parser.add_argument("--readme", type=Path, default=REPO_ROOT / "README.md",
                         help="--publish, --check: README whose table between the leaderboard markers is kept in sync")
@@ -260,7 +261,8 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     from benchmark.leaderboard import (README_END, README_START, RUN_KEY, RUN_SLOT, main_table, render_markdown,
                                        splice_readme)
     from benchmark.leaderboard_latex import render_latex
-    from benchmark.results import collect_records, merge_results, read_results, write_results
+    from benchmark.results import collect_records, merge_results
+    from benchmark.results_store import check_store, read_results, write_results
 
     committed = args.publish or args.check
     output_dir = args.output_dir or (LEADERBOARD_DIR if committed else args.runs_dir / LOCAL_LEADERBOARD)
@@ -269,38 +271,40 @@ def leaderboard_command(args: argparse.Namespace) -> int:
                          f"committed leaderboard (or pass --output-dir)")
     check_folder("--runs-dir", args.runs_dir)
     check_folder("--output-dir", output_dir)
-    results_csv = output_dir / "results.csv"
+    store = output_dir / "results"
+    if (output_dir / "results.csv").exists():
+        check_store(store)  # the old single-file table: refused until converted, so no run of it is dropped
     markdown_path, readme_path = output_dir / "LEADERBOARD.md", args.readme
     if (args.publish or args.check) and not readme_path.is_file():
         raise MissingFileError(f"--readme {readme_path} is not a file; pass the README whose table between the "
                                f"markers {README_START} and {README_END} is kept in sync")
     if args.check:
-        frame = read_results(results_csv)
+        frame = read_results(store)
         stale = [p.name for p, text in ((markdown_path, render_markdown(frame)),
                                         (readme_path, splice_readme(readme_path.read_text(), main_table(frame))))
                  if not p.exists() or p.read_text() != text]
         if stale:
-            print(f"stale: {', '.join(stale)} differ from {results_csv}; run: {COMMAND} leaderboard --publish",
+            print(f"stale: {', '.join(stale)} differ from {store}; run: {COMMAND} leaderboard --publish",
                   file=sys.stderr)
             return 1
-        print(f"leaderboard is up to date with {results_csv}")
+        print(f"leaderboard is up to date with {store}")
         return 0
     frame = collect_records(args.runs_dir)
     if frame.empty:
-        if not results_csv.exists():
+        if not store.exists():
             if not args.runs_dir.is_dir():
-                raise MissingFileError(f"--runs-dir {args.runs_dir} does not exist and {results_csv} neither: "
+                raise MissingFileError(f"--runs-dir {args.runs_dir} does not exist and {store} neither: "
                                        f"run a sweep first, or pass the --runs-dir your sweep wrote to")
             print(f"no run records under {args.runs_dir}: no leaderboard written")
             return 0
-        frame = read_results(results_csv)
-        print(f"no run records under {args.runs_dir}; rendering {results_csv}")
+        frame = read_results(store)
+        print(f"no run records under {args.runs_dir}; rendering {store}")
     else:
         output_dir.mkdir(parents=True, exist_ok=True)
-        if results_csv.exists() and not args.rebuild:
-            frame = merge_results(read_results(results_csv), frame, RUN_SLOT)
-        write_results(frame, results_csv)
-        frame = read_results(results_csv)  # render exactly what --check will read back
+        if store.exists() and not args.rebuild:
+            frame = merge_results(read_results(store), frame, RUN_SLOT)
+        write_results(frame, store)
+        frame = read_results(store)  # render exactly what --check will read back
     atomic.write_text(markdown_path, render_markdown(frame))
     if args.publish:
         atomic.write_text(readme_path, splice_readme(readme_path.read_text(), main_table(frame)))
@@ -317,7 +321,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     if args.latex:
         atomic.write_text(output_dir / "leaderboard.tex", render_latex(frame))
     runs = len(frame.drop_duplicates(RUN_KEY))
-    print(f"leaderboard of {runs} runs: {markdown_path} (results.csv, charts beside it)"
+    print(f"leaderboard of {runs} runs: {markdown_path} (results/, charts beside it)"
           + (f"; README table: {readme_path}" if args.publish else ""))
     return 0
 
