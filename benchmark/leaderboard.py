@@ -1,30 +1,37 @@
-"""Leaderboard tables from the results store (``leaderboard/results/``): markdown (also between markers in
-README.md), LaTeX and a chart.
+"""Leaderboard tables from the results store (``leaderboard/results/``): markdown (the headline also between
+markers in README.md), LaTeX and charts.
 
-Cells come from ``benchmark/tables.py``. A column never mixes protocol versions or scorer versions. Ablation runs (a loss term removed) stay out of
-the main tables and form their own section. Open-set protocols get their own section (``leaderboard_openset.py``), and
-so do protocols that do not give K (``leaderboard_k_unknown.py``) and the fair comparison's partition families
-(``leaderboard_fair.py``).
+LEADERBOARD.md opens with the default protocols (methods in their default configuration, ranked;
+``leaderboard_default.py``), then the other configurations on them, then the protocols of other data, one section
+per dataset, then the K-unknown (``leaderboard_k_unknown.py``), fair-comparison (``leaderboard_fair.py``), open-set
+(``leaderboard_openset.py``) and ablation sections, and the provenance table last. Each section names the sweep that
+regenerates it. Cells come from ``benchmark/tables.py``; a column never mixes protocol versions or scorer versions.
 """
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
 from benchmark.core.errors import GFaceError
+from benchmark.core.paths import COMMAND
+from benchmark.leaderboard_default import (data_label, default_protocols, default_rows, display_name,
+                                           headline_markdown, headline_table, is_default_config, main_table_rows)
 from benchmark.leaderboard_fair import fair_lines
 from benchmark.leaderboard_k_unknown import k_unknown_lines
 from benchmark.leaderboard_openset import open_set_lines
-from benchmark.tables import COLLAPSED, SPLITS, cell, row_labels, searched, versions_note
+from benchmark.tables import COLLAPSED, MISSING, SPLITS, cell, row_labels, searched, versions_note
 
 README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 REGENERATE = "python run_benchmark.py leaderboard"
+COMMITTED_SOURCE = "`leaderboard/results/`"
 RUN_KEY = ["protocol", "method", "run_id"]
 RUN_SLOT = ["protocol", "method", "params", "ablation", "backbone", "split_seed", "repetition"]  # a run per slot
 CELL_KEY = ["protocol", "method", "params", "ablation", "backbone"]
+SWEEP = f"OMP_NUM_THREADS=1 {COMMAND}"  # the committed records ran one torch thread per run
 
 
 def check_consistent(frame: pd.DataFrame) -> None:
@@ -47,17 +54,28 @@ def check_consistent(frame: pd.DataFrame) -> None:
                                  f"mixes versions: delete the stale run folders (runs/{protocol}/) and re-run")
 
 
-def pivot(frame: pd.DataFrame, eval_set: str, metrics: list[tuple[str, str, bool]]) -> tuple[list[str], list[list]]:
-    """Rows = methods, columns = protocol x metric; ``metrics`` = (metric, header, percent). No ablation runs."""
-    subset = frame[(frame["eval_set"] == eval_set) & (frame["ablation"] == "") & frame["k_given"].astype(bool)
-                   & ~searched(frame)].copy()
+def pivot(frame: pd.DataFrame, eval_set: str, metrics: list[tuple[str, str, bool]],
+          protocols: list[str] | None = None) -> tuple[list[str], list[list]]:
+    """Rows = configurations (sorted), columns = protocol x metric; ``metrics`` = (metric, header, percent); only
+    ``protocols`` when given. No ablation runs."""
+    subset = main_table_rows(frame)
+    subset = subset[(subset["eval_set"] == eval_set)
+                    & (subset["protocol"].isin(protocols) if protocols is not None else True)].copy()
     if subset.empty:
         return [], []
     subset["row"] = row_labels(subset)
+    return labelled_pivot(subset, sorted(subset["row"].unique()), metrics)
+
+
+def labelled_pivot(subset: pd.DataFrame, order: list[str], metrics) -> tuple[list[str], list[list]]:
+    """``subset`` rows carry a ``row`` label; one table row per label of ``order``, columns protocol x metric."""
+    subset = subset[subset["metric"].isin([m for m, _, _ in metrics])]
+    if subset.empty:
+        return [], []
     protocols = sorted(subset["protocol"].unique())
     headers = ["Method"] + [f"{p} {h}" for p in protocols for _, h, _ in metrics]
     rows = []
-    for label in sorted(subset["row"].unique()):
+    for label in order:
         mine = subset[subset["row"] == label]
         row = [label]
         for protocol in protocols:
@@ -77,36 +95,180 @@ MAIN_SECTIONS = [  # (title, evaluation set, metrics): the tables of every proto
     ("Class balance and knownness on D_U: mean class accuracy (v2b), AUROC, FPR@TPR95", "unlabelled_train",
      BALANCED_METRICS),
 ]
+README_WARNING = ("**These are SynthFACE numbers, on faces this suite generates: they cannot be compared with "
+                  "published RAF-DB numbers.**")
 
 
-def render_markdown(frame: pd.DataFrame) -> str:
+def table(headers: list[str], rows: list[list]) -> str:
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+
+
+def render_markdown(frame: pd.DataFrame, sources: str = COMMITTED_SOURCE) -> str:
+    """LEADERBOARD.md; ``sources`` names what ``frame`` was built from (markdown)."""
     check_consistent(frame)
-    protocols = frame[frame["open_class"] == ""].drop_duplicates("protocol").sort_values("protocol")
     lines = ["# GFACE-Bench leaderboard", "",
-             f"Generated from `leaderboard/results/` ({len(frame.drop_duplicates(RUN_KEY))} runs) by `{REGENERATE}`; "
-             "do not edit by hand. Cells: mean ± sample std (n seeds). Accuracies in %, Hungarian-matched; "
-             "AUROC and FPR@TPR95 (known = positive) as fractions. † marks a cell with at least one collapsed run "
-             "(one cluster holds ≥ 90 % of the scored set, D_U or on open-set protocols the pool, or Old accuracy is "
-             "0 there).", "",
+             f"Generated from {sources} ({len(frame.drop_duplicates(RUN_KEY))} runs) by `{REGENERATE}`; do not edit "
+             "by hand. Cells: mean ± sample std (n seeds). Accuracies in %, Hungarian-matched; AUROC and FPR@TPR95 "
+             "(known = positive) as fractions. † marks a cell with at least one collapsed run (one cluster holds "
+             "≥ 90 % of the scored set, D_U or on open-set protocols the pool, or Old accuracy is 0 there). Each "
+             "section names the sweep that regenerates its runs; then "
+             f"`{REGENERATE} --publish --latex` rebuilds the tables."]
+    lines += default_section(frame)
+    lines += variants_section(frame)
+    lines += other_data_sections(frame)
+    lines += _with_command(k_unknown_lines(frame), frame[~frame["k_given"].astype(bool)])
+    lines += _with_command(fair_lines(frame), frame[searched(frame)], search=True)
+    lines += _with_command(open_set_lines(frame), frame[frame["open_class"] != ""])
+    tables = ablation_tables(frame)
+    if tables:
+        ablated = frame[frame["ablation"] != ""]
+        lines += ["", "## Ablations: each loss term removed in turn (D_U, v2 accuracy; ΔAll vs full in points)", "",
+                  f"Regenerate: `{sweep_command(ablated, ['--methods', *sorted(ablated['method'].unique()), '--ablate'])}`"]
+        for title, (headers, rows) in tables:
+            lines += ["", f"### {title}", "", table(headers, rows)]
+    lines += provenance_lines(frame)
+    return "\n".join(lines) + "\n"
+
+
+def default_section(frame: pd.DataFrame) -> list[str]:
+    rows = default_rows(frame)
+    if rows.empty:
+        return []
+    protocols = default_protocols(frame)
+    data = ", ".join(sorted(set(map(data_label, rows["dataset"].unique()))))
+    lines = ["", f"## Default protocols: {', '.join(protocols)} ({data}), methods in their default configuration",
+             "", f"Regenerate: `{sweep_command(rows, ['--methods', 'all'])}`", "",
+             headline_markdown(frame)]
+    for title, eval_set, metrics in (("D_U (transductive): All, Old and New", "unlabelled_train", MAIN_METRICS),
+                                     ("Test split (inductive): All, Old and New", "test", MAIN_METRICS),
+                                     ("D_U: mean class accuracy (v2b), AUROC and FPR@TPR95", "unlabelled_train",
+                                      BALANCED_METRICS)):
+        headers, body = headline_table(frame, metrics, eval_set)
+        if body:
+            lines += ["", f"### {title}", "", "Rows in the order of the ranking above.", "", table(headers, body)]
+    return lines
+
+
+def variants_section(frame: pd.DataFrame) -> list[str]:
+    """Other configurations (``--set``, ``--budget``) on the default protocols, beside their method's default."""
+    subset = main_table_rows(frame)
+    subset = subset[subset["protocol"].isin(default_protocols(frame))]
+    default = is_default_config(subset)
+    variants = subset[~default]
+    if variants.empty:
+        return []
+    subset = subset[subset["method"].isin(variants["method"].unique())].copy()
+    subset["row"] = variant_labels(subset, default[subset.index])
+    lines = ["", "## Variants and controls on the default protocols", "",
+             "Other configurations of a method, named by the parameters that differ from its default configuration "
+             "(the row marked default, as ranked above). Regenerate one: "
+             f"`{sweep_command(variants, ['--methods', 'METHOD', '--set', 'METHOD.PARAM=VALUE'])}` with the "
+             "bracketed parameters."]
+    for title, eval_set, metrics in MAIN_SECTIONS:
+        headers, rows = labelled_pivot(subset[subset["eval_set"] == eval_set], sorted(subset["row"].unique()), metrics)
+        if rows:
+            lines += ["", f"### {title}", "", table(headers, rows)]
+    return lines
+
+
+def variant_labels(subset: pd.DataFrame, default: pd.Series) -> pd.Series:
+    """Per row: the method's display name, plus, for a method run in several configurations, the parameters that
+    differ from its default configuration (or "default"); methods without a default run keep ``row_labels``."""
+    reference = {m: json.loads(p) for m, p in subset.loc[default, ["method", "params"]].drop_duplicates("method")
+                 .itertuples(index=False)}
+    several = set(subset.loc[~default, "method"])
+    labels = {}
+    for method, params in subset[["method", "params"]].drop_duplicates().itertuples(index=False):
+        mine, base = json.loads(params), reference.get(method)
+        if base is None:
+            continue
+        diff = sorted(k for k in set(mine) | set(base) if mine.get(k) != base.get(k))
+        shown = ", ".join(f"{k}={mine.get(k, MISSING)}" for k in diff) or "default"
+        labels[(method, params)] = f"{display_name(method)} ({shown})" if method in several else display_name(method)
+    fallback = row_labels(subset) if len(subset) else pd.Series(dtype=str)
+    rows = pd.Series([labels.get((m, p), fallback.get(i)) for i, m, p in
+                      zip(subset.index, subset["method"], subset["params"])], index=subset.index, dtype=object)
+    if (subset.groupby("protocol")["backbone"].nunique() > 1).any():
+        rows = rows.where(rows.str.endswith("]"), rows + " [" + subset["backbone"] + "]")
+    return rows
+
+
+def other_data_sections(frame: pd.DataFrame) -> list[str]:
+    """One section per dataset of the main-table protocols that are not default (e.g. an older expression model)."""
+    subset = main_table_rows(frame)
+    subset = subset[~subset["protocol"].isin(default_protocols(frame))]
+    lines = []
+    for label, group in sorted(subset.groupby(subset["dataset"].map(data_label)), key=lambda item: item[0]):
+        protocols = sorted(group["protocol"].unique())
+        lines += ["", f"## {label}: {', '.join(protocols)}", "",
+                  f"Regenerate: `{sweep_command(group, ['--methods', 'all'])}` (rows with bracketed parameters: "
+                  "add their `--set METHOD.PARAM=VALUE`)."]
+        for title, eval_set, metrics in MAIN_SECTIONS:
+            headers, rows = pivot(frame, eval_set, metrics, protocols)
+            if rows:
+                lines += ["", f"### {title}", "", table(headers, rows)]
+    return lines
+
+
+def sweep_command(runs: pd.DataFrame, options: list[str], search: bool = False) -> str:
+    """The sweep that plans ``runs``: their protocols (a glob where one selects exactly them), seeds and draws."""
+    protocols = sorted(runs["protocol"].unique())
+    repetitions = int(runs["repetition"].max()) + 1 if len(runs) else 1
+    parts = [SWEEP, *options]
+    if sorted(protocols) != sorted(default_protocol_ids()):
+        parts += ["--protocols", *protocol_patterns(protocols)]
+    if search:
+        parts += ["--hparam-search", str(int(runs["hparam_draw"].max()) + 1)]
+    if repetitions > 1:
+        parts += ["--seeds", str(repetitions)]
+    return " ".join(parts)
+
+
+def default_protocol_ids() -> list[str]:
+    from benchmark.plugins import load_plugins
+    load_plugins()
+    from benchmark.core.registry import PROTOCOLS
+    return [p for p in PROTOCOLS.names() if PROTOCOLS.get(p).default]
+
+
+def protocol_patterns(protocols: list[str]) -> list[str]:
+    """Quoted globs, one per group of ids sharing a prefix, where the glob selects exactly that group among the
+    registered protocols; the ids themselves otherwise."""
+    from benchmark.core.registry import PROTOCOLS
+    registered = set(PROTOCOLS.names())
+    if not set(protocols) <= registered or len(protocols) < 3:
+        return protocols
+    groups: dict[str, list[str]] = {}
+    for protocol in protocols:
+        groups.setdefault(protocol.rsplit("-", 1)[0], []).append(protocol)
+    patterns = []
+    for members in groups.values():
+        glob = os.path.commonprefix(members) + "*"
+        patterns += [f"'{glob}'"] if len(members) > 1 and sorted(PROTOCOLS.names(glob)) == sorted(members) else members
+    return patterns
+
+
+def _with_command(section: list[str], runs: pd.DataFrame, search: bool = False) -> list[str]:
+    """``section`` (``["", "## title", ...]``) with its sweep command under the title."""
+    if not section:
+        return section
+    runs = runs[runs["ablation"] == ""]
+    return section[:2] + ["", f"Regenerate: `{sweep_command(runs, ['--methods', 'all'], search)}`"] + section[2:]
+
+
+def provenance_lines(frame: pd.DataFrame) -> list[str]:
+    protocols = frame[frame["open_class"] == ""].drop_duplicates("protocol").sort_values("protocol")
+    lines = ["", "## Provenance: protocols, versions and run identities", "",
+             "Run identity: a hash of the data, backbone weights, method code and scorer versions of a cell's runs "
+             "(benchmark/README.md); a column never mixes protocol or scorer versions. Open-set protocols: their own "
+             "section.", "",
              "| Protocol | Version | Dataset | Backbone | Scorer | Run identities |", "|---|---|---|---|---|---|"]
     for _, p in protocols.iterrows():
         runs = frame[frame["protocol"] == p["protocol"]]
         backbones = ", ".join(sorted(runs["backbone"].unique()))
         lines.append(f"| {p['protocol']} | {p['protocol_version']} | {p['dataset']} | {backbones} | {p['scorer']} "
                      f"| {versions_note(runs)} |")
-    for title, eval_set, metrics in MAIN_SECTIONS:
-        headers, rows = pivot(frame, eval_set, metrics)
-        if rows:
-            lines += ["", f"## {title}", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True)]
-    lines += k_unknown_lines(frame)
-    lines += fair_lines(frame)
-    lines += open_set_lines(frame)
-    tables = ablation_tables(frame)
-    if tables:
-        lines += ["", "## Ablations: each loss term removed in turn (D_U, v2 accuracy; ΔAll vs full in points)"]
-        for title, (headers, rows) in tables:
-            lines += ["", f"### {title}", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True)]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def ablation_tables(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> list[tuple[str, tuple[list, list]]]:
@@ -168,9 +330,9 @@ def _delta(ablated: pd.DataFrame, full: pd.DataFrame) -> str:
     return f"{100 * (a.mean() - f.mean()):+.1f}" if len(a) and len(f) else "–"
 
 
-def main_table(frame: pd.DataFrame) -> str:
-    headers, rows = pivot(frame, "unlabelled_train", MAIN_METRICS)
-    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+def readme_table(frame: pd.DataFrame) -> str:
+    """The README's block: the ranked headline of the default protocols, its legend, set-up line and warning."""
+    return headline_markdown(frame, README_WARNING)
 
 
 def splice_readme(readme: str, table: str) -> str:
@@ -181,13 +343,20 @@ def splice_readme(readme: str, table: str) -> str:
     return f"{head}{README_START}\n{table}\n{README_END}{tail}"
 
 
-def summary_means(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> pd.DataFrame:
-    """Mean and std per (row label, protocol, metric) for the chart."""
-    subset = frame[(frame["eval_set"] == eval_set) & (frame["ablation"] == "") & frame["k_given"].astype(bool)
-                   & ~searched(frame)
-                   & frame["metric"].isin([m for m, _ in SPLITS])].copy()
+def chart_rows(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> pd.DataFrame:
+    """Mean and std per (configuration ``row``, protocol, metric) of the main tables, with readable labels and each
+    row's ``score``: its mean All over the default protocols (NaN without all of them)."""
+    subset = main_table_rows(frame)
+    subset = subset[(subset["eval_set"] == eval_set) & subset["metric"].isin([m for m, _ in SPLITS])].copy()
+    columns = ["protocol", "row", "metric", "mean", "std", "score"]
     if subset.empty:
-        return pd.DataFrame(columns=["protocol", "row", "metric", "mean", "std"])
-    subset["row"] = row_labels(subset)
-    return subset.groupby(["protocol", "row", "metric"])["value"].agg(
+        return pd.DataFrame(columns=columns)
+    subset["row"] = variant_labels(subset, is_default_config(subset))
+    means = subset.groupby(["protocol", "row", "metric"])["value"].agg(
         mean="mean", std=lambda v: v.std(ddof=1) if len(v) > 1 else np.nan).reset_index()
+    defaults = default_protocols(frame)
+    main = means[(means["metric"] == "all") & means["protocol"].isin(defaults)]
+    covered = main.groupby("row")["protocol"].nunique() == len(defaults)
+    score = main.groupby("row")["mean"].mean().where(covered)
+    means["score"] = means["row"].map(score)
+    return means[columns]

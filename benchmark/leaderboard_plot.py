@@ -1,8 +1,13 @@
-"""PNG charts: All/Old/New accuracy per method (one panel per protocol) and open-set AUROC per method (one panel
-per leave-one-class-out family)."""
+"""PNG charts: All/Old/New accuracy per method (one panel per protocol, default protocols first), open-set AUROC per
+method (one panel per leave-one-class-out family) and the fair comparison's ranks per partition.
+
+Each chart is drawn from a small table (``CHARTS``: name -> (data, draw)); the PNG carries that table's digest
+(``benchmark/chart_style.py``), and ``stale_charts`` compares it with the table the records give now.
+"""
 from __future__ import annotations
 
-from typing import BinaryIO
+import io
+from pathlib import Path
 
 import matplotlib
 
@@ -11,61 +16,81 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmark.leaderboard import SPLITS, summary_means  # noqa: E402
+from benchmark.chart_style import method_styles, png_metadata, stored_digest, data_digest  # noqa: E402
+from benchmark.core import atomic  # noqa: E402
+from benchmark.leaderboard import SPLITS, chart_rows  # noqa: E402
+from benchmark.leaderboard_default import default_protocols, display_name  # noqa: E402
 from benchmark.leaderboard_fair import chosen_values, rank_taus, search_runs  # noqa: E402
 from benchmark.leaderboard_openset import open_set_records  # noqa: E402
 
 
-def plot_leaderboard(frame: pd.DataFrame, stream: BinaryIO) -> bool:
-    """Horizontal bars (methods down the side, long labels stay readable), panels side by side sharing the rows,
-    ranked by All averaged over the protocols (best on top); error bars only where there are several seeds; a dotted
-    line at the chance level 1/K of each protocol. Returns False (nothing written) without main-table records."""
-    means = summary_means(frame)
+def leaderboard_data(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the main tables ranked by mean All over the default protocols (best first, rows without them last),
+    protocols with the default ones first; ``chance`` = 1/K per protocol."""
+    means = chart_rows(frame)
     if means.empty:
-        return False
-    protocols = sorted(means["protocol"].unique())
-    ranking = means[means["metric"] == "all"].groupby("row")["mean"].mean()
-    rows = sorted(means["row"].unique(), key=lambda row: (ranking.get(row, -1.0), row))  # bottom to top
+        return means
+    defaults = default_protocols(frame)
+    rank = means.drop_duplicates("row").sort_values(["score", "row"], ascending=[False, True], na_position="last")
+    means["row_order"] = means["row"].map({row: i for i, row in enumerate(rank["row"])})
+    means["protocol_order"] = means["protocol"].map(lambda p: (p not in defaults, p)).map(
+        {key: i for i, key in enumerate(sorted(means["protocol"].map(lambda p: (p not in defaults, p)).unique()))})
+    means["chance"] = means["protocol"].map(1 / frame.groupby("protocol")["n_classes"].max())
+    means["default"] = means["protocol"].isin(defaults)
+    return means.sort_values(["protocol_order", "row_order", "metric"]).reset_index(drop=True)
+
+
+def draw_leaderboard(means: pd.DataFrame):
+    """Horizontal bars (methods down the side, best on top), panels side by side sharing the rows; error bars only
+    where there are several seeds; a dotted line at the chance level 1/K; the legend above the panels."""
+    protocols = list(means.drop_duplicates("protocol").sort_values("protocol_order")["protocol"])
+    rows = list(means.drop_duplicates("row").sort_values("row_order", ascending=False)["row"])  # bottom to top
     y = np.arange(len(rows))
     height = 0.8 / len(SPLITS)
-    n_classes = frame.groupby("protocol")["n_classes"].max()
-    fig, axes = plt.subplots(1, len(protocols), figsize=(2.5 + 4 * len(protocols), 1.2 + 0.45 * len(rows)),
+    colours = {"all": "#1f77b4", "old": "#ff7f0e", "new": "#2ca02c"}
+    fig, axes = plt.subplots(1, len(protocols), figsize=(2.5 + 3.6 * len(protocols), 1.6 + 0.32 * len(rows)),
                              squeeze=False, sharey=True)
     for ax, protocol in zip(axes[0], protocols):
         here = means[means["protocol"] == protocol]
         for i, (metric, header) in enumerate(SPLITS):
             values = here[here["metric"] == metric].set_index("row").reindex(rows)
             offset = y + (1 - i) * height
-            bars = ax.barh(offset, 100 * values["mean"], height, label=header)
+            ax.barh(offset, 100 * values["mean"], height, label=header, color=colours[metric])
             spread = values["std"].notna().to_numpy()
             ax.errorbar(100 * values["mean"][spread], offset[spread], xerr=100 * values["std"][spread], fmt="none",
-                        ecolor="black", elinewidth=0.8, capsize=2, color=bars.patches[0].get_facecolor())
-        if pd.notna(n_classes.get(protocol)):
-            ax.axvline(100 / n_classes[protocol], color="grey", linestyle=":", linewidth=1,
-                       label="chance (1/K)" if ax is axes[0][-1] else None)
+                        ecolor="black", elinewidth=0.7, capsize=1.5)
+        chance = here["chance"].iloc[0]
+        if pd.notna(chance):
+            ax.axvline(100 * chance, color="grey", linestyle=":", linewidth=1, label="chance (1/K)")
         ax.set_xlim(0, 100)
-        ax.set_xlabel("accuracy on D_U (%), mean ± std over seeds")
-        ax.set_title(protocol)
+        ax.set_xlabel("accuracy on D_U (%)")
+        ax.set_title(f"{protocol}\n({'default protocol' if here['default'].iloc[0] else 'other data'})", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(y, rows, fontsize=8)
-    axes[0][-1].legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(stream, format="png", dpi=110)
-    plt.close(fig)
-    return True
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.suptitle("Rows ranked by mean All over the default protocols (best on top); bars: mean, whiskers: std "
+                 "over seeds", fontsize=9, y=0.995 - 0.35 / fig.get_figheight())
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
+    return fig
 
 
-def plot_open_set(frame: pd.DataFrame, stream: BinaryIO) -> bool:
-    """AUROC per method: a bar at the mean over held-out classes, a dot per held-out class (its mean over seeds).
-    Returns False (nothing written) without open-set records."""
+def open_set_data(frame: pd.DataFrame) -> pd.DataFrame:
+    """AUROC per (dataset, method row, held-out class): the mean over seeds."""
     subset = open_set_records(frame)
     subset = subset[subset["metric"] == "auroc"]
     if subset.empty:
-        return False
-    per_class = subset.groupby(["dataset", "row", "open_class"])["value"].mean().reset_index()
+        return pd.DataFrame(columns=["dataset", "row", "open_class", "value"])
+    subset["row"] = [display_name(m) + row[len(m):] for m, row in zip(subset["method"], subset["row"])]
+    return subset.groupby(["dataset", "row", "open_class"])["value"].mean().reset_index()
+
+
+def draw_open_set(per_class: pd.DataFrame):
+    """AUROC per method: a bar at the mean over held-out classes, a dot per held-out class; best mean on top."""
     datasets = sorted(per_class["dataset"].unique())
-    rows = sorted(per_class["row"].unique(), reverse=True)
-    fig, axes = plt.subplots(1, len(datasets), figsize=(2.5 + 4 * len(datasets), 1.2 + 0.35 * len(rows)),
+    order = per_class.groupby("row")["value"].mean().sort_values(kind="stable")
+    rows = list(order.index)  # bottom to top
+    fig, axes = plt.subplots(1, len(datasets), figsize=(2.5 + 4 * len(datasets), 1.4 + 0.3 * len(rows)),
                              squeeze=False, sharey=True)
     for ax, dataset in zip(axes[0], datasets):
         here = per_class[per_class["dataset"] == dataset]
@@ -79,46 +104,84 @@ def plot_open_set(frame: pd.DataFrame, stream: BinaryIO) -> bool:
         ax.axvline(0.5, color="grey", linestyle=":", linewidth=1)
         ax.set_xlim(0, 1)
         ax.set_xlabel("AUROC, known vs open class (chance 0.5)")
-        ax.set_title(f"{dataset}: leave-one-class-out", pad=24)
+        ax.set_title(f"{dataset}: leave-one-class-out", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(np.arange(len(rows)), rows, fontsize=8)
-    axes[0][-1].legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
-    fig.tight_layout()
-    fig.savefig(stream, format="png", dpi=110)
-    plt.close(fig)
-    return True
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
+    return fig
 
 
-def plot_fair_ranks(frame: pd.DataFrame, stream: BinaryIO) -> bool:
-    """Per partition family, each method's rank (1 = best mean D_U All of its selected runs) in every partition, with
-    the mean Kendall's tau between partitions. Returns False (nothing written) without fair-comparison records."""
+def fair_ranks_data(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per family and partition, each method's rank (1 = best mean D_U All of its selected runs) among the methods
+    of every partition, with the family's mean Kendall's tau between partitions."""
     runs = search_runs(frame)
-    if runs.empty:
-        return False
-    families = sorted(runs["family"].unique())
-    colours = {m: plt.get_cmap("tab20")((2 * i) % 20 + (2 * i) // 20 % 2)  # the ten dark colours first
-               for i, m in enumerate(sorted(runs["method"].unique()))}
-    fig, axes = plt.subplots(1, len(families), figsize=(1 + 4.5 * len(families), 4.2), squeeze=False)
-    for ax, name in zip(axes[0], families):
-        family = runs[runs["family"] == name]
+    out = []
+    for name, family in runs.groupby("family"):
         values = chosen_values(family, "selected")
         means = values[values["metric"] == "all"].groupby(["protocol", "method"])["value"].mean().unstack()
         ranks = means.dropna(axis=1).rank(axis=1, ascending=False)  # methods of every partition, as rank_taus
-        partitions = list(ranks.index)
-        for method in ranks.columns:
-            ax.plot(range(len(partitions)), ranks[method], marker="o", linewidth=1.2, color=colours[method],
-                    label=method)
         taus = rank_taus(family)
+        out += [{"family": name, "partition": partition, "method": method, "rank": ranks.at[partition, method],
+                 "tau": float(np.mean(taus)) if taus else np.nan}
+                for partition in ranks.index for method in ranks.columns]
+    return pd.DataFrame(out, columns=["family", "partition", "method", "rank", "tau"])
+
+
+def draw_fair_ranks(ranks: pd.DataFrame):
+    """A line per method (its own colour, marker and dash) through its ranks; the legend right of the panels."""
+    families = sorted(ranks["family"].unique())
+    styles = method_styles(sorted(ranks["method"].unique()))
+    fig, axes = plt.subplots(1, len(families), figsize=(2.2 + 4.5 * len(families), 4.6), squeeze=False)
+    for ax, name in zip(axes[0], families):
+        family = ranks[ranks["family"] == name]
+        partitions = sorted(family["partition"].unique())
+        for method, mine in family.groupby("method"):
+            mine = mine.set_index("partition").reindex(partitions)
+            ax.plot(range(len(partitions)), mine["rank"], linewidth=1.3, markersize=6, label=display_name(method),
+                    **styles[method])
         ax.set_xticks(range(len(partitions)), [p.rsplit("-", 1)[-1] for p in partitions])
-        ax.set_yticks(range(1, ranks.shape[1] + 1))
+        ax.set_yticks(range(1, family["method"].nunique() + 1))
         ax.invert_yaxis()
         ax.set_xlabel("partition")
         ax.set_ylabel("rank (selected configuration, mean D_U All)")
-        ax.set_title(f"{name}\nmean Kendall's τ = {np.mean(taus):.2f}" if taus else name, fontsize=9)
+        tau = family["tau"].iloc[0]
+        ax.set_title(f"{name}\nmean Kendall's τ = {tau:.2f}" if pd.notna(tau) else name, fontsize=9)
         ax.grid(alpha=0.3)
-    handles = [plt.Line2D([], [], color=colour, marker="o", label=method) for method, colour in colours.items()]
-    axes[0][-1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-    fig.tight_layout()
-    fig.savefig(stream, format="png", dpi=110)
-    plt.close(fig)
-    return True
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1 - 1.7 / fig.get_figwidth(), 0.5), fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0, 1 - 1.8 / fig.get_figwidth(), 1))
+    return fig
+
+
+CHARTS = {"leaderboard.png": (leaderboard_data, draw_leaderboard), "openset.png": (open_set_data, draw_open_set),
+          "fair_ranks.png": (fair_ranks_data, draw_fair_ranks)}
+
+
+def write_charts(frame: pd.DataFrame, output_dir: Path) -> list[str]:
+    """Draw every chart the records have data for into ``output_dir``; returns the names written."""
+    written = []
+    for name, (data_of, draw) in CHARTS.items():
+        data = data_of(frame)
+        if data.empty:
+            continue
+        fig = draw(data)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110, metadata=png_metadata(data))
+        plt.close(fig)
+        atomic.write_bytes(Path(output_dir) / name, buffer.getvalue())
+        written.append(name)
+    return written
+
+
+def stale_charts(frame: pd.DataFrame, output_dir: Path) -> list[str]:
+    """Charts whose stored data digest differs from the data the records give now (or that are missing)."""
+    stale = []
+    for name, (data_of, _) in CHARTS.items():
+        data = data_of(frame)
+        path = Path(output_dir) / name
+        if (not data.empty or path.exists()) and (data.empty or stored_digest(path) != data_digest(data)):
+            stale.append(name)
+    return stale

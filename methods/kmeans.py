@@ -28,7 +28,7 @@ class KMeansBaseline(Method):
 
     Params = KMeansParams
     profiles = {"smoke": {"n_init": 2}}
-    summary = "k-means (k-means++, restarts) on frozen backbone features"
+    summary = "k-means: k-means++ with restarts on frozen backbone features"
 
     def check(self, shape: TaskShape) -> None:
         require_k_given(shape, "kmeans")

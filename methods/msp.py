@@ -47,7 +47,7 @@ class MSP(Method):
     search_space = tuned(MSPParams)  # the one rule: benchmark/search_space.py
     profiles = {"cpu": {"budget": 16, "batch_size": 128},
                 "smoke": {"epochs": 1, "batch_size": 16}}
-    summary = "closed-set classifier on the known classes; maximum softmax probability as knownness"
+    summary = "MSP: closed-set classifier on the known classes; maximum softmax probability as knownness"
 
     def run(self, task: GCDTask) -> Predictions:
         network, stats = train_closed_set_model(task, self.params, task.work_dir, "msp")

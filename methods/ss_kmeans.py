@@ -26,7 +26,7 @@ class SemiSupervisedKMeans(Method):
     Params = SSKMeansParams
     profiles = {"cpu": {"n_init": 10},
                 "smoke": {"n_init": 2}}
-    summary = "GCD's semi-supervised k-means on frozen backbone features"
+    summary = "SS-k-means: GCD's semi-supervised k-means on frozen backbone features"
 
     def check(self, shape: TaskShape) -> None:
         require_k_given(shape, "ss-kmeans")

@@ -12,7 +12,7 @@ def test_two_backbones_run_side_by_side(run_dirs, capsys):
     assert sorted(r["backbone"]["name"] for r in records) == ["toy-cnn", "toy-pixels"]
     assert len({r["run_id"] for r in records}) == 2
     table = (runs / "leaderboard" / "LEADERBOARD.md").read_text()
-    assert "| ss-kmeans [toy-cnn]" in table and "| ss-kmeans [toy-pixels]" in table
+    assert "| SS-k-means [toy-cnn]" in table and "| SS-k-means [toy-pixels]" in table
     capsys.readouterr()
     assert main(["--methods", "ss-kmeans", "--protocols", "toy-basic", "--runs-dir", str(runs), "--cache-dir",
                  str(cache), "--dry-run"]) == 0

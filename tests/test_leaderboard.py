@@ -39,7 +39,7 @@ def test_golden_markdown_from_frozen_records(board):
     assert (out / "leaderboard.tex").read_text() == (DATA / "leaderboard_golden.tex").read_text()
     text = readme.read_text()
     assert "old table" not in text and text.endswith(f"{README_END}\n\nmore text\n")
-    assert "| ss-kmeans | 65.2 ± 1.0 (3) |" in text
+    assert "| 1      | SS-k-means | 65.2 ± 1.0 (3) |" in text and "Set-up: data data-a, data-b" in text
     assert (out / "leaderboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (out / "openset.png").exists()  # no open-set records, no open-set chart
 
@@ -150,16 +150,15 @@ def test_latex_has_no_column_for_a_protocol_with_only_ablation_runs():
     assert set(frame.loc[frame["ablation"] != "", "protocol"]) == {"proto-a", "proto-b"}
     main = render_latex(frame).split(r"\end{table}")[0].splitlines()  # the D_U table comes first
     body = main[main.index(r"\midrule") + 1:main.index(r"\bottomrule")]
-    assert r"\begin{tabular}{lccc}" in main and "proto-b" not in "\n".join(main)
-    assert body and all(row.count("&") == 3 for row in body)
+    assert r"\begin{tabular}{lcccc}" in main and "proto-b" not in "\n".join(main)  # All, Old, New, Mean All
+    assert body and all(row.count("&") == 4 for row in body)
 
 
-def test_latex_escapes_text_and_bolds_the_best_entry_of_each_column():
+def test_latex_escapes_text_and_bolds_only_the_best_all_of_each_column():
     frame = collect_records(DATA / "frozen_runs")
     text = render_latex(frame)
     assert r"D\_U" in text and r"$\pm$" in text and "±" not in text
     main = text.split(r"\end{table}")[0]
-    assert r"ss-kmeans & \bfseries 65.2 $\pm$ 1.0 (3)" in main  # the higher All
-    balanced = text.split(r"\end{table}")[2]
-    assert r"\bfseries 0.850 $\pm$ 0.050 (3)" in balanced  # FPR95: the lower one is best
-    assert text.count(r"\begin{table}") == 3  # every table of LEADERBOARD.md
+    assert r"SS-k-means (1) & \bfseries 65.2 $\pm$ 1.0 (3) & 80.1" in main  # the higher All; Old never bold
+    assert main.count(r"\bfseries") == 3  # All of proto-a, All of proto-b, Mean All
+    assert text.count(r"\begin{table}") == 1  # no fair-comparison or open-set records: the main table only

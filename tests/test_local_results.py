@@ -25,10 +25,10 @@ def test_sweep_leaves_tracked_files_alone_and_prints_a_short_summary(run_dirs, c
     assert _tracked_files() == before
     local = runs / "leaderboard"
     assert {"results", "LEADERBOARD.md", "leaderboard.png"} <= {p.name for p in local.iterdir()}
-    assert "| ss-kmeans" in (local / "LEADERBOARD.md").read_text()
+    assert "| SS-k-means" in (local / "LEADERBOARD.md").read_text()
     out = capsys.readouterr().out
     assert f"leaderboard of 2 runs: {local / 'LEADERBOARD.md'}" in out
-    assert "| ss-kmeans" not in out  # the summary names the table instead of printing it
+    assert "| SS-k-means" not in out  # the summary names the table instead of printing it
 
 
 def test_leaderboard_output_dir_is_honoured(run_dirs, tmp_path):

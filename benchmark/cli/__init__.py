@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import io
 import logging
 import os
 import sys
@@ -29,6 +28,7 @@ examples:
   python run_benchmark.py --methods kmeans --protocols rafdb-basic --backbones vit_b16_dino resnet18_imagenet
   python run_benchmark.py --show ss-kmeans               parameters, paper defaults, profiles
   python run_benchmark.py leaderboard [--latex]          local tables from run records (runs/leaderboard/)
+  python run_benchmark.py leaderboard --with-committed   your runs ranked beside the committed board's
   python run_benchmark.py weights fetch vit_b16_dino     download and verify official weights (only when asked)
   python run_benchmark.py --methods 'ss-*' --executor local-gpus       one worker per visible GPU
   python run_benchmark.py --methods all --executor submitit --cluster-config slurm.yaml   Slurm job array
@@ -133,9 +133,13 @@ def build_leaderboard_parser() -> argparse.ArgumentParser:
     parser.add_argument("--publish", action="store_true",
                         help="write the committed tables instead: leaderboard/ and the README table (maintainers)")
     parser.add_argument("--check", action="store_true",
-                        help="exit non-zero if the committed LEADERBOARD.md or README table differ from the "
-                             "committed results store, leaderboard/results/ (writes nothing)")
+                        help="exit non-zero if the committed LEADERBOARD.md, README table, leaderboard.tex or "
+                             "charts differ from what the committed results store, leaderboard/results/, gives "
+                             "(writes nothing)")
     parser.add_argument("--latex", action="store_true", help="also write leaderboard.tex (booktabs)")
+    parser.add_argument("--with-committed", action="store_true",
+                        help="rank your runs (marked '(yours)') beside the committed board's runs of the same run "
+                             "identity (same data, split, weights, scorer); protocols that differ are kept apart")
     parser.add_argument("--rebuild", action="store_true",
                         help="the results store from the records under --runs-dir alone (default: those records "
                              "replace their own runs' rows and the rows of other runs are kept)")
@@ -258,38 +262,45 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def leaderboard_command(args: argparse.Namespace) -> int:
-    from benchmark.leaderboard import (README_END, README_START, RUN_KEY, RUN_SLOT, main_table, render_markdown,
-                                       splice_readme)
+    from benchmark.leaderboard import (COMMITTED_SOURCE, README_END, README_START, RUN_KEY, RUN_SLOT, readme_table,
+                                       render_markdown, splice_readme)
     from benchmark.leaderboard_latex import render_latex
+    from benchmark.leaderboard_plot import stale_charts, write_charts
     from benchmark.results import collect_records, merge_results
     from benchmark.results_store import check_store, read_results, write_results
 
     committed = args.publish or args.check
+    if committed and args.with_committed:
+        raise GFaceError("--with-committed ranks your runs beside the committed board in RUNS_DIR/leaderboard/; it "
+                         "goes without --publish and --check")
     output_dir = args.output_dir or (LEADERBOARD_DIR if committed else args.runs_dir / LOCAL_LEADERBOARD)
-    if committed and args.output_dir is None and not LEADERBOARD_DIR.is_dir():
-        raise GFaceError(f"{output_dir} does not exist: --publish and --check work on a source checkout's "
-                         f"committed leaderboard (or pass --output-dir)")
+    if (committed or args.with_committed) and not LEADERBOARD_DIR.is_dir() and args.output_dir is None:
+        raise GFaceError(f"{LEADERBOARD_DIR} does not exist: --publish, --check and --with-committed work on a "
+                         f"source checkout's committed leaderboard")
     check_folder("--runs-dir", args.runs_dir)
     check_folder("--output-dir", output_dir)
     store = output_dir / "results"
     if (output_dir / "results.csv").exists():
         check_store(store)  # the old single-file table: refused until converted, so no run of it is dropped
-    markdown_path, readme_path = output_dir / "LEADERBOARD.md", args.readme
+    markdown_path, readme_path, latex_path = output_dir / "LEADERBOARD.md", args.readme, output_dir / "leaderboard.tex"
     if (args.publish or args.check) and not readme_path.is_file():
         raise MissingFileError(f"--readme {readme_path} is not a file; pass the README whose table between the "
                                f"markers {README_START} and {README_END} is kept in sync")
     if args.check:
         frame = read_results(store)
-        stale = [p.name for p, text in ((markdown_path, render_markdown(frame)),
-                                        (readme_path, splice_readme(readme_path.read_text(), main_table(frame))))
-                 if not p.exists() or p.read_text() != text]
+        texts = [(markdown_path, render_markdown(frame)),
+                 (readme_path, splice_readme(readme_path.read_text(), readme_table(frame)))]
+        texts += [(latex_path, render_latex(frame))] if latex_path.exists() else []
+        stale = [p.name for p, text in texts if not p.exists() or p.read_text() != text]
+        stale += stale_charts(frame, output_dir)
         if stale:
-            print(f"stale: {', '.join(stale)} differ from {store}; run: {COMMAND} leaderboard --publish",
-                  file=sys.stderr)
+            print(f"stale: {', '.join(stale)} differ from {store}; run: {COMMAND} leaderboard --publish "
+                  f"--latex", file=sys.stderr)
             return 1
         print(f"leaderboard is up to date with {store}")
         return 0
     frame = collect_records(args.runs_dir)
+    sources = COMMITTED_SOURCE if args.publish else f"the run records under `{args.runs_dir}` (kept in `{store}`)"
     if frame.empty:
         if not store.exists():
             if not args.runs_dir.is_dir():
@@ -298,6 +309,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
             print(f"no run records under {args.runs_dir}: no leaderboard written")
             return 0
         frame = read_results(store)
+        sources = COMMITTED_SOURCE if args.publish else f"`{store}`"
         print(f"no run records under {args.runs_dir}; rendering {store}")
     else:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -305,21 +317,19 @@ def leaderboard_command(args: argparse.Namespace) -> int:
             frame = merge_results(read_results(store), frame, RUN_SLOT)
         write_results(frame, store)
         frame = read_results(store)  # render exactly what --check will read back
-    atomic.write_text(markdown_path, render_markdown(frame))
+    if args.with_committed:
+        from benchmark.leaderboard_yours import with_committed
+        frame, joined, apart = with_committed(frame, read_results(LEADERBOARD_DIR / "results"))
+        sources += (f" (methods marked (yours)) and the committed {COMMITTED_SOURCE}'s runs of the same run identity "
+                    f"on {', '.join(joined) or 'no protocol'}" + "".join(f"; kept apart: {a}" for a in apart))
+        for reason in apart:
+            print(f"not ranked beside the committed board: {reason}", file=sys.stderr)
+    atomic.write_text(markdown_path, render_markdown(frame, sources))
     if args.publish:
-        atomic.write_text(readme_path, splice_readme(readme_path.read_text(), main_table(frame)))
-    from benchmark.leaderboard_plot import plot_fair_ranks, plot_leaderboard, plot_open_set
-    buffer = io.BytesIO()
-    if plot_leaderboard(frame, buffer):
-        atomic.write_bytes(output_dir / "leaderboard.png", buffer.getvalue())
-    buffer = io.BytesIO()
-    if plot_open_set(frame, buffer):
-        atomic.write_bytes(output_dir / "openset.png", buffer.getvalue())
-    buffer = io.BytesIO()
-    if plot_fair_ranks(frame, buffer):
-        atomic.write_bytes(output_dir / "fair_ranks.png", buffer.getvalue())
+        atomic.write_text(readme_path, splice_readme(readme_path.read_text(), readme_table(frame)))
+    write_charts(frame, output_dir)
     if args.latex:
-        atomic.write_text(output_dir / "leaderboard.tex", render_latex(frame))
+        atomic.write_text(latex_path, render_latex(frame))
     runs = len(frame.drop_duplicates(RUN_KEY))
     print(f"leaderboard of {runs} runs: {markdown_path} (results/, charts beside it)"
           + (f"; README table: {readme_path}" if args.publish else ""))

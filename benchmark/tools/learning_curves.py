@@ -2,6 +2,7 @@
 
     python -m benchmark.tools.learning_curves --runs-dir runs/curves            # every learner, model-3 protocols
     python -m benchmark.tools.learning_curves --runs-dir runs/curves --publish  # maintainers: into leaderboard/
+    python -m benchmark.tools.learning_curves --replot leaderboard              # the chart from the CSV files there
 
 Budgets double from ``--min-budget`` while any curve is still rising: at each budget one ordinary sweep
 (``run_benchmark.py --budget E``, resumable, records under ``--runs-dir``) runs the learners whose curve has not
@@ -24,10 +25,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmark.budget import is_learner  # noqa: E402
+from benchmark.chart_style import method_styles, png_metadata  # noqa: E402
 from benchmark.core.atomic import write_text  # noqa: E402
 from benchmark.core.errors import GFaceError  # noqa: E402
 from benchmark.core.paths import LEADERBOARD_DIR, REPO_ROOT  # noqa: E402
 from benchmark.core.registry import METHODS  # noqa: E402
+from benchmark.leaderboard_default import display_name  # noqa: E402
 from benchmark.learning_curves import (CURVE_METRICS, GAIN, Choice, choices, curve_points,  # noqa: E402
                                        has_plateaued, method_budgets)
 from benchmark.plugins import load_plugins  # noqa: E402
@@ -113,9 +116,14 @@ def markdown(points: pd.DataFrame, table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(points: pd.DataFrame, path: Path) -> None:
+def plot(points: pd.DataFrame, table: pd.DataFrame, path: Path) -> None:
+    """One panel per protocol and metric, a line per method (its own colour, marker and dash, as in every chart),
+    a ring at each curve's chosen budget and a dashed line at the budgets the board uses (``budgets.csv``); the
+    legend right of the panels."""
     protocols = sorted(points["protocol"].unique())
-    fig, axes = plt.subplots(len(protocols), len(CURVE_METRICS), figsize=(4.2 * len(CURVE_METRICS),
+    styles = method_styles(sorted(points["method"].unique()))
+    chosen = {(r.method, r.protocol): r.chosen for r in table.itertuples()}
+    fig, axes = plt.subplots(len(protocols), len(CURVE_METRICS), figsize=(2.2 + 4.2 * len(CURVE_METRICS),
                                                                           3.4 * len(protocols)), squeeze=False)
     for row, protocol in enumerate(protocols):
         for col, metric in enumerate(CURVE_METRICS):
@@ -123,16 +131,25 @@ def plot(points: pd.DataFrame, path: Path) -> None:
             here = points[(points["protocol"] == protocol) & (points["metric"] == metric)]
             for method, curve in here.groupby("method"):
                 curve = curve.sort_values("budget")
-                ax.errorbar(curve["budget"], curve["mean"] * 100, yerr=curve["std"] * 100, marker="o", ms=3,
-                            capsize=2, label=method)
+                ax.errorbar(curve["budget"], curve["mean"] * 100, yerr=curve["std"] * 100, ms=4, capsize=2,
+                            linewidth=1.1, elinewidth=0.6, label=display_name(method), **styles[method])
+                at = curve[curve["budget"] == chosen.get((method, protocol))]
+                ax.plot(at["budget"], at["mean"] * 100, "o", ms=11, mfc="none", mec=styles[method]["color"], mew=1.4)
+            for used in sorted(table.loc[table["protocol"] == protocol, "method_budget"].unique()):
+                ax.axvline(used, color="grey", linestyle="--", linewidth=1, zorder=0)
             ax.set_xscale("log", base=2)
             ax.set_title(f"{protocol}: {metric}", fontsize=9)
             ax.set_xlabel("budget (epochs)")
             ax.set_ylabel("D_U accuracy (%)")
             ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles.append(plt.Line2D([], [], linestyle="none", marker="o", ms=11, mfc="none", mec="black"))
+    handles.append(plt.Line2D([], [], color="grey", linestyle="--", linewidth=1))
+    labels += ["curve's chosen budget", "budget the board uses"]
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1 - 2.0 / fig.get_figwidth(), 0.5), fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0, 1 - 2.1 / fig.get_figwidth(), 1))
+    fig.savefig(path, dpi=110, metadata=png_metadata(points))
     plt.close(fig)
 
 
@@ -142,7 +159,7 @@ def write_outputs(points: pd.DataFrame, output_dir: Path) -> pd.DataFrame:
     write_text(output_dir / "learning_curves.csv", points.to_csv(index=False, float_format="%.6f"))
     write_text(output_dir / "budgets.csv", table.to_csv(index=False))
     write_text(output_dir / "LEARNING_CURVES.md", markdown(points, table))
-    plot(points, output_dir / "learning_curves.png")
+    plot(points, table, output_dir / "learning_curves.png")
     return table
 
 
@@ -154,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=3, help="repetitions per budget (default 3)")
     parser.add_argument("--min-budget", type=int, default=1, help="first budget in epochs (default 1)")
     parser.add_argument("--max-budget", type=int, default=16, help="largest budget in epochs, the cap (default 16)")
-    parser.add_argument("--runs-dir", type=Path, required=True, help="where the curve's runs go (resumable)")
+    parser.add_argument("--runs-dir", type=Path, help="where the curve's runs go (resumable; required unless --replot)")
+    parser.add_argument("--replot", type=Path, metavar="DIR",
+                        help="no runs: redraw DIR/learning_curves.png from DIR/learning_curves.csv and budgets.csv")
     parser.add_argument("--cache-dir", type=Path, help="features and view banks (default: the suite's)")
     parser.add_argument("--tables-only", action="store_true", help="no new runs: tabulate the records there are")
     parser.add_argument("--publish", action="store_true", help="write into leaderboard/ (maintainers)")
@@ -168,6 +187,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.min_budget < 1 or args.max_budget < args.min_budget or args.seeds < 1:
             raise GFaceError("need 1 <= --min-budget <= --max-budget and --seeds >= 1")
         load_plugins()
+        if args.replot:
+            points, table = (pd.read_csv(args.replot / name) for name in ("learning_curves.csv", "budgets.csv"))
+            plot(points, table, args.replot / "learning_curves.png")
+            print(f"wrote {args.replot / 'learning_curves.png'}")
+            return 0
+        if args.runs_dir is None:
+            raise GFaceError("--runs-dir is required (or --replot DIR to redraw a chart from its CSV files)")
         methods = args.methods or [m for m in METHODS.names() if is_learner(METHODS.get(m))]
         unknown = [m for m in methods if m not in METHODS.names()]
         if unknown:
