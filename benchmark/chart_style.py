@@ -1,8 +1,8 @@
 """What makes the charts readable at a glance: one style per method, the same in every chart, and a digest of the
 data each chart plots, stored in the PNG, so that ``leaderboard --check`` sees a chart gone stale without drawing it.
 
-A style is a colour, a marker and a dash pattern together: 14 markers and 10 colours, the dash changing every 10
-methods, so no two of the first 14 methods share a colour, dash and marker.
+A style is a colour, a marker and a dash pattern together: 14 colours and 14 markers, the dash changing every 14
+methods, so each of the first 14 methods has a colour and a marker of its own.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf")  # matplotlib's tab10
+           "#17becf", "#000000", "#e6ab02", "#000080", "#ff00ff")  # matplotlib's tab10, black, mustard, navy, magenta
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "h", "<", ">", "p", "d", "H")
 DASHES = ("-", "--", "-.", ":")
 DIGEST_KEY = "Description"  # the PNG text chunk holding the plotted data's digest

@@ -344,14 +344,17 @@ def splice_readme(readme: str, table: str) -> str:
 
 
 def chart_rows(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> pd.DataFrame:
-    """Mean and std per (configuration ``row``, protocol, metric) of the main tables, with readable labels and each
-    row's ``score``: its mean All over the default protocols (NaN without all of them)."""
+    """Mean and std per (configuration ``row``, protocol, metric) of the main tables, with readable labels, each
+    row's ``score`` (its mean All over the default protocols; NaN without all of them) and whether it is a
+    ``variant`` (not its method's default configuration)."""
     subset = main_table_rows(frame)
     subset = subset[(subset["eval_set"] == eval_set) & subset["metric"].isin([m for m, _ in SPLITS])].copy()
-    columns = ["protocol", "row", "metric", "mean", "std", "score"]
+    columns = ["protocol", "row", "metric", "mean", "std", "score", "variant"]
     if subset.empty:
         return pd.DataFrame(columns=columns)
-    subset["row"] = variant_labels(subset, is_default_config(subset))
+    default = is_default_config(subset)
+    subset["row"] = variant_labels(subset, default)
+    variant = (~default).groupby(subset["row"]).all()
     means = subset.groupby(["protocol", "row", "metric"])["value"].agg(
         mean="mean", std=lambda v: v.std(ddof=1) if len(v) > 1 else np.nan).reset_index()
     defaults = default_protocols(frame)
@@ -359,4 +362,5 @@ def chart_rows(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> pd.Da
     covered = main.groupby("row")["protocol"].nunique() == len(defaults)
     score = main.groupby("row")["mean"].mean().where(covered)
     means["score"] = means["row"].map(score)
+    means["variant"] = means["row"].map(variant)
     return means[columns]

@@ -25,13 +25,15 @@ from benchmark.leaderboard_openset import open_set_records  # noqa: E402
 
 
 def leaderboard_data(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the main tables ranked by mean All over the default protocols (best first, rows without them last),
-    protocols with the default ones first; ``chance`` = 1/K per protocol."""
+    """Rows of the main tables: methods in their default configuration first, then variants, each group ranked by
+    mean All over the default protocols (best first, rows without them last); protocols with the default ones
+    first; ``chance`` = 1/K per protocol."""
     means = chart_rows(frame)
     if means.empty:
         return means
     defaults = default_protocols(frame)
-    rank = means.drop_duplicates("row").sort_values(["score", "row"], ascending=[False, True], na_position="last")
+    rank = means.drop_duplicates("row").sort_values(["variant", "score", "row"], ascending=[True, False, True],
+                                                     na_position="last")
     means["row_order"] = means["row"].map({row: i for i, row in enumerate(rank["row"])})
     means["protocol_order"] = means["protocol"].map(lambda p: (p not in defaults, p)).map(
         {key: i for i, key in enumerate(sorted(means["protocol"].map(lambda p: (p not in defaults, p)).unique()))})
@@ -66,29 +68,40 @@ def draw_leaderboard(means: pd.DataFrame):
         ax.set_xlabel("accuracy on D_U (%)")
         ax.set_title(f"{protocol}\n({'default protocol' if here['default'].iloc[0] else 'other data'})", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
+    variants = means.drop_duplicates("row").set_index("row")["variant"].reindex(rows).to_numpy()
+    if variants.any() and not variants.all():
+        for ax in axes[0]:  # a line between the default configurations (above) and the variants (below)
+            ax.axhline(variants.sum() - 0.5, color="black", linewidth=0.8)
     axes[0][0].set_yticks(y, rows, fontsize=8)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.suptitle("Rows ranked by mean All over the default protocols (best on top); bars: mean, whiskers: std "
-                 "over seeds", fontsize=9, y=0.995 - 0.35 / fig.get_figheight())
+    fig.suptitle("Methods in their default configuration ranked by mean All over the default protocols (best on "
+                 "top), then variants below the line; bars: mean, whiskers: std over seeds", fontsize=9, y=0.995 - 0.35 / fig.get_figheight())
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
     return fig
 
 
 def open_set_data(frame: pd.DataFrame) -> pd.DataFrame:
-    """AUROC per (dataset, method row, held-out class): the mean over seeds."""
+    """AUROC per (dataset, method row, held-out class): the mean over seeds; ``default``: the dataset is that of a
+    default protocol."""
     subset = open_set_records(frame)
     subset = subset[subset["metric"] == "auroc"]
     if subset.empty:
-        return pd.DataFrame(columns=["dataset", "row", "open_class", "value"])
+        return pd.DataFrame(columns=["dataset", "row", "open_class", "value", "default"])
     subset["row"] = [display_name(m) + row[len(m):] for m, row in zip(subset["method"], subset["row"])]
-    return subset.groupby(["dataset", "row", "open_class"])["value"].mean().reset_index()
+    means = subset.groupby(["dataset", "row", "open_class"])["value"].mean().reset_index()
+    means["default"] = means["dataset"].isin(frame.loc[frame["protocol"].isin(default_protocols(frame)), "dataset"])
+    return means
 
 
 def draw_open_set(per_class: pd.DataFrame):
-    """AUROC per method: a bar at the mean over held-out classes, a dot per held-out class; best mean on top."""
-    datasets = sorted(per_class["dataset"].unique())
-    order = per_class.groupby("row")["value"].mean().sort_values(kind="stable")
+    """AUROC per method: a bar at the mean over held-out classes, a dot per held-out class; the default data's
+    panel first and rows ranked by its mean (best on top)."""
+    datasets = sorted(per_class["dataset"].unique(), key=lambda d: (not per_class.loc[per_class["dataset"] == d,
+                                                                                        "default"].any(), d))
+    ranked_on = per_class[per_class["default"]] if per_class["default"].any() else per_class
+    order = ranked_on.groupby("row")["value"].mean().reindex(per_class["row"].unique()).sort_values(
+        kind="stable", na_position="first")
     rows = list(order.index)  # bottom to top
     fig, axes = plt.subplots(1, len(datasets), figsize=(2.5 + 4 * len(datasets), 1.4 + 0.3 * len(rows)),
                              squeeze=False, sharey=True)
@@ -104,7 +117,8 @@ def draw_open_set(per_class: pd.DataFrame):
         ax.axvline(0.5, color="grey", linestyle=":", linewidth=1)
         ax.set_xlim(0, 1)
         ax.set_xlabel("AUROC, known vs open class (chance 0.5)")
-        ax.set_title(f"{dataset}: leave-one-class-out", fontsize=9)
+        default = " (default data)" if here["default"].any() else ""
+        ax.set_title(f"{dataset}{default}: leave-one-class-out", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(np.arange(len(rows)), rows, fontsize=8)
     handles, labels = axes[0][0].get_legend_handles_labels()
