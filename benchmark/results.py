@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from pathlib import Path
 
 import pandas as pd
 
 from benchmark.core.errors import GFaceError
+from benchmark.core.text_files import read_text
 
 METRICS = ("all", "old", "new", "all_v1", "old_v1", "new_v1", "all_balanced", "old_balanced", "new_balanced",
            "auroc", "fpr_at_tpr95", "closed_accuracy", "closed_mca", "auroc_reference", "fpr_at_tpr95_reference")
@@ -18,6 +20,8 @@ COLUMNS = ("protocol", "protocol_version", "dataset", "open_class", "family", "m
 OPTIONAL_COLUMNS = {"open_class": "", "family": "", "model_selection": "last_epoch", "hparam_draw": 0,
                     "ablation": "", "versions": "", "collapsed": False,  # absent in older files
                     "n_classes": None, "k_given": True, "k_estimated": None}
+REBUILD_FIX = ("restore it with git checkout, or rebuild it from run records: python run_benchmark.py leaderboard "
+               "--rebuild")
 READABLE_SCHEMAS = (1, 2, 3)  # record schema versions this code reads (benchmark/runner.py writes RECORD_SCHEMA)
 
 
@@ -28,8 +32,8 @@ def collect_records(runs_dir: Path) -> pd.DataFrame:
         path = done.parent / "record.json"
         fix = f"delete {done.parent} to run it again"
         try:
-            record = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            record = json.loads(read_text(path, fix))
+        except json.JSONDecodeError as exc:
             raise GFaceError(f"run record {path} is unreadable ({exc}); {fix}") from exc
         schema = record.get("schema") if isinstance(record, dict) else None
         if schema not in READABLE_SCHEMAS:
@@ -102,10 +106,10 @@ def read_results(path: Path) -> pd.DataFrame:
         raise GFaceError(f"{path} does not exist and no run records were found; run the benchmark first "
                          f"(python run_benchmark.py --methods all)")
     try:
-        frame = pd.read_csv(path, dtype={"params": str, "ablation": str, "score_adapter": str, "open_class": str,
+        frame = pd.read_csv(io.StringIO(read_text(path, f"re-save it as UTF-8, or {REBUILD_FIX}")), dtype={"params": str, "ablation": str, "score_adapter": str, "open_class": str,
                                          "versions": str, "family": str, "model_selection": str},
                             keep_default_na=False, na_values={"value": [""]})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, UnicodeDecodeError, ValueError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise GFaceError(f"{path} is not a readable results table ({exc}); restore it with git checkout, or "
                          f"rebuild it from run records: python run_benchmark.py leaderboard --rebuild") from exc
     for column, default in OPTIONAL_COLUMNS.items():

@@ -1,7 +1,8 @@
 """Bad input, as a new user would give it, through the real command line in a subprocess (no pytest log capture).
 
-Every case must exit non-zero with exactly one ``error:`` line naming the problem, no traceback, and leave nothing
-half-written: the checks run before the first run starts.
+Every case must exit non-zero with exactly one ``error:`` line naming the problem, no traceback, and leave every
+file outside the cache as it was (nothing half-written, nothing replaced): the checks run before the first run
+starts, and a command writes its outputs only once all of them are rendered.
 """
 import json
 import os
@@ -72,8 +73,40 @@ def _results_with_a_word_for_a_value(out: Path) -> None:
     _write("results.csv", ",".join(COLUMNS) + "\n" + ",".join(row[c] for c in COLUMNS) + "\n")(out)
 
 
-# id -> (arguments, protocol files to add {id: fields or raw text}, setup(tmp_path), words the error must contain:
-# a string, or a tuple of strings that must all be there)
+def _utf16(text: str) -> bytes:
+    return text.encode("utf-16")  # with a byte-order mark, as Windows editors save it
+
+
+def _write_bytes(relative: str, data: bytes):
+    def setup(tmp: Path) -> None:
+        (tmp / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / relative).write_bytes(data)
+    return setup
+
+
+def _two_records(tmp: Path) -> None:
+    """Two finished toy runs (repetitions 0 and 1 of split seed 0) under ``tmp/runs``."""
+    proc = toy_cli(tmp, "--methods", "kmeans", "--protocols", "toy-basic", "--seeds", "2")
+    assert proc.returncode == 0, proc.stderr
+
+
+def _records_of_two_splits(tmp: Path) -> None:
+    """Two records of one split seed whose split hashes differ, and an earlier leaderboard in ``tmp/out``."""
+    _two_records(tmp)
+    record_path = sorted((tmp / "runs").glob("toy-basic/kmeans/*/record.json"))[1]
+    record = json.loads(record_path.read_text())
+    record["protocol"]["split_sha256"] = "0" * 64
+    record_path.write_text(json.dumps(record))
+    _write("out/LEADERBOARD.md", "an earlier leaderboard\n")(tmp)
+
+
+def _readme_without_markers(tmp: Path) -> None:
+    _two_records(tmp)
+    _write("README.md", "# My fork\n\nno leaderboard markers here\n")(tmp)
+
+
+# id -> (arguments, protocol files to add {id: fields, raw text or raw bytes}, setup(tmp_path), words the error must
+# contain: a string, or a tuple of strings that must all be there)
 CASES = {
     "count below 1": (["--methods", "kmeans", "--protocols", "toy-basic", "--set", "kmeans.n_init=0"], {}, None,
                       "kmeans.n_init=0: must be at least 1"),
@@ -190,7 +223,54 @@ CASES = {
                            None, ("needs images", "simgcd.view_bank=0")),
     "warm-up of all steps": (["--methods", "digface", "--protocols", "toy-cnn", "--set", "digface.warmup_fraction=1"],
                              {}, None, "digface.warmup_fraction=1.0"),
+    # text files in another encoding (issue 39)
+    "UTF-16 protocol file on the command line": (["--methods", "kmeans", "--protocols", "{tmp}/mine/x.yaml"], {},
+                                                 _write_bytes("mine/x.yaml", _utf16(yaml.safe_dump(TOY))),
+                                                 ("x.yaml is not UTF-8 text (it looks like UTF-16)", "re-save it")),
+    "UTF-16 protocol in a plugin folder, selected": (["--methods", "kmeans", "--protocols", "x"],
+                                                     {"x": _utf16(yaml.safe_dump(TOY))}, None,
+                                                     ("x.yaml is not UTF-8 text (it looks like UTF-16)",
+                                                      "re-save it as UTF-8")),
+    "UTF-16 CSV list": (["--methods", "kmeans", "--protocols", "x", "--dry-run"],
+                        {"x": _protocol(dataset="faces", known=["happy"], new=["sad"],
+                                        dataset_spec={"type": "csv", "file": "list.csv"})},
+                        _write_bytes("protocols/list.csv", _utf16("path,label,split\na.jpg,happy,train\n")),
+                        ("list.csv is not UTF-8 text (it looks like UTF-16)", "re-save it as UTF-8")),
+    "Latin-1 results.csv": (["leaderboard", "--check", "--output-dir", "{tmp}/out", "--readme", "{tmp}/README.md"],
+                            {}, lambda tmp: (_write_bytes("out/results.csv", "protocol,méthode\n".encode("latin-1"))(
+                                tmp), _write("README.md", "x")(tmp)),
+                            ("results.csv is not UTF-8 text", "re-save it as UTF-8")),
+    "UTF-16 README under --check": (["leaderboard", "--check", "--output-dir", "{tmp}/out", "--readme",
+                                     "{tmp}/README.md"], {},
+                                    lambda tmp: (_two_records(tmp), toy_cli(tmp, "leaderboard", "--runs-dir",
+                                                                            f"{tmp}/runs", "--output-dir",
+                                                                            f"{tmp}/out"),
+                                                 _write_bytes("README.md", _utf16("# README\n"))(tmp)),
+                                    "README.md is not UTF-8 text (it looks like UTF-16)"),
+    # folders that cannot be written, named before anything starts
+    "cache dir under a file": (["--methods", "kmeans", "--protocols", "toy-basic", "--cache-dir", "{tmp}/f/cache"],
+                               {}, _write("f", "x"), ("--cache-dir", "cannot be created", "is a file")),
+    "runs dir under a file": (["--methods", "kmeans", "--protocols", "toy-basic", "--runs-dir", "{tmp}/f/runs"],
+                              {}, _write("f", "x"), ("--runs-dir", "cannot be created", "is a file")),
+    "leaderboard output under a file": (["leaderboard", "--runs-dir", "{tmp}/runs", "--output-dir", "{tmp}/f/out"],
+                                        {}, lambda tmp: (_two_records(tmp), _write("f", "x")(tmp)),
+                                        ("--output-dir", "cannot be created")),
+    "weights fetched into a cache under a file": (["weights", "fetch", "vit_b16_dino", "--cache-dir",
+                                                   "{tmp}/f/cache"], {}, _write("f", "x"),
+                                                  ("--cache-dir", "cannot be created")),
+    # a leaderboard that fails leaves every file as it was (issue 39)
+    "leaderboard of conflicting split hashes": (["leaderboard", "--runs-dir", "{tmp}/runs", "--output-dir",
+                                                 "{tmp}/out"], {}, _records_of_two_splits,
+                                                "mix different splits for one split seed"),
+    "--publish to a README without markers": (["leaderboard", "--publish", "--runs-dir", "{tmp}/runs",
+                                               "--output-dir", "{tmp}/out", "--readme", "{tmp}/README.md"], {},
+                                              _readme_without_markers,
+                                              ("README.md", "lacks the markers", "add the two marker lines")),
 }
+if os.geteuid() != 0:  # root writes anywhere
+    CASES["cache dir not writable"] = (["--methods", "kmeans", "--protocols", "toy-basic", "--cache-dir",
+                                        "{tmp}/ro/cache"], {}, lambda tmp: (tmp / "ro").mkdir(mode=0o555),
+                                       ("--cache-dir", "is not writable"))
 if not torch.cuda.is_available():
     CASES["cuda without a GPU"] = (["--methods", "kmeans", "--protocols", "toy-basic", "--device", "cuda"], {},
                                    None, "PyTorch sees no CUDA GPU")
@@ -199,19 +279,30 @@ if not torch.cuda.is_available():
 def toy_cli(tmp_path: Path, *args: str, protocols: dict | None = None) -> subprocess.CompletedProcess:
     """``python run_benchmark.py ARGS`` with the toy plugins (``tests/cli_plugins``) and ``protocols`` (id ->
     fields or raw text) in plugin folders, its own runs and cache folders and no data root."""
-    extra = tmp_path / "protocols"
-    extra.mkdir(exist_ok=True)
-    for name, fields in (protocols or {}).items():
-        text = fields if isinstance(fields, str) else yaml.safe_dump({**fields, "id": name})
-        (extra / f"{name}.yaml").write_text(text)
+    extra = write_protocols(tmp_path, protocols)
     env = {k: v for k, v in os.environ.items() if k != "GFACE_DATA_ROOT"}
     env.update(GFACE_PLUGINS=os.pathsep.join([str(REPO_ROOT / "tests" / "cli_plugins"), str(extra)]),
                GFACE_CACHE_DIR=str(tmp_path / "cache"))
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     if args[:1] not in (["leaderboard"], ["weights"]):
-        args += ["--runs-dir", str(tmp_path / "runs"), "--no-leaderboard"]
+        args += ([] if "--runs-dir" in args else ["--runs-dir", str(tmp_path / "runs")]) + ["--no-leaderboard"]
     return subprocess.run([sys.executable, "run_benchmark.py", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
+
+
+def write_protocols(tmp_path: Path, protocols: dict | None) -> Path:
+    """``protocols`` (id -> fields, raw text or raw bytes) as files in ``tmp_path/protocols``, a plugin folder."""
+    extra = tmp_path / "protocols"
+    extra.mkdir(exist_ok=True)
+    for name, fields in (protocols or {}).items():
+        data = fields if isinstance(fields, (str, bytes)) else yaml.safe_dump({**fields, "id": name})
+        (extra / f"{name}.yaml").write_bytes(data if isinstance(data, bytes) else data.encode())
+    return extra
+
+
+def files_outside_the_cache(tmp_path: Path) -> dict[Path, bytes]:
+    return {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*")
+            if p.is_file() and "cache" not in p.relative_to(tmp_path).parts}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -219,16 +310,15 @@ def test_bad_input_is_one_clear_error(tmp_path, case):
     args, protocols, setup, expected = CASES[case]
     if setup:
         setup(tmp_path)
-    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    write_protocols(tmp_path, protocols)
+    before = files_outside_the_cache(tmp_path)
     proc = toy_cli(tmp_path, *args, protocols=protocols)
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     assert len(errors) == 1 and all(e in errors[0] for e in ((expected,) if isinstance(expected, str) else expected)), \
         proc.stderr
-    runs = tmp_path / "runs"
-    written = sorted(p.relative_to(tmp_path) for p in runs.rglob("*") if p.is_file()) if runs.exists() else []
-    assert [p for p in written if p not in before] == []  # nothing half-written
+    assert files_outside_the_cache(tmp_path) == before  # nothing half-written, nothing replaced
 
 
 def test_a_corrupt_checkpoint_is_moved_aside_and_training_restarts(tmp_path):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from benchmark.core import atomic
 from benchmark.core.errors import GFaceError, MissingFileError
+from benchmark.core.text_files import read_text
 from benchmark.executors import EXECUTORS
 from benchmark.protocol import PROFILES
 from benchmark.core.paths import COMMAND, DEFAULT_RUNS_DIR, LEADERBOARD_DIR, LOCAL_LEADERBOARD, REPO_ROOT, default_cache_dir
@@ -175,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     except GFaceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except PermissionError as exc:  # a folder that changed hands after the preflight's check
+        print(f"error: {exc.filename or exc}: permission denied; make it writable for this user, or pass another "
+              f"--cache-dir or --runs-dir", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: finished runs are kept; run the same command again to resume", file=sys.stderr)
         return 130
@@ -206,6 +211,8 @@ def run_command(args: argparse.Namespace) -> int:
         print(show_method(args.show) if args.show else list_names(args.list, registry[args.list], args.data_root,
                                                                   cache_dir))
         return 0
+    check_writable("--runs-dir", args.runs_dir)
+    check_writable("--cache-dir (or $GFACE_CACHE_DIR)", cache_dir)
     if args.seeds < 1:
         raise GFaceError(f"--seeds {args.seeds}: need at least 1 repetition")
     if args.budget is not None and args.budget < 1:
@@ -257,10 +264,9 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def leaderboard_command(args: argparse.Namespace) -> int:
-    from benchmark.leaderboard import (README_END, README_START, RUN_KEY, RUN_SLOT, main_table, render_markdown,
-                                       splice_readme)
+    from benchmark.leaderboard import README_END, README_START, RUN_KEY, RUN_SLOT, main_table, render_markdown
     from benchmark.leaderboard_latex import render_latex
-    from benchmark.results import collect_records, merge_results, read_results, write_results
+    from benchmark.results import collect_records, merge_results, read_results
 
     committed = args.publish or args.check
     output_dir = args.output_dir or (LEADERBOARD_DIR if committed else args.runs_dir / LOCAL_LEADERBOARD)
@@ -269,6 +275,8 @@ def leaderboard_command(args: argparse.Namespace) -> int:
                          f"committed leaderboard (or pass --output-dir)")
     check_folder("--runs-dir", args.runs_dir)
     check_folder("--output-dir", output_dir)
+    if not args.check:
+        check_writable("--output-dir", output_dir)
     results_csv = output_dir / "results.csv"
     markdown_path, readme_path = output_dir / "LEADERBOARD.md", args.readme
     if (args.publish or args.check) and not readme_path.is_file():
@@ -277,8 +285,8 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     if args.check:
         frame = read_results(results_csv)
         stale = [p.name for p, text in ((markdown_path, render_markdown(frame)),
-                                        (readme_path, splice_readme(readme_path.read_text(), main_table(frame))))
-                 if not p.exists() or p.read_text() != text]
+                                        (readme_path, readme_with_table(readme_path, main_table(frame))))
+                 if not p.exists() or read_text(p) != text]
         if stale:
             print(f"stale: {', '.join(stale)} differ from {results_csv}; run: {COMMAND} leaderboard --publish",
                   file=sys.stderr)
@@ -286,6 +294,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         print(f"leaderboard is up to date with {results_csv}")
         return 0
     frame = collect_records(args.runs_dir)
+    files: dict[Path, bytes | str] = {}  # everything is rendered (and checked) first, then written together
     if frame.empty:
         if not results_csv.exists():
             if not args.runs_dir.is_dir():
@@ -296,30 +305,47 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         frame = read_results(results_csv)
         print(f"no run records under {args.runs_dir}; rendering {results_csv}")
     else:
-        output_dir.mkdir(parents=True, exist_ok=True)
         if results_csv.exists() and not args.rebuild:
             frame = merge_results(read_results(results_csv), frame, RUN_SLOT)
-        write_results(frame, results_csv)
-        frame = read_results(results_csv)  # render exactly what --check will read back
-    atomic.write_text(markdown_path, render_markdown(frame))
+        files[results_csv], frame = results_round_trip(frame)  # render exactly what --check will read back
+    files[markdown_path] = render_markdown(frame)
     if args.publish:
-        atomic.write_text(readme_path, splice_readme(readme_path.read_text(), main_table(frame)))
+        files[readme_path] = readme_with_table(readme_path, main_table(frame))
     from benchmark.leaderboard_plot import plot_fair_ranks, plot_leaderboard, plot_open_set
-    buffer = io.BytesIO()
-    if plot_leaderboard(frame, buffer):
-        atomic.write_bytes(output_dir / "leaderboard.png", buffer.getvalue())
-    buffer = io.BytesIO()
-    if plot_open_set(frame, buffer):
-        atomic.write_bytes(output_dir / "openset.png", buffer.getvalue())
-    buffer = io.BytesIO()
-    if plot_fair_ranks(frame, buffer):
-        atomic.write_bytes(output_dir / "fair_ranks.png", buffer.getvalue())
+    for name, plot in (("leaderboard.png", plot_leaderboard), ("openset.png", plot_open_set),
+                       ("fair_ranks.png", plot_fair_ranks)):
+        buffer = io.BytesIO()
+        if plot(frame, buffer):
+            files[output_dir / name] = buffer.getvalue()
     if args.latex:
-        atomic.write_text(output_dir / "leaderboard.tex", render_latex(frame))
+        files[output_dir / "leaderboard.tex"] = render_latex(frame)
+    atomic.write_all(files)
     runs = len(frame.drop_duplicates(RUN_KEY))
     print(f"leaderboard of {runs} runs: {markdown_path} (results.csv, charts beside it)"
           + (f"; README table: {readme_path}" if args.publish else ""))
     return 0
+
+
+def readme_with_table(readme_path: Path, table: str) -> str:
+    """The README's text with ``table`` between its leaderboard markers; a README without them is one error."""
+    from benchmark.leaderboard import splice_readme
+    try:
+        return splice_readme(read_text(readme_path), table)
+    except GFaceError as exc:
+        raise GFaceError(f"--readme {readme_path}: {exc}; add the two marker lines where the table goes, or pass "
+                         f"the README that has them") from None
+
+
+def results_round_trip(frame) -> tuple[bytes, object]:
+    """The bytes of ``frame`` as results.csv and the frame read back from them (as ``--check`` will read it),
+    written to a temporary folder only."""
+    import tempfile
+
+    from benchmark.results import read_results, write_results
+    with tempfile.TemporaryDirectory(prefix="gface-results-") as tmp:
+        path = Path(tmp) / "results.csv"
+        write_results(frame, path)
+        return path.read_bytes(), read_results(path)
 
 
 def weights_command(args: argparse.Namespace) -> int:
@@ -340,6 +366,7 @@ def weights_command(args: argparse.Namespace) -> int:
         return 0
     if not args.names:
         raise GFaceError(f"weights fetch: name a backbone ({', '.join(WEIGHT_FILES.names())})")
+    check_writable("--cache-dir (or $GFACE_CACHE_DIR)", cache_dir)
     for name in WEIGHT_FILES.select(args.names):
         path, digest = fetch(name, cache_dir, force=args.force)
         pinned = WEIGHT_FILES.get(name).sha256
@@ -352,6 +379,17 @@ def check_folder(option: str, path: Path) -> None:
     """A folder the command writes into may be absent (it is created), but not a file."""
     if Path(path).expanduser().exists() and not Path(path).expanduser().is_dir():
         raise GFaceError(f"{option} {path} is a file, not a folder; pass a folder (it is created if absent)")
+
+
+def check_writable(option: str, path: Path) -> None:
+    """Before anything is written: ``path`` (or the nearest folder it would be created in) lets this user write."""
+    path = Path(path).expanduser()
+    existing = next(p for p in (path, *path.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise GFaceError(f"{option} {path} cannot be created: {existing} is a file; pass another folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise GFaceError(f"{option} {path} is not writable: {existing} does not let this user write; fix its "
+                         f"permissions or pass another folder")
 
 
 def plan_table(specs, statuses: list[str]) -> str:
