@@ -346,3 +346,100 @@ def test_a_failing_run_names_its_log_and_the_traceback_stays_in_it(tmp_path):
     assert "Traceback" not in proc.stderr and "log.txt" in proc.stderr and "toy failure" in proc.stderr
     log = next((tmp_path / "runs").glob("toy-basic/toy-failing/*/log.txt")).read_text()
     assert "Traceback" in log and "toy failure" in log
+
+
+def test_a_broken_protocol_file_breaks_only_the_commands_that_select_it(tmp_path):
+    """A UTF-16 file among the plugin protocols: listed as broken, harmless to a command that selects another
+    protocol; a UTF-8 file with a byte-order mark is read like any other."""
+    protocols = {"x": _utf16(yaml.safe_dump({**TOY, "id": "x"})),
+                 "y": b"\xef\xbb\xbf" + yaml.safe_dump({**TOY, "id": "y"}).encode()}
+    for args in (["--methods", "kmeans", "--protocols", "toy-basic", "--dry-run"],
+                 ["--methods", "kmeans", "--protocols", "y", "--dry-run"], ["--list", "protocols"]):
+        proc = toy_cli(tmp_path, *args, protocols=protocols)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "x.yaml is not UTF-8 text (it looks like UTF-16)" in proc.stdout  # --list names the broken file
+
+
+def _damage(path: Path, how: str) -> None:
+    """Damage a cached .npy file as a full disk, an interrupted copy or a stranger would."""
+    import numpy as np
+    array = np.load(path, allow_pickle=False)
+    if how == "cut short":
+        path.write_bytes(path.read_bytes()[:-100])
+    elif how == "too long":
+        path.write_bytes(path.read_bytes() + b"\0" * 64)
+    elif how == "object array":
+        np.save(path, np.array([None] * len(array), dtype=object), allow_pickle=True)
+    elif how == "another dtype":
+        np.save(path, array.astype(np.float64))
+    elif how == "fewer rows":
+        np.save(path, array[:-1])
+    elif how == "not an array":
+        path.write_text("<html>Not Found</html>")
+
+
+DAMAGES = ("cut short", "too long", "object array", "another dtype", "fewer rows", "not an array")
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_a_damaged_cache_file_is_named(tmp_path, how):
+    import numpy as np
+
+    from benchmark.core.cached_arrays import DamagedCacheError, load_cached
+    path = tmp_path / "features.npy"
+    np.save(path, np.arange(600, dtype=np.float32).reshape(100, 6))
+    assert load_cached(path, dtype=np.float32, ndim=2, length=100, mmap=True).shape == (100, 6)
+    _damage(path, how)
+    with pytest.raises(DamagedCacheError, match=f"cached file {path} is damaged .*; delete it"):
+        load_cached(path, dtype=np.float32, ndim=2, length=100, mmap=True)
+
+
+@pytest.mark.parametrize("how", ["cut short", "object array", "fewer rows"])
+def test_a_damaged_synthface_array_is_generated_again(tmp_path, how, caplog):
+    """Documented recovery (datasets/synthface/loaders.py): its content key fixes what the entry holds, so a
+    damaged file is logged, its entry deleted and generated anew, the same arrays."""
+    import numpy as np
+
+    from datasets.synthface.generate import SynthConfig
+    from datasets.synthface.loaders import load_synthface
+    tiny = SynthConfig(image_size=24, n_identities=5, basic_train=21, basic_test=7, compound_train=22,
+                       compound_test=11, min_train_per_class=2)
+    first = load_synthface("synthface-basic", tmp_path, tiny)
+    images, labels = np.array(first.images), np.array(first.labels)
+    damaged = Path(first.images.filename) if how == "cut short" else Path(first.images.filename).parents[1] / \
+        "labels.npy"
+    _damage(damaged, how)
+    again = load_synthface("synthface-basic", tmp_path, tiny)
+    np.testing.assert_array_equal(again.images, images)
+    np.testing.assert_array_equal(again.labels, labels)
+    assert f"cached file {damaged} is damaged" in caplog.text and "rebuilding it" in caplog.text
+
+
+def test_cut_short_cached_features_are_extracted_again(tmp_path):
+    """Documented recovery (benchmark/features.py): the features' key names the backbone, weights and data, so a
+    damaged file is logged by name and extracted anew; the run that needed it completes."""
+    proc = toy_cli(tmp_path, "--methods", "kmeans", "--protocols", "toy-basic")
+    assert proc.returncode == 0, proc.stderr
+    features, = (tmp_path / "cache" / "features").glob("*.npy")
+    features.write_bytes(features.read_bytes()[:-1000])
+    proc = toy_cli(tmp_path, "--methods", "kmeans", "--protocols", "toy-basic", "--seeds", "2")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"cached file {features} is damaged" in proc.stderr and "cut short" in proc.stderr
+    assert "ran 1, skipped 1" in proc.stdout
+
+
+def test_a_damaged_image_cache_entry_is_decoded_again(tmp_path, caplog):
+    import numpy as np
+    from PIL import Image
+
+    from datasets.image_cache import ImageSource, cached_images
+    sources = []
+    for i in range(3):
+        Image.new("RGB", (10, 10), (20 * i, 0, 0)).save(tmp_path / f"{i}.png")
+        sources.append(ImageSource(tmp_path / f"{i}.png", f"{i}.png"))
+    first = cached_images(sources, size=8, cache_dir=tmp_path / "cache", key_parts=["t"], desc="tiny")
+    expected = np.array(first.images)
+    _damage(Path(first.images.filename), "cut short")
+    again = cached_images(sources, size=8, cache_dir=tmp_path / "cache", key_parts=["t"], desc="tiny")
+    np.testing.assert_array_equal(again.images, expected)
+    assert "is damaged" in caplog.text and "rebuilding it" in caplog.text
