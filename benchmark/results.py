@@ -33,7 +33,7 @@ def collect_records(runs_dir: Path) -> pd.DataFrame:
         fix = f"delete {done.parent} to run it again"
         try:
             record = json.loads(read_text(path, fix))
-        except json.JSONDecodeError as exc:
+        except (OSError, json.JSONDecodeError) as exc:
             raise GFaceError(f"run record {path} is unreadable ({exc}); {fix}") from exc
         schema = record.get("schema") if isinstance(record, dict) else None
         if schema not in READABLE_SCHEMAS:
@@ -106,10 +106,12 @@ def read_results(path: Path) -> pd.DataFrame:
         raise GFaceError(f"{path} does not exist and no run records were found; run the benchmark first "
                          f"(python run_benchmark.py --methods all)")
     try:
-        frame = pd.read_csv(io.StringIO(read_text(path, f"re-save it as UTF-8, or {REBUILD_FIX}")), dtype={"params": str, "ablation": str, "score_adapter": str, "open_class": str,
-                                         "versions": str, "family": str, "model_selection": str},
+        text = read_text(path, f"re-save it as UTF-8, or {REBUILD_FIX}")
+        frame = pd.read_csv(io.StringIO(text), dtype={"params": str, "ablation": str, "score_adapter": str,
+                                                      "open_class": str, "versions": str, "family": str,
+                                                      "model_selection": str},
                             keep_default_na=False, na_values={"value": [""]})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
         raise GFaceError(f"{path} is not a readable results table ({exc}); restore it with git checkout, or "
                          f"rebuild it from run records: python run_benchmark.py leaderboard --rebuild") from exc
     for column, default in OPTIONAL_COLUMNS.items():

@@ -262,7 +262,7 @@ def test_the_walk_finds_a_route_when_there_is_one(synthface, tmp_path):
     task.backbone_by_name = env.backbone
     (tmp_path / "images.npy").write_bytes(b"")
     (tmp_path / "labels.npy").write_bytes(b"")
-    task.images = runner_images = np.memmap(tmp_path / "images.npy", mode="w+", shape=(1,))  # noqa: F841
+    task.images = np.memmap(tmp_path / "images.npy", mode="w+", shape=(1,))
     found = routes_to_labels(task, data, split)
     assert any("a Environment" in f for f in found) and any("a FERData" in f for f in found)
     assert any(f.endswith("labels.npy") for f in found)

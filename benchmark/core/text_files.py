@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.core.errors import GFaceError, MissingFileError
+from benchmark.core.errors import GFaceError
 
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 RESAVE_FIX = "re-save it as UTF-8 (with or without a byte-order mark)"
@@ -26,11 +26,5 @@ def decode_text(data: bytes, path: Path | str, fix: str = RESAVE_FIX) -> str:
 
 
 def read_text(path: Path | str, fix: str = RESAVE_FIX) -> str:
-    """The text of ``path`` (see ``decode_text``); an absent or unreadable file is one clear error too."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise MissingFileError(f"{path} not found") from None
-    except OSError as exc:
-        raise GFaceError(f"{path} cannot be read ({exc.strerror or exc}); check that it is a readable file") from None
-    return decode_text(data, path, fix)
+    """The text of ``path`` (see ``decode_text``); an ``OSError`` (absent, a folder) is the caller's to word."""
+    return decode_text(Path(path).read_bytes(), path, fix)
