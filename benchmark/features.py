@@ -1,4 +1,5 @@
-"""Frozen-backbone features: extracted once per (backbone, weights, dataset, transform), cached on disk."""
+"""Frozen-backbone features: extracted once per (backbone, weights, dataset, transform), cached on disk; a cached
+file that is damaged (cut short, another dtype or row count) is logged and extracted anew."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,11 +10,13 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from benchmark.core.atomic import save_npy
+from benchmark.core.cached_arrays import load_cached, rebuild_once
 from benchmark.core.backbone import Backbone
 from benchmark.core.data import FERData
 from benchmark.core.keys import content_key
 
 TRANSFORM_VERSION = "resize-bicubic-antialias+centre-crop+normalise/1"
+FEATURES = "features"  # <cache_dir>/features/: frozen features, no labels in it
 
 
 def to_model_input(batch_uint8: torch.Tensor, backbone: Backbone) -> torch.Tensor:
@@ -47,12 +50,21 @@ def extract_features(backbone: Backbone, images: np.ndarray, device: torch.devic
 
 def cached_features(backbone: Backbone, data: FERData, cache_dir: Path, device: torch.device) -> np.ndarray:
     """Features of every image of ``data``, computed once and memory-mapped from the cache afterwards."""
+    return features_in(backbone, data, Path(cache_dir) / FEATURES, device)
+
+
+def features_in(backbone: Backbone, data: FERData, features_dir: Path, device: torch.device) -> np.ndarray:
+    """``cached_features`` given the features folder itself (a task's closure holds it, not the cache root)."""
     key = content_key(backbone.name, backbone.weights_sha256, data.content_key, TRANSFORM_VERSION,
                       f"{backbone.input_size}/{backbone.crop_pct}")
-    path = Path(cache_dir) / "features" / f"{backbone.name}-{key[:24]}.npy"
-    if not path.exists():
-        save_npy(path, extract_features(backbone, data.images, device))
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+    path = Path(features_dir) / f"{backbone.name}-{key[:24]}.npy"
+
+    def read() -> np.ndarray:
+        if not path.exists():
+            save_npy(path, extract_features(backbone, data.images, device))
+        return load_cached(path, dtype=np.float32, ndim=2, length=len(data.images), mmap=True)
+
+    return rebuild_once(read, lambda: path.unlink(missing_ok=True), f"features of {data.name} ({backbone.name})")
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:

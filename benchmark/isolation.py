@@ -10,15 +10,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
 import torch
 
 from benchmark.core.backbone import Backbone
-from benchmark.features import cached_features
+from benchmark.features import FEATURES, features_in
 from benchmark.protocol import Split
-from benchmark.task import GCDTask, RunImages
+from benchmark.task import ExtraBackbones, GCDTask, RunImages
 from benchmark.core.data import FERData
 
 METHOD_CACHE = "method-cache"  # <cache_dir>/method-cache/<method>/: each method's own cache, no labels in it
@@ -61,12 +59,17 @@ def permutation_seed(training_seed: int) -> int:
 
 def isolated_task(protocol_id: str, data: FERData, split: Split, backbone: Backbone, *, method: str, seed: int,
                   device: torch.device, cache_dir: Path, work_dir: Path,
-                  backbone_by_name: Callable[[str], Backbone] | None = None) -> tuple[GCDTask, RowOrder]:
-    """The method's view of one run and the row order that maps its predictions back."""
+                  extra_backbones: dict[str, Backbone] | None = None) -> tuple[GCDTask, RowOrder]:
+    """The method's view of one run and the row order that maps its predictions back; ``extra_backbones``: the
+    loaded backbones the method declared (``Method.extra_backbones``), None where the task offers none.
+
+    Nothing the task holds, through attributes, closures or bound methods, reaches the runner's environment, the
+    dataset (only its image array, whose file has no label file beside it) or the split."""
     order = RowOrder.shuffled(split, permutation_seed(seed))
     labelled = order.positions(split.labelled_idx)
     by_position = np.argsort(labelled)
     images = _ImagesOnly(data.name, data.images, data.content_key)
+    features_dir = Path(cache_dir) / FEATURES
     rows = order.rows
     protocol = split.protocol
     method_cache = Path(cache_dir) / METHOD_CACHE / method
@@ -78,15 +81,16 @@ def isolated_task(protocol_id: str, data: FERData, split: Split, backbone: Backb
         n_known=protocol.n_known, n_classes=len(protocol.class_names) if protocol.k_given else None,
         prediction_sets=protocol.prediction_sets, backbone=backbone, seed=seed, device=device, cache_dir=method_cache,
         work_dir=work_dir, known_class_names=protocol.known,
-        feature_source=lambda: np.array(cached_features(backbone, images, cache_dir, device)[rows]),
-        view_bank_dir=Path(cache_dir) / VIEW_BANKS, backbone_by_name=backbone_by_name,
+        feature_source=lambda: np.array(features_in(backbone, images, features_dir, device)[rows]),
+        view_bank_dir=Path(cache_dir) / VIEW_BANKS,
+        backbone_by_name=None if extra_backbones is None else ExtraBackbones(extra_backbones),
         validation_idx=np.sort(order.positions(split.validation_idx)), face_source=data.face_source)
     return task, order
 
 
 @dataclass(frozen=True)
 class _ImagesOnly:
-    """What ``cached_features`` reads of a dataset: its name, images and content key (no labels)."""
+    """What ``features_in`` reads of a dataset: its name, images and content key (no labels)."""
 
     name: str
     images: np.ndarray

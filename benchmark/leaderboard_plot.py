@@ -17,7 +17,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmark.chart_style import method_styles, png_metadata, stored_digest, data_digest  # noqa: E402
-from benchmark.core import atomic  # noqa: E402
 from benchmark.leaderboard import SPLITS, chart_rows  # noqa: E402
 from benchmark.leaderboard_default import default_protocols, display_name  # noqa: E402
 from benchmark.leaderboard_fair import chosen_values, rank_taus, search_runs  # noqa: E402
@@ -174,9 +173,9 @@ CHARTS = {"leaderboard.png": (leaderboard_data, draw_leaderboard), "openset.png"
           "fair_ranks.png": (fair_ranks_data, draw_fair_ranks)}
 
 
-def write_charts(frame: pd.DataFrame, output_dir: Path) -> list[str]:
-    """Draw every chart the records have data for into ``output_dir``; returns the names written."""
-    written = []
+def render_charts(frame: pd.DataFrame) -> dict[str, bytes]:
+    """Every chart the records have data for, as PNG bytes by file name (written by the caller)."""
+    charts = {}
     for name, (data_of, draw) in CHARTS.items():
         data = data_of(frame)
         if data.empty:
@@ -185,9 +184,8 @@ def write_charts(frame: pd.DataFrame, output_dir: Path) -> list[str]:
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=110, metadata=png_metadata(data))
         plt.close(fig)
-        atomic.write_bytes(Path(output_dir) / name, buffer.getvalue())
-        written.append(name)
-    return written
+        charts[name] = buffer.getvalue()
+    return charts
 
 
 def stale_charts(frame: pd.DataFrame, output_dir: Path) -> list[str]:

@@ -173,7 +173,7 @@ def stale_runs(spec: RunSpec, runs_dir: Path) -> list[Path]:
             continue
         try:
             old = json.loads((done.parent / "spec.json").read_text())
-        except (OSError, json.JSONDecodeError):
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             continue  # not ours to judge: the leaderboard names unreadable records
         if isinstance(old, dict) and all(old.get(key) == value for key, value in same.items()):
             stale.append(done.parent)

@@ -26,6 +26,7 @@ from benchmark.core.errors import GFaceError
 from benchmark.core.paths import PROTOCOLS_DIR
 from benchmark.core.registry import PROTOCOLS
 from benchmark.core.scorer import SCORER_NAME
+from benchmark.core.text_files import read_text
 from benchmark.core.data import FERData
 
 VALIDATION = "validation"  # held-out labelled images, predicted without their labels (labelled_validation)
@@ -88,7 +89,7 @@ class Protocol:
     @classmethod
     def from_file(cls, path: Path) -> "Protocol":
         try:
-            raw = yaml.safe_load(Path(path).read_text())
+            raw = yaml.safe_load(read_text(path))
         except yaml.YAMLError as exc:
             raise GFaceError(f"protocol file {path} is not valid YAML: {exc}") from exc
         if not isinstance(raw, dict):

@@ -13,6 +13,7 @@ import yaml
 from benchmark.core.errors import GFaceError, MissingFileError
 from benchmark.protocol import Protocol
 from benchmark.core.registry import PROTOCOLS
+from benchmark.core.text_files import read_text
 
 _sources: dict[str, Path] = {}  # protocol id -> the file it was read from
 
@@ -40,7 +41,7 @@ def register_file(path: Path) -> str:
         where = _sources.get(protocol.id, "a plugin")
         raise GFaceError(f"protocol file {path}: id {protocol.id!r} is already registered (from {where}); "
                          f"rename the file")
-    spec = yaml.safe_load(path.read_text()).get("dataset_spec")
+    spec = yaml.safe_load(read_text(path)).get("dataset_spec")
     if spec is not None:
         from datasets.dataset_spec import register_declared_dataset
         register_declared_dataset(protocol.dataset, spec, path)

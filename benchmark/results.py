@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.core.errors import GFaceError
+from benchmark.core.text_files import read_text
 
 METRICS = ("all", "old", "new", "all_v1", "old_v1", "new_v1", "all_balanced", "old_balanced", "new_balanced",
            "auroc", "fpr_at_tpr95", "closed_accuracy", "closed_mca", "auroc_reference", "fpr_at_tpr95_reference")
@@ -26,8 +27,8 @@ def collect_records(runs_dir: Path) -> pd.DataFrame:
         path = done.parent / "record.json"
         fix = f"delete {done.parent} to run it again"
         try:
-            record = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            record = json.loads(read_text(path, fix))
+        except (OSError, json.JSONDecodeError) as exc:
             raise GFaceError(f"run record {path} is unreadable ({exc}); {fix}") from exc
         schema = record.get("schema") if isinstance(record, dict) else None
         if schema not in READABLE_SCHEMAS:

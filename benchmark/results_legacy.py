@@ -3,11 +3,13 @@ repeating the run's parameters), read for its one-time conversion into the resul
 (``python -m benchmark.tools.migrate_results``)."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
 
 from benchmark.core.errors import GFaceError
+from benchmark.core.text_files import read_text
 from benchmark.results import COLUMNS
 from benchmark.results_store import typed_run_fields
 
@@ -20,10 +22,10 @@ RESTORE = "restore it with git checkout before converting it"
 def read_legacy_csv(path: Path) -> pd.DataFrame:
     """The long table held by an old ``results.csv``, typed as ``benchmark.results_store.read_results`` returns it."""
     try:
-        frame = pd.read_csv(path, dtype={"params": str, "ablation": str, "score_adapter": str, "open_class": str,
+        frame = pd.read_csv(io.StringIO(read_text(path, f"re-save it as UTF-8, or {RESTORE}")), dtype={"params": str, "ablation": str, "score_adapter": str, "open_class": str,
                                          "versions": str, "family": str, "model_selection": str},
                             keep_default_na=False, na_values={"value": [""]})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, UnicodeDecodeError, ValueError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
         raise GFaceError(f"{path} is not a readable results table ({exc}); {RESTORE}") from exc
     for column, default in OPTIONAL_COLUMNS.items():
         if column not in frame:

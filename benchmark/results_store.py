@@ -23,6 +23,7 @@ import pandas as pd
 
 from benchmark.core import atomic
 from benchmark.core.errors import GFaceError
+from benchmark.core.text_files import read_text
 from benchmark.results import COLUMNS, METRICS
 
 STORE_VERSION = 1
@@ -58,7 +59,12 @@ def write_results(frame: pd.DataFrame, store: Path) -> None:
         atomic.write_text(store / protocol / "runs.csv", _run_text(mine).to_csv(index=False))
         atomic.write_text(store / protocol / "scores.csv",
                           scores[scores["protocol"] == protocol].to_csv(index=False))
-    for folder in sorted(store.iterdir()):
+    remove_absent_protocols(store, protocols)
+
+
+def remove_absent_protocols(store: Path, protocols: set[str]) -> None:
+    """Delete the store's protocol folders other than ``protocols`` (runs no longer in the table)."""
+    for folder in sorted(Path(store).iterdir()):
         if folder.is_dir() and folder.name not in protocols and _holds_only_tables(folder):
             shutil.rmtree(folder)
 
@@ -110,8 +116,8 @@ def check_store(store: Path) -> None:
     if not store.is_dir():
         raise GFaceError(f"{store} is a file, not a results store (a folder); {REBUILD}")
     try:
-        version = json.loads((store / STORE_FILE).read_text()).get("store_version")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        version = json.loads(read_text(store / STORE_FILE, REBUILD)).get("store_version")
+    except (OSError, json.JSONDecodeError, AttributeError) as exc:
         raise GFaceError(f"{store} is not a readable results store ({store / STORE_FILE}: {exc}); {REBUILD}") \
             from exc
     if version != STORE_VERSION:
@@ -167,8 +173,8 @@ def _read_tables(store: Path, folders: list[Path], name: str, columns: list[str]
     for folder in folders:
         path = folder / name
         try:
-            text = path.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_text(path, f"re-save it as UTF-8, or {REBUILD}")
+        except OSError as exc:
             raise GFaceError(f"{path} is not readable ({exc}); {REBUILD}") from exc
         first, _, body = text.partition("\n")
         if first.rstrip("\r") != header:

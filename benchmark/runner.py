@@ -155,13 +155,14 @@ def _execute(spec: RunSpec, env: Environment, folder: Path) -> tuple[dict, Predi
                          f"since the sweep was planned ({_differences(dict(spec.identity), identity)}); run the "
                          f"same command again to plan it anew")
     method = METHODS.get(spec.method)
+    learner = method(method.Params(**spec.params))
     task, order = isolated_task(spec.protocol.id, data, split, backbone, method=spec.method,
                                 seed=spec.training_seed, device=env.device, cache_dir=env.cache_dir, work_dir=folder,
-                                backbone_by_name=env.backbone)
+                                extra_backbones={name: env.backbone(name) for name in learner.extra_backbones()})
     seed_everything(spec.training_seed)
     if env.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(env.device)
-    predictions = in_split_order(method(method.Params(**spec.params)).run(task), order, split)
+    predictions = in_split_order(learner.run(task), order, split)
     results = score_predictions(predictions, split, spec.protocol.n_known)
     provenance = {**git_state(), "packages": package_versions(), **describe(env.device),
                   "started_at": started, "finished_at": _now(), "wall_time_s": round(time.perf_counter() - t0, 3),

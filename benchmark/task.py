@@ -2,8 +2,10 @@
 
 Label isolation (``benchmark/isolation.py`` builds the task): ``images`` is a read-only view of the run's rows with
 no file behind it, in a per-run random order; ``cache_dir`` is the method's own folder, holding no labels; frozen
-features come from the shared cache through ``feature_source`` without exposing its path. What in-process code could
-still do, and why the suite accepts it, is in benchmark/README.md ("Label isolation").
+features come from the shared cache through ``feature_source`` without exposing its path; other backbones come from
+``ExtraBackbones``, which holds the loaded backbones alone. No attribute, closure or bound method of the task reaches
+the runner's environment, a dataset or a split. What in-process code could still do, and why the suite accepts it,
+is in benchmark/README.md ("Label isolation").
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import torch
 
 from benchmark.core.backbone import Backbone
 from benchmark.core.data import FaceSource
+from benchmark.core.errors import GFaceError
 
 
 class RunImages:
@@ -39,6 +42,24 @@ class RunImages:
 
     def __getitem__(self, index) -> np.ndarray:
         return self._read(index)
+
+
+class ExtraBackbones:
+    """``task.backbone_by_name(name)``: the registered backbones a method declared in ``extra_backbones()``, loaded
+    by the runner (their weight hashes are part of the run's identity). It holds those backbones and nothing else:
+    no environment, dataset, split or cache path."""
+
+    __slots__ = ("_loaded",)
+
+    def __init__(self, loaded: dict[str, Backbone]):
+        self._loaded = dict(loaded)
+
+    def __call__(self, name: str) -> Backbone:
+        if name not in self._loaded:
+            raise GFaceError(f"backbone {name!r} is not among the backbones this method declared in "
+                             f"extra_backbones() ({', '.join(self._loaded) or 'none'}); declare it there, so that its "
+                             f"weights enter the run's identity")
+        return self._loaded[name]
 
 
 @dataclass(eq=False)
@@ -73,7 +94,7 @@ class GCDTask:
     feature_source: Callable[[], np.ndarray]
     known_class_names: tuple[str, ...] = field(default=())
     view_bank_dir: Path | None = None
-    backbone_by_name: Callable[[str], Backbone] | None = None  # another registered backbone (extra_backbones)
+    backbone_by_name: ExtraBackbones | None = None  # the backbones the method declared in extra_backbones()
     validation_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # labels withheld
     face_source: FaceSource | None = None  # unlabelled faces the dataset can add (FERData.face_source)
 

@@ -16,7 +16,8 @@ from PIL import Image
 
 from benchmark.core.errors import GFaceError, MissingFileError
 from benchmark.core.registry import DATASETS
-from benchmark.core.data import FERData, data_folders, decode_text, resolve_data_root
+from benchmark.core.data import FERData, data_folders, resolve_data_root
+from benchmark.core.text_files import OFFICIAL_FILE_FIX, decode_text
 from benchmark.core.keys import content_key
 from datasets.image_cache import DECODE_ERRORS, ImageSource, cached_images
 
@@ -90,7 +91,7 @@ def affectnet7(data_root: Path | None, cache_dir: Path) -> FERData:
 
 def parse_list(data: bytes, path: Path) -> list[Row]:
     """Every row of a list file; the first row is a header only when its ``face_x`` field is not a number."""
-    reader = csv.reader(io.StringIO(decode_text(data, path)))
+    reader = csv.reader(io.StringIO(decode_text(data, path, OFFICIAL_FILE_FIX)))
     first = next(reader, None) or []
     if len(first) > 1 and not _is_number(first[1]):
         header = [h.strip() for h in first]

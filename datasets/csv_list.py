@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import csv
+import io
 
 from benchmark.core.errors import GFaceError, MissingFileError
+from benchmark.core.text_files import read_text
 from datasets.listed_image import Entry
 
 COLUMNS = ("path", "label", "split")
@@ -14,7 +16,7 @@ def list_csv(spec) -> list[Entry]:
     relative to ``spec.root``. Any other split value is an error."""
     if not spec.file.is_file():
         raise MissingFileError(f"dataset {spec.name!r}: list file {spec.file} not found")
-    with open(spec.file, newline="") as handle:
+    with io.StringIO(read_text(spec.file), newline="") as handle:
         reader = csv.DictReader(handle)
         missing = set(COLUMNS) - set(reader.fieldnames or ())
         if missing:

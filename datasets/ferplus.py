@@ -17,9 +17,11 @@ from tqdm import tqdm
 
 from benchmark.core.errors import GFaceError, MissingFileError
 from benchmark.core.registry import DATASETS
-from benchmark.core.data import FERData, data_folders, decode_text, resolve_data_root
+from benchmark.core.data import FERData, data_folders, resolve_data_root
+from benchmark.core.text_files import OFFICIAL_FILE_FIX, decode_text
 from benchmark.core.keys import content_key
-from datasets.image_cache import RESAMPLE, open_or_build
+from benchmark.core.cached_arrays import load_cached
+from datasets.image_cache import RESAMPLE, open_checked
 
 CLASSES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 VOTE_COLUMNS = (*CLASSES, "unknown", "NF")
@@ -62,12 +64,14 @@ def load_ferplus_from(folder: Path, cache_dir: Path, *, with_contempt: bool = Tr
     stat = pixels_path.stat()
     key = content_key(name, LOADER_VERSION, f"size={image_size}", label_bytes,
                       f"fer2013.csv\t{stat.st_size}\t{stat.st_mtime_ns}")
-    entry = open_or_build(Path(cache_dir), key,
-                          lambda tmp: _write_pixels(tmp, pixels_path, usage, rows, image_size, name))
+    images = open_checked(Path(cache_dir), key,
+                          lambda tmp: _write_pixels(tmp, pixels_path, usage, rows, image_size, name),
+                          lambda entry: load_cached(entry / "images.npy", dtype=np.uint8, length=len(rows),
+                                                    tail=(image_size, image_size, 3), mmap=True), name)
     is_train = usage[rows] == SPLITS.index("Training")
     return FERData(
         name=name, class_names=class_names,
-        images=np.load(entry / "images.npy", mmap_mode="r", allow_pickle=False),
+        images=images,
         labels=labels[rows].astype(np.int64), is_train=is_train,
         sample_ids=tuple(f"{'train' if t else 'test'}/r{r:05d}" for r, t in zip(rows, is_train)),
         content_key=content_key(name, key),
@@ -96,7 +100,7 @@ def ferplus7(data_root: Path | None, cache_dir: Path) -> FERData:
 
 def parse_votes(label_bytes: bytes, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per data row of ``fer2013new.csv``: split index into ``SPLITS``, whether it names an image, 10 votes."""
-    reader = csv.reader(io.StringIO(decode_text(label_bytes, path)))
+    reader = csv.reader(io.StringIO(decode_text(label_bytes, path, OFFICIAL_FILE_FIX)))
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != LABELS_HEADER:
         raise GFaceError(f"{path}, line 1: expected the header {','.join(LABELS_HEADER)}, got {header}. "

@@ -4,6 +4,9 @@ A cache entry is the folder ``cache_dir/images/<key>/``: ``images.npy`` (uint8 N
 of the decoded sources) and ``skipped.json`` (names of missing and corrupt images). It is built in a temporary
 folder beside it and renamed into place, so a crash never leaves a half-written entry. The key covers everything
 the arrays depend on, including each image file's size and modification time, so a changed file means a new entry.
+Every read is checked (``benchmark/core/cached_arrays.py``); a damaged entry (a file cut short, another dtype or
+shape, Python objects, unreadable ``skipped.json``) is logged, deleted and built anew, the same since its key says
+what it holds.
 """
 from __future__ import annotations
 
@@ -15,12 +18,13 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from benchmark.core.cached_arrays import DamagedCacheError, load_cached, rebuild_once
 from benchmark.core.errors import GFaceError
 from benchmark.core.keys import content_key
 
@@ -30,6 +34,7 @@ RESAMPLE = Image.Resampling.BICUBIC
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 BATCH = 256
 SHOWN_NAMES = 5
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -89,12 +94,8 @@ def cached_images(sources: Sequence[ImageSource], *, size: int, cache_dir: Path,
     listing = "\n".join(f"{s.name}\t{st[0]}\t{st[1]}" if st else f"{s.name}\tmissing" for s, st in zip(sources, stats))
     key = content_key(*key_parts, f"size={size}", listing)
     present = [i for i, st in enumerate(stats) if st is not None]
-    folder = open_or_build(Path(cache_dir), key, lambda tmp: _decode_into(tmp, sources, present, size, desc))
-    skipped = json.loads((folder / "skipped.json").read_text())
-    result = CachedImages(images=np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False),
-                          kept=np.load(folder / "kept.npy", allow_pickle=False),
-                          missing=tuple(skipped["missing"]), corrupt=tuple(skipped["corrupt"]), key=key,
-                          box_outside=tuple(skipped.get("box_outside", ())))
+    result = open_checked(Path(cache_dir), key, lambda tmp: _decode_into(tmp, sources, present, size, desc),
+                          lambda folder: _read_entry(folder, key, size), desc)
     _report_skips(desc, result)
     if sources and not len(result.kept):
         raise GFaceError(f"{desc}: none of the {len(sources)} listed images could be read (first: "
@@ -120,6 +121,25 @@ def open_or_build(cache_dir: Path, key: str, build: Callable[[Path], None]) -> P
         if tmp.exists():
             shutil.rmtree(tmp)
     return folder
+
+
+def open_checked(cache_dir: Path, key: str, build: Callable[[Path], None], read: Callable[[Path], T], desc: str) -> T:
+    """``read(entry folder)`` of the entry ``open_or_build`` gives; an entry ``read`` finds damaged
+    (``DamagedCacheError``) is deleted and built once more."""
+    return rebuild_once(lambda: read(open_or_build(cache_dir, key, build)),
+                        lambda: shutil.rmtree(cache_dir / "images" / key, ignore_errors=True), desc)
+
+
+def _read_entry(folder: Path, key: str, size: int) -> CachedImages:
+    try:
+        skipped = json.loads((folder / "skipped.json").read_text())
+        missing, corrupt = tuple(skipped["missing"]), tuple(skipped["corrupt"])
+        box_outside = tuple(skipped.get("box_outside", ()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DamagedCacheError(folder / "skipped.json", f"not the list of skipped images: {exc!r}") from None
+    images = load_cached(folder / "images.npy", dtype=np.uint8, ndim=4, tail=(size, size, 3), mmap=True)
+    kept = load_cached(folder / "kept.npy", kind="iu", ndim=1, length=len(images))
+    return CachedImages(images=images, kept=kept, missing=missing, corrupt=corrupt, key=key, box_outside=box_outside)
 
 
 def _stat(path: Path) -> tuple[int, int] | None:

@@ -16,7 +16,8 @@ import numpy as np
 
 from benchmark.core.errors import GFaceError, MissingFileError
 from benchmark.core.registry import DATASETS
-from benchmark.core.data import FERData, data_folders, decode_text, resolve_data_root
+from benchmark.core.data import FERData, data_folders, resolve_data_root
+from benchmark.core.text_files import OFFICIAL_FILE_FIX, decode_text
 from benchmark.core.keys import content_key
 from datasets.image_cache import ImageSource, cached_images
 from datasets.classes import BASIC_CLASSES, COMPOUND_CLASSES
@@ -113,7 +114,7 @@ def parse_label_lines(label_bytes: bytes, path: Path, n_classes: int) -> tuple[l
     stems: list[str] = []
     codes: list[int] = []
     first_line: dict[str, int] = {}
-    for number, line in enumerate(decode_text(label_bytes, path).splitlines(), start=1):
+    for number, line in enumerate(decode_text(label_bytes, path, OFFICIAL_FILE_FIX).splitlines(), start=1):
         if not line.strip():
             continue
         parts = line.split()

@@ -31,6 +31,7 @@ from torch import nn
 
 from benchmark import distributed
 from benchmark.core.atomic import save_npy
+from benchmark.core.cached_arrays import load_cached, rebuild_once
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
@@ -68,9 +69,13 @@ def pool_faces(task: GCDTask, n: int) -> np.ndarray:
         raise GFaceError(f"face2exp.face_pool={n}: dataset {task.dataset_name!r} offers no expression-blind faces "
                          f"(only SynthFACE does); set face2exp.face_pool=0")
     path = Path(task.cache_dir) / f"face-pool-{task.face_source.key}-{n}.npy"
-    if not path.exists():
-        save_npy(path, task.face_source.render(n))
-    return np.load(path, allow_pickle=False)
+
+    def read() -> np.ndarray:
+        if not path.exists():
+            save_npy(path, task.face_source.render(n))
+        return load_cached(path, dtype=np.uint8, ndim=4, length=n)
+
+    return rebuild_once(read, lambda: path.unlink(missing_ok=True), "face2exp face pool")
 
 
 class WithFacePool:

@@ -1,7 +1,8 @@
 """Bad input, as a new user would give it, through the real command line in a subprocess (no pytest log capture).
 
-Every case must exit non-zero with exactly one ``error:`` line naming the problem, no traceback, and leave nothing
-half-written: the checks run before the first run starts.
+Every case must exit non-zero with exactly one ``error:`` line naming the problem, no traceback, and leave every
+file outside the cache as it was (nothing half-written, nothing replaced): the checks run before the first run
+starts, and a command writes its outputs only once all of them are rendered.
 """
 import json
 import os
@@ -74,8 +75,40 @@ def _record_with_a_word_for_a_metric(runs: Path) -> None:
     (folder / "done").write_text("")
 
 
-# id -> (arguments, protocol files to add {id: fields or raw text}, setup(tmp_path), words the error must contain:
-# a string, or a tuple of strings that must all be there)
+def _utf16(text: str) -> bytes:
+    return text.encode("utf-16")  # with a byte-order mark, as Windows editors save it
+
+
+def _write_bytes(relative: str, data: bytes):
+    def setup(tmp: Path) -> None:
+        (tmp / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / relative).write_bytes(data)
+    return setup
+
+
+def _two_records(tmp: Path) -> None:
+    """Two finished toy runs (repetitions 0 and 1 of split seed 0) under ``tmp/runs``."""
+    proc = toy_cli(tmp, "--methods", "kmeans", "--protocols", "toy-basic", "--seeds", "2")
+    assert proc.returncode == 0, proc.stderr
+
+
+def _records_of_two_splits(tmp: Path) -> None:
+    """Two records of one split seed whose split hashes differ, and an earlier leaderboard in ``tmp/out``."""
+    _two_records(tmp)
+    record_path = sorted((tmp / "runs").glob("toy-basic/kmeans/*/record.json"))[1]
+    record = json.loads(record_path.read_text())
+    record["protocol"]["split_sha256"] = "0" * 64
+    record_path.write_text(json.dumps(record))
+    _write("out/LEADERBOARD.md", "an earlier leaderboard\n")(tmp)
+
+
+def _readme_without_markers(tmp: Path) -> None:
+    _two_records(tmp)
+    _write("README.md", "# My fork\n\nno leaderboard markers here\n")(tmp)
+
+
+# id -> (arguments, protocol files to add {id: fields, raw text or raw bytes}, setup(tmp_path), words the error must
+# contain: a string, or a tuple of strings that must all be there)
 CASES = {
     "count below 1": (["--methods", "kmeans", "--protocols", "toy-basic", "--set", "kmeans.n_init=0"], {}, None,
                       "kmeans.n_init=0: must be at least 1"),
@@ -198,7 +231,55 @@ CASES = {
                            None, ("needs images", "simgcd.view_bank=0")),
     "warm-up of all steps": (["--methods", "digface", "--protocols", "toy-cnn", "--set", "digface.warmup_fraction=1"],
                              {}, None, "digface.warmup_fraction=1.0"),
+    # text files in another encoding (issue 39)
+    "UTF-16 protocol file on the command line": (["--methods", "kmeans", "--protocols", "{tmp}/mine/x.yaml"], {},
+                                                 _write_bytes("mine/x.yaml", _utf16(yaml.safe_dump(TOY))),
+                                                 ("x.yaml is not UTF-8 text (it looks like UTF-16)", "re-save it")),
+    "UTF-16 protocol in a plugin folder, selected": (["--methods", "kmeans", "--protocols", "x"],
+                                                     {"x": _utf16(yaml.safe_dump(TOY))}, None,
+                                                     ("x.yaml is not UTF-8 text (it looks like UTF-16)",
+                                                      "re-save it as UTF-8")),
+    "UTF-16 CSV list": (["--methods", "kmeans", "--protocols", "x", "--dry-run"],
+                        {"x": _protocol(dataset="faces", known=["happy"], new=["sad"],
+                                        dataset_spec={"type": "csv", "file": "list.csv"})},
+                        _write_bytes("protocols/list.csv", _utf16("path,label,split\na.jpg,happy,train\n")),
+                        ("list.csv is not UTF-8 text (it looks like UTF-16)", "re-save it as UTF-8")),
+    "Latin-1 results store": (["leaderboard", "--check", "--output-dir", "{tmp}/out", "--readme", "{tmp}/README.md"],
+                              {}, lambda tmp: (_store(tmp / "out"), _write_bytes(
+                                  "out/results/toy-basic/runs.csv", "protocol,méthode\n".encode("latin-1"))(tmp),
+                                  _write("README.md", "x")(tmp)),
+                              ("runs.csv is not UTF-8 text", "re-save it as UTF-8")),
+    "UTF-16 README under --check": (["leaderboard", "--check", "--output-dir", "{tmp}/out", "--readme",
+                                     "{tmp}/README.md"], {},
+                                    lambda tmp: (_two_records(tmp), toy_cli(tmp, "leaderboard", "--runs-dir",
+                                                                            f"{tmp}/runs", "--output-dir",
+                                                                            f"{tmp}/out"),
+                                                 _write_bytes("README.md", _utf16("# README\n"))(tmp)),
+                                    "README.md is not UTF-8 text (it looks like UTF-16)"),
+    # folders that cannot be written, named before anything starts
+    "cache dir under a file": (["--methods", "kmeans", "--protocols", "toy-basic", "--cache-dir", "{tmp}/f/cache"],
+                               {}, _write("f", "x"), ("--cache-dir", "cannot be created", "is a file")),
+    "runs dir under a file": (["--methods", "kmeans", "--protocols", "toy-basic", "--runs-dir", "{tmp}/f/runs"],
+                              {}, _write("f", "x"), ("--runs-dir", "cannot be created", "is a file")),
+    "leaderboard output under a file": (["leaderboard", "--runs-dir", "{tmp}/runs", "--output-dir", "{tmp}/f/out"],
+                                        {}, lambda tmp: (_two_records(tmp), _write("f", "x")(tmp)),
+                                        ("--output-dir", "cannot be created")),
+    "weights fetched into a cache under a file": (["weights", "fetch", "vit_b16_dino", "--cache-dir",
+                                                   "{tmp}/f/cache"], {}, _write("f", "x"),
+                                                  ("--cache-dir", "cannot be created")),
+    # a leaderboard that fails leaves every file as it was (issue 39)
+    "leaderboard of conflicting split hashes": (["leaderboard", "--runs-dir", "{tmp}/runs", "--output-dir",
+                                                 "{tmp}/out"], {}, _records_of_two_splits,
+                                                "mix different splits for one split seed"),
+    "--publish to a README without markers": (["leaderboard", "--publish", "--runs-dir", "{tmp}/runs",
+                                               "--output-dir", "{tmp}/out", "--readme", "{tmp}/README.md"], {},
+                                              _readme_without_markers,
+                                              ("README.md", "lacks the markers", "add the two marker lines")),
 }
+if os.geteuid() != 0:  # root writes anywhere
+    CASES["cache dir not writable"] = (["--methods", "kmeans", "--protocols", "toy-basic", "--cache-dir",
+                                        "{tmp}/ro/cache"], {}, lambda tmp: (tmp / "ro").mkdir(mode=0o555),
+                                       ("--cache-dir", "is not writable"))
 if not torch.cuda.is_available():
     CASES["cuda without a GPU"] = (["--methods", "kmeans", "--protocols", "toy-basic", "--device", "cuda"], {},
                                    None, "PyTorch sees no CUDA GPU")
@@ -207,19 +288,30 @@ if not torch.cuda.is_available():
 def toy_cli(tmp_path: Path, *args: str, protocols: dict | None = None) -> subprocess.CompletedProcess:
     """``python run_benchmark.py ARGS`` with the toy plugins (``tests/cli_plugins``) and ``protocols`` (id ->
     fields or raw text) in plugin folders, its own runs and cache folders and no data root."""
-    extra = tmp_path / "protocols"
-    extra.mkdir(exist_ok=True)
-    for name, fields in (protocols or {}).items():
-        text = fields if isinstance(fields, str) else yaml.safe_dump({**fields, "id": name})
-        (extra / f"{name}.yaml").write_text(text)
+    extra = write_protocols(tmp_path, protocols)
     env = {k: v for k, v in os.environ.items() if k != "GFACE_DATA_ROOT"}
     env.update(GFACE_PLUGINS=os.pathsep.join([str(REPO_ROOT / "tests" / "cli_plugins"), str(extra)]),
                GFACE_CACHE_DIR=str(tmp_path / "cache"))
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     if args[:1] not in (["leaderboard"], ["weights"]):
-        args += ["--runs-dir", str(tmp_path / "runs"), "--no-leaderboard"]
+        args += ([] if "--runs-dir" in args else ["--runs-dir", str(tmp_path / "runs")]) + ["--no-leaderboard"]
     return subprocess.run([sys.executable, "run_benchmark.py", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
+
+
+def write_protocols(tmp_path: Path, protocols: dict | None) -> Path:
+    """``protocols`` (id -> fields, raw text or raw bytes) as files in ``tmp_path/protocols``, a plugin folder."""
+    extra = tmp_path / "protocols"
+    extra.mkdir(exist_ok=True)
+    for name, fields in (protocols or {}).items():
+        data = fields if isinstance(fields, (str, bytes)) else yaml.safe_dump({**fields, "id": name})
+        (extra / f"{name}.yaml").write_bytes(data if isinstance(data, bytes) else data.encode())
+    return extra
+
+
+def files_outside_the_cache(tmp_path: Path) -> dict[Path, bytes]:
+    return {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*")
+            if p.is_file() and "cache" not in p.relative_to(tmp_path).parts}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -227,16 +319,15 @@ def test_bad_input_is_one_clear_error(tmp_path, case):
     args, protocols, setup, expected = CASES[case]
     if setup:
         setup(tmp_path)
-    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    write_protocols(tmp_path, protocols)
+    before = files_outside_the_cache(tmp_path)
     proc = toy_cli(tmp_path, *args, protocols=protocols)
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     assert len(errors) == 1 and all(e in errors[0] for e in ((expected,) if isinstance(expected, str) else expected)), \
         proc.stderr
-    runs = tmp_path / "runs"
-    written = sorted(p.relative_to(tmp_path) for p in runs.rglob("*") if p.is_file()) if runs.exists() else []
-    assert [p for p in written if p not in before] == []  # nothing half-written
+    assert files_outside_the_cache(tmp_path) == before  # nothing half-written, nothing replaced
 
 
 def test_a_corrupt_checkpoint_is_moved_aside_and_training_restarts(tmp_path):
@@ -264,3 +355,100 @@ def test_a_failing_run_names_its_log_and_the_traceback_stays_in_it(tmp_path):
     assert "Traceback" not in proc.stderr and "log.txt" in proc.stderr and "toy failure" in proc.stderr
     log = next((tmp_path / "runs").glob("toy-basic/toy-failing/*/log.txt")).read_text()
     assert "Traceback" in log and "toy failure" in log
+
+
+def test_a_broken_protocol_file_breaks_only_the_commands_that_select_it(tmp_path):
+    """A UTF-16 file among the plugin protocols: listed as broken, harmless to a command that selects another
+    protocol; a UTF-8 file with a byte-order mark is read like any other."""
+    protocols = {"x": _utf16(yaml.safe_dump({**TOY, "id": "x"})),
+                 "y": b"\xef\xbb\xbf" + yaml.safe_dump({**TOY, "id": "y"}).encode()}
+    for args in (["--methods", "kmeans", "--protocols", "toy-basic", "--dry-run"],
+                 ["--methods", "kmeans", "--protocols", "y", "--dry-run"], ["--list", "protocols"]):
+        proc = toy_cli(tmp_path, *args, protocols=protocols)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "x.yaml is not UTF-8 text (it looks like UTF-16)" in proc.stdout  # --list names the broken file
+
+
+def _damage(path: Path, how: str) -> None:
+    """Damage a cached .npy file as a full disk, an interrupted copy or a stranger would."""
+    import numpy as np
+    array = np.load(path, allow_pickle=False)
+    if how == "cut short":
+        path.write_bytes(path.read_bytes()[:-100])
+    elif how == "too long":
+        path.write_bytes(path.read_bytes() + b"\0" * 64)
+    elif how == "object array":
+        np.save(path, np.array([None] * len(array), dtype=object), allow_pickle=True)
+    elif how == "another dtype":
+        np.save(path, array.astype(np.float64))
+    elif how == "fewer rows":
+        np.save(path, array[:-1])
+    elif how == "not an array":
+        path.write_text("<html>Not Found</html>")
+
+
+DAMAGES = ("cut short", "too long", "object array", "another dtype", "fewer rows", "not an array")
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_a_damaged_cache_file_is_named(tmp_path, how):
+    import numpy as np
+
+    from benchmark.core.cached_arrays import DamagedCacheError, load_cached
+    path = tmp_path / "features.npy"
+    np.save(path, np.arange(600, dtype=np.float32).reshape(100, 6))
+    assert load_cached(path, dtype=np.float32, ndim=2, length=100, mmap=True).shape == (100, 6)
+    _damage(path, how)
+    with pytest.raises(DamagedCacheError, match=f"cached file {path} is damaged .*; delete it"):
+        load_cached(path, dtype=np.float32, ndim=2, length=100, mmap=True)
+
+
+@pytest.mark.parametrize("how", ["cut short", "object array", "fewer rows"])
+def test_a_damaged_synthface_array_is_generated_again(tmp_path, how, caplog):
+    """Documented recovery (datasets/synthface/loaders.py): its content key fixes what the entry holds, so a
+    damaged file is logged, its entry deleted and generated anew, the same arrays."""
+    import numpy as np
+
+    from datasets.synthface.generate import SynthConfig
+    from datasets.synthface.loaders import load_synthface
+    tiny = SynthConfig(image_size=24, n_identities=5, basic_train=21, basic_test=7, compound_train=22,
+                       compound_test=11, min_train_per_class=2)
+    first = load_synthface("synthface-basic", tmp_path, tiny)
+    images, labels = np.array(first.images), np.array(first.labels)
+    damaged = Path(first.images.filename) if how == "cut short" else Path(first.images.filename).parents[1] / \
+        "labels.npy"
+    _damage(damaged, how)
+    again = load_synthface("synthface-basic", tmp_path, tiny)
+    np.testing.assert_array_equal(again.images, images)
+    np.testing.assert_array_equal(again.labels, labels)
+    assert f"cached file {damaged} is damaged" in caplog.text and "rebuilding it" in caplog.text
+
+
+def test_cut_short_cached_features_are_extracted_again(tmp_path):
+    """Documented recovery (benchmark/features.py): the features' key names the backbone, weights and data, so a
+    damaged file is logged by name and extracted anew; the run that needed it completes."""
+    proc = toy_cli(tmp_path, "--methods", "kmeans", "--protocols", "toy-basic")
+    assert proc.returncode == 0, proc.stderr
+    features, = (tmp_path / "cache" / "features").glob("*.npy")
+    features.write_bytes(features.read_bytes()[:-1000])
+    proc = toy_cli(tmp_path, "--methods", "kmeans", "--protocols", "toy-basic", "--seeds", "2")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"cached file {features} is damaged" in proc.stderr and "cut short" in proc.stderr
+    assert "ran 1, skipped 1" in proc.stdout
+
+
+def test_a_damaged_image_cache_entry_is_decoded_again(tmp_path, caplog):
+    import numpy as np
+    from PIL import Image
+
+    from datasets.image_cache import ImageSource, cached_images
+    sources = []
+    for i in range(3):
+        Image.new("RGB", (10, 10), (20 * i, 0, 0)).save(tmp_path / f"{i}.png")
+        sources.append(ImageSource(tmp_path / f"{i}.png", f"{i}.png"))
+    first = cached_images(sources, size=8, cache_dir=tmp_path / "cache", key_parts=["t"], desc="tiny")
+    expected = np.array(first.images)
+    _damage(Path(first.images.filename), "cut short")
+    again = cached_images(sources, size=8, cache_dir=tmp_path / "cache", key_parts=["t"], desc="tiny")
+    np.testing.assert_array_equal(again.images, expected)
+    assert "is damaged" in caplog.text and "rebuilding it" in caplog.text

@@ -1,24 +1,33 @@
 """Label isolation: a probe method that tries every route to labels it must not see scores at chance.
 
-Routes tried: a file behind ``task.images`` (a memory map's file name, next to the dataset's ``labels.npy``), a
-label file anywhere under the method's cache, run or view-bank folder, and the row order (datasets store e.g. basic
-before compound rows, so a position-only score separated old from new perfectly before runs got their own order).
+Routes tried: a file behind ``task.images`` (a memory map's file name, once next to the dataset's ``labels.npy``), a
+label file anywhere under the method's cache, run or view-bank folder, the row order (datasets store e.g. basic
+before compound rows, so a position-only score separated old from new perfectly before runs got their own order),
+and everything reachable from the task through attributes, closures and bound methods (``reachable``): no
+environment, dataset or split, no hidden label array, and no file path with a label file beside it. A function's
+``__globals__`` (its module's namespace) is not walked: README.md, "Label isolation".
 """
 import dataclasses
+import functools
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
 import torch
 
+from benchmark.core.data import FERData
+from benchmark.core.errors import GFaceError
 from benchmark.core.knownness import auroc
 from benchmark.core.registry import DATASETS, PROTOCOLS
 from benchmark.core.scorer import score
 from benchmark.isolation import isolated_task
 from benchmark.method import Method, Predictions
 from benchmark.plugins import load_plugins
-from benchmark.protocol import VALIDATION, materialise
-from benchmark.runner import in_split_order, score_predictions
+from benchmark.plan import expand
+from benchmark.protocol import VALIDATION, Split, materialise
+from benchmark import runner
+from benchmark.runner import Environment, in_split_order, score_predictions
 from tests.toy_plugins import ToyParams, toy_backbone
 
 load_plugins()  # the shipped protocols, for parametrisation
@@ -66,7 +75,8 @@ def test_a_probe_method_scores_at_chance_on_every_embedded_protocol(synthface, t
     protocol = PROTOCOLS.get(protocol_id)
     data = datasets[protocol.dataset]
     split = materialise(protocol, data, protocol.split_seeds[0])
-    assert (Path(data.images.filename).parent / "labels.npy").exists()  # the route exists on disk
+    images_folder = Path(data.images.filename).parent
+    assert (images_folder.parent / "labels.npy").exists() and label_files(images_folder) == []
     task, order = isolated_task(protocol.id, data, split, toy_backbone(cache), method="probe", seed=7,
                                 device=torch.device("cpu"), cache_dir=cache, work_dir=tmp_path)
     predictions = in_split_order(LabelProbe(ToyParams()).run(task), order, split)
@@ -154,3 +164,131 @@ def test_no_method_imports_a_route_to_labels():
                     or FORBIDDEN_NAMES & set(names):
                 offending.append(f"{path.name}:{node.lineno}")
     assert offending == []
+
+
+_LEAVES = (type, ModuleType, int, float, complex, bool, bytes, type(None), torch.Tensor, torch.device, torch.dtype)
+
+
+def reachable(root, name: str = "task") -> list[tuple[str, object]]:
+    """(route, object) for everything reachable from ``root`` through attributes (``__dict__``, ``__slots__``),
+    closure cells, default arguments, bound methods' ``__self__`` and ``__func__``, ``functools.partial`` parts,
+    containers and array bases; not through a function's ``__globals__``, type objects or modules."""
+    seen, stack, found = set(), [(name, root)], []
+    while stack:
+        route, obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, _LEAVES):
+            continue
+        seen.add(id(obj))
+        found.append((route, obj))
+        if not isinstance(obj, (str, Path)):
+            stack.extend(_children(route, obj))
+    return found
+
+
+def _children(route: str, obj):
+    if isinstance(obj, dict):
+        yield from ((f"{route}[{key!r}]", value) for key, value in obj.items())
+        yield from ((f"{route}.keys()", key) for key in obj)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        yield from ((f"{route}[{i}]", value) for i, value in enumerate(obj))
+    if isinstance(obj, np.ndarray) and obj.base is not None:
+        yield f"{route}.base", obj.base
+    if isinstance(obj, functools.partial):
+        yield from ((f"{route}.{part}", getattr(obj, part)) for part in ("func", "args", "keywords"))
+    for cell_number, cell in enumerate(getattr(obj, "__closure__", None) or ()):
+        try:
+            yield f"{route}.__closure__[{cell_number}]", cell.cell_contents
+        except ValueError:  # an empty cell
+            pass
+    for attribute in ("__self__", "__func__", "__wrapped__", "__defaults__", "__kwdefaults__"):
+        if not isinstance(obj, np.ndarray) and hasattr(obj, attribute):
+            yield f"{route}.{attribute}", getattr(obj, attribute)
+    if isinstance(obj, np.ndarray) and not hasattr(obj, "__dict__"):
+        return
+    for key, value in (vars(obj) if hasattr(obj, "__dict__") else {}).items():
+        yield f"{route}.{key}", value
+    for cls in type(obj).__mro__:
+        for slot in getattr(cls, "__slots__", ()):
+            if hasattr(obj, slot) and slot not in ("__dict__", "__weakref__"):
+                yield f"{route}.{slot}", getattr(obj, slot)
+
+
+def label_files(folder: Path) -> list[str]:
+    return [str(p) for p in Path(folder).iterdir() if "label" in p.name.lower()]
+
+
+def routes_to_labels(task, data: FERData, split: Split) -> list[str]:
+    """Every route from ``task`` to the environment, a dataset, a split, a hidden label array, or a file path with
+    a label file beside it (a folder: holding one)."""
+    hidden = {id(a) for a in (data.labels, split.unlabelled_y, split.test_y, split.validation_y, split.labelled_y)}
+    found = []
+    for route, obj in reachable(task):
+        if isinstance(obj, (Environment, FERData, Split)):
+            found.append(f"{route}: a {type(obj).__name__}")
+        if isinstance(obj, np.ndarray) and id(obj) in hidden:
+            found.append(f"{route}: the dataset's or split's labels")
+        path = obj if isinstance(obj, Path) else Path(obj) if isinstance(obj, str) and obj.startswith("/") else None
+        if path is not None and path.exists():
+            found += [f"{route}: {hit}" for hit in label_files(path if path.is_dir() else path.parent)]
+    return found
+
+
+def test_nothing_reachable_from_the_task_leads_to_labels(synthface, tmp_path):
+    cache, datasets = synthface
+    protocol = PROTOCOLS.get("synthface-compound")
+    data = datasets[protocol.dataset]
+    split = materialise(protocol, data, protocol.split_seeds[0])
+    task, _ = isolated_task(protocol.id, data, split, toy_backbone(cache), method="probe", seed=5,
+                            device=torch.device("cpu"), cache_dir=cache, work_dir=tmp_path,
+                            extra_backbones={"toy-pixels": toy_backbone(cache)})
+    assert routes_to_labels(task, data, split) == []
+    routes = [route for route, obj in reachable(task)]
+    assert any(".__closure__" in r for r in routes) and any("backbone_by_name" in r for r in routes)  # walked
+    memmaps = [obj for _, obj in reachable(task) if isinstance(obj, np.memmap)]
+    assert memmaps and all(label_files(Path(m.filename).parent) == [] for m in memmaps)
+
+
+def test_the_walk_finds_a_route_when_there_is_one(synthface, tmp_path):
+    """The control: the task as it was before (a bound method of the runner's Environment for backbones, the
+    dataset's image file beside labels.npy) is caught by the same walk."""
+    cache, datasets = synthface
+    protocol = PROTOCOLS.get("synthface-basic")
+    data = datasets[protocol.dataset]
+    split = materialise(protocol, data, 0)
+    env = Environment(tmp_path / "runs", cache, None, torch.device("cpu"))
+    env._datasets[data.name] = data
+    task, _ = isolated_task(protocol.id, data, split, toy_backbone(cache), method="probe", seed=5,
+                            device=torch.device("cpu"), cache_dir=cache, work_dir=tmp_path)
+    task.backbone_by_name = env.backbone
+    (tmp_path / "images.npy").write_bytes(b"")
+    (tmp_path / "labels.npy").write_bytes(b"")
+    task.images = np.memmap(tmp_path / "images.npy", mode="w+", shape=(1,))
+    found = routes_to_labels(task, data, split)
+    assert any("a Environment" in f for f in found) and any("a FERData" in f for f in found)
+    assert any(f.endswith("labels.npy") for f in found)
+
+
+def test_the_runner_gives_a_task_no_route_to_its_environment(synthface, tmp_path, monkeypatch):
+    """The task the runner builds, with a declared extra backbone: ``backbone_by_name`` holds backbones only."""
+    cache, datasets = synthface
+    captured = {}
+
+    class Captured(Exception):
+        pass
+
+    def capture(*args, **kwargs):
+        captured["task"], _ = isolated_task(*args, **kwargs)
+        raise Captured
+
+    monkeypatch.setattr(runner, "isolated_task", capture)
+    monkeypatch.setattr(type(runner.METHODS.get("toy-ss")(ToyParams())), "extra_backbones",
+                        lambda self: ("toy-cnn",))
+    env = Environment(tmp_path / "runs", cache, None, torch.device("cpu"))
+    spec = expand(["toy-ss"], ["synthface-basic"], 1, {})[0]
+    with pytest.raises(Captured):
+        runner.run_one(spec, env)
+    task = captured["task"]
+    assert routes_to_labels(task, env.dataset("synthface-basic"), env.split(spec)) == []
+    assert task.backbone_by_name("toy-cnn") is env.backbone("toy-cnn")
+    with pytest.raises(GFaceError, match="extra_backbones"):
+        task.backbone_by_name("toy-pixels")

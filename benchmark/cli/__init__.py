@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import logging
 import os
 import sys
 from pathlib import Path
 
 from benchmark.core import atomic
 from benchmark.core.errors import GFaceError, MissingFileError
+from benchmark.core.text_files import read_text
 from benchmark.executors import EXECUTORS
 from benchmark.protocol import PROFILES
 from benchmark.core.paths import COMMAND, DEFAULT_RUNS_DIR, LEADERBOARD_DIR, LOCAL_LEADERBOARD, REPO_ROOT, default_cache_dir
@@ -180,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     except GFaceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except PermissionError as exc:  # a folder that changed hands after the preflight's check
+        print(f"error: {exc.filename or exc}: permission denied; make it writable for this user, or pass another "
+              f"--cache-dir or --runs-dir", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: finished runs are kept; run the same command again to resume", file=sys.stderr)
         return 130
@@ -211,6 +215,8 @@ def run_command(args: argparse.Namespace) -> int:
         print(show_method(args.show) if args.show else list_names(args.list, registry[args.list], args.data_root,
                                                                   cache_dir))
         return 0
+    check_writable("--runs-dir", args.runs_dir)
+    check_writable("--cache-dir (or $GFACE_CACHE_DIR)", cache_dir)
     if args.seeds < 1:
         raise GFaceError(f"--seeds {args.seeds}: need at least 1 repetition")
     if args.budget is not None and args.budget < 1:
@@ -263,11 +269,11 @@ def run_command(args: argparse.Namespace) -> int:
 
 def leaderboard_command(args: argparse.Namespace) -> int:
     from benchmark.leaderboard import (COMMITTED_SOURCE, README_END, README_START, RUN_KEY, RUN_SLOT, readme_table,
-                                       render_markdown, splice_readme)
+                                       render_markdown)
     from benchmark.leaderboard_latex import render_latex
-    from benchmark.leaderboard_plot import stale_charts, write_charts
+    from benchmark.leaderboard_plot import render_charts, stale_charts
     from benchmark.results import collect_records, merge_results
-    from benchmark.results_store import check_store, read_results, write_results
+    from benchmark.results_store import check_store, read_results, remove_absent_protocols
 
     committed = args.publish or args.check
     if committed and args.with_committed:
@@ -279,6 +285,8 @@ def leaderboard_command(args: argparse.Namespace) -> int:
                          f"source checkout's committed leaderboard")
     check_folder("--runs-dir", args.runs_dir)
     check_folder("--output-dir", output_dir)
+    if not args.check:
+        check_writable("--output-dir", output_dir)
     store = output_dir / "results"
     if (output_dir / "results.csv").exists():
         check_store(store)  # the old single-file table: refused until converted, so no run of it is dropped
@@ -289,9 +297,9 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     if args.check:
         frame = read_results(store)
         texts = [(markdown_path, render_markdown(frame)),
-                 (readme_path, splice_readme(readme_path.read_text(), readme_table(frame)))]
+                 (readme_path, readme_with_table(readme_path, readme_table(frame)))]
         texts += [(latex_path, render_latex(frame))] if latex_path.exists() else []
-        stale = [p.name for p, text in texts if not p.exists() or p.read_text() != text]
+        stale = [p.name for p, text in texts if not p.exists() or read_text(p) != text]
         stale += stale_charts(frame, output_dir)
         if stale:
             print(f"stale: {', '.join(stale)} differ from {store}; run: {COMMAND} leaderboard --publish "
@@ -301,6 +309,8 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         return 0
     frame = collect_records(args.runs_dir)
     sources = COMMITTED_SOURCE if args.publish else f"the run records under `{args.runs_dir}` (kept in `{store}`)"
+    files: dict[Path, bytes | str] = {}  # everything is rendered (and checked) first, then written together
+    store_files: dict[str, str] = {}
     if frame.empty:
         if not store.exists():
             if not args.runs_dir.is_dir():
@@ -312,11 +322,10 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         sources = COMMITTED_SOURCE if args.publish else f"`{store}`"
         print(f"no run records under {args.runs_dir}; rendering {store}")
     else:
-        output_dir.mkdir(parents=True, exist_ok=True)
         if store.exists() and not args.rebuild:
             frame = merge_results(read_results(store), frame, RUN_SLOT)
-        write_results(frame, store)
-        frame = read_results(store)  # render exactly what --check will read back
+        store_files, frame = results_round_trip(frame)  # render exactly what --check will read back
+        files.update({store / name: text for name, text in store_files.items()})
     if args.with_committed:
         from benchmark.leaderboard_yours import with_committed
         frame, joined, apart = with_committed(frame, read_results(LEADERBOARD_DIR / "results"))
@@ -324,16 +333,42 @@ def leaderboard_command(args: argparse.Namespace) -> int:
                     f"on {', '.join(joined) or 'no protocol'}" + "".join(f"; kept apart: {a}" for a in apart))
         for reason in apart:
             print(f"not ranked beside the committed board: {reason}", file=sys.stderr)
-    atomic.write_text(markdown_path, render_markdown(frame, sources))
+    files[markdown_path] = render_markdown(frame, sources)
     if args.publish:
-        atomic.write_text(readme_path, splice_readme(readme_path.read_text(), readme_table(frame)))
-    write_charts(frame, output_dir)
+        files[readme_path] = readme_with_table(readme_path, readme_table(frame))
+    files.update({output_dir / name: png for name, png in render_charts(frame).items()})
     if args.latex:
-        atomic.write_text(latex_path, render_latex(frame))
+        files[latex_path] = render_latex(frame)
+    atomic.write_all(files)
+    if store_files:
+        remove_absent_protocols(store, {Path(name).parts[0] for name in store_files if "/" in name})
     runs = len(frame.drop_duplicates(RUN_KEY))
     print(f"leaderboard of {runs} runs: {markdown_path} (results/, charts beside it)"
           + (f"; README table: {readme_path}" if args.publish else ""))
     return 0
+
+
+def readme_with_table(readme_path: Path, table: str) -> str:
+    """The README's text with ``table`` between its leaderboard markers; a README without them is one error."""
+    from benchmark.leaderboard import splice_readme
+    try:
+        return splice_readme(read_text(readme_path), table)
+    except GFaceError as exc:
+        raise GFaceError(f"--readme {readme_path}: {exc}; add the two marker lines where the table goes, or pass "
+                         f"the README that has them") from None
+
+
+def results_round_trip(frame) -> tuple[dict[str, str], object]:
+    """The files of ``frame`` as a results store (``{path inside the store: text}``) and the frame read back from
+    them (as ``--check`` will read it), written to a temporary folder only."""
+    import tempfile
+
+    from benchmark.results_store import read_results, write_results
+    with tempfile.TemporaryDirectory(prefix="gface-results-") as tmp:
+        write_results(frame, Path(tmp))
+        files = {path.relative_to(tmp).as_posix(): path.read_text() for path in sorted(Path(tmp).rglob("*"))
+                 if path.is_file()}
+        return files, read_results(Path(tmp))
 
 
 def weights_command(args: argparse.Namespace) -> int:
@@ -354,6 +389,7 @@ def weights_command(args: argparse.Namespace) -> int:
         return 0
     if not args.names:
         raise GFaceError(f"weights fetch: name a backbone ({', '.join(WEIGHT_FILES.names())})")
+    check_writable("--cache-dir (or $GFACE_CACHE_DIR)", cache_dir)
     for name in WEIGHT_FILES.select(args.names):
         path, digest = fetch(name, cache_dir, force=args.force)
         pinned = WEIGHT_FILES.get(name).sha256
@@ -366,6 +402,17 @@ def check_folder(option: str, path: Path) -> None:
     """A folder the command writes into may be absent (it is created), but not a file."""
     if Path(path).expanduser().exists() and not Path(path).expanduser().is_dir():
         raise GFaceError(f"{option} {path} is a file, not a folder; pass a folder (it is created if absent)")
+
+
+def check_writable(option: str, path: Path) -> None:
+    """Before anything is written: ``path`` (or the nearest folder it would be created in) lets this user write."""
+    path = Path(path).expanduser()
+    existing = next(p for p in (path, *path.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise GFaceError(f"{option} {path} cannot be created: {existing} is a file; pass another folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise GFaceError(f"{option} {path} is not writable: {existing} does not let this user write; fix its "
+                         f"permissions or pass another folder")
 
 
 def plan_table(specs, statuses: list[str]) -> str:

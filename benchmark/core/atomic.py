@@ -1,4 +1,7 @@
-"""Atomic file writes: a temp file in the same folder, then ``os.replace`` (readers never see half a file)."""
+"""Atomic file writes: a temp file in the same folder, then ``os.replace`` (readers never see half a file).
+
+``write_all`` writes several files as one step: every temp file first, then the renames, so a command that fails
+while writing (a full disk, a folder it may not write) leaves every file as it was."""
 from __future__ import annotations
 
 import json
@@ -31,10 +34,33 @@ def save_npy(path: Path, array: np.ndarray) -> None:
     _write_atomically(path, lambda stream: np.save(stream, array, allow_pickle=False))
 
 
+def write_all(files: dict[Path, bytes | str]) -> None:
+    """Every ``path: content`` (text as UTF-8) staged in a temp file beside its path, then all renamed: nothing is
+    replaced unless every file could be staged."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files.items():
+            data = data.encode() if isinstance(data, str) else data
+            staged.append((_staged(Path(path), lambda stream, data=data: stream.write(data)), Path(path)))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+
+
 def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """``write(stream)`` into a temp file next to ``path``, fsync, then rename; the file gets the usual
-    permissions (0666 minus the umask; ``mkstemp`` alone would leave it readable by its owner only)."""
-    path = Path(path)
+    tmp = _staged(Path(path), write)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _staged(path: Path, write: Callable[[BinaryIO], object]) -> Path:
+    """``write(stream)`` into a temp file next to ``path``, fsynced; the file gets the usual permissions (0666
+    minus the umask; ``mkstemp`` alone would leave it readable by its owner only)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -43,10 +69,10 @@ def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
 
 
 def _nan_to_none(obj):

@@ -107,13 +107,3 @@ def resolve_data_root(data_root: Path | None, subfolder: str, dataset: str, obta
                                f"(obtain it from {obtain_from}) or point --data-root at its parent")
     return folder
 
-
-def decode_text(data: bytes, path: Path) -> str:
-    """A label or list file's bytes as text (UTF-8, optional BOM); any other encoding is one clear error."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        hint = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
-        raise GFaceError(f"{path} is not UTF-8 text{hint}: byte {exc.start} cannot be decoded. Restore the "
-                         f"official file or re-save it as UTF-8") from None
-

@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from benchmark.core.errors import GFaceError, MissingFileError
+from benchmark.core.text_files import read_text
 
 CLUSTERS = ("slurm", "local", "debug")
 
@@ -72,7 +73,7 @@ def load_cluster_config(path: Path) -> ClusterConfig:
         raise MissingFileError(f"--cluster-config {path}: no such file; write one (see the example in "
                                f"benchmark/executors/cluster_config.py)")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(read_text(path))
     except yaml.YAMLError as exc:
         raise GFaceError(f"--cluster-config {path} is not valid YAML: {exc}") from exc
     return parse_cluster_config(data or {}, str(path))
