@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from benchmark.core.atomic import save_npy
+from benchmark.core.atomic import built_once, save_npy
 from benchmark.core.backbone import Backbone
 from benchmark.core.data import FERData
 from benchmark.core.keys import content_key
@@ -50,8 +50,7 @@ def cached_features(backbone: Backbone, data: FERData, cache_dir: Path, device: 
     key = content_key(backbone.name, backbone.weights_sha256, data.content_key, TRANSFORM_VERSION,
                       f"{backbone.input_size}/{backbone.crop_pct}")
     path = Path(cache_dir) / "features" / f"{backbone.name}-{key[:24]}.npy"
-    if not path.exists():
-        save_npy(path, extract_features(backbone, data.images, device))
+    built_once(path, lambda target: save_npy(target, extract_features(backbone, data.images, device)))
     return np.load(path, mmap_mode="r", allow_pickle=False)
 
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark import distributed
-from benchmark.core.atomic import save_npy
+from benchmark.core.atomic import built_once, save_npy
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
@@ -68,8 +68,7 @@ def pool_faces(task: GCDTask, n: int) -> np.ndarray:
         raise GFaceError(f"face2exp.face_pool={n}: dataset {task.dataset_name!r} offers no expression-blind faces "
                          f"(only SynthFACE does); set face2exp.face_pool=0")
     path = Path(task.cache_dir) / f"face-pool-{task.face_source.key}-{n}.npy"
-    if not path.exists():
-        save_npy(path, task.face_source.render(n))
+    built_once(path, lambda target: save_npy(target, task.face_source.render(n)))
     return np.load(path, allow_pickle=False)
 
 

@@ -1,4 +1,5 @@
-"""Atomic file writes: a temp file in the same folder, then ``os.replace`` (readers never see half a file)."""
+"""Atomic file writes: a temp file in the same folder, then ``os.replace`` (readers never see half a file);
+``built_once``: a shared cache file that concurrent processes build once, under a lock."""
 from __future__ import annotations
 
 import json
@@ -7,6 +8,11 @@ import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; concurrent builders then duplicate work, atomically
+    fcntl = None
 
 import numpy as np
 
@@ -29,6 +35,21 @@ def write_json(path: Path, obj) -> None:
 
 def save_npy(path: Path, array: np.ndarray) -> None:
     _write_atomically(path, lambda stream: np.save(stream, array, allow_pickle=False))
+
+
+def built_once(path: Path, build: Callable[[Path], object]) -> Path:
+    """``path``, first written by ``build(path)`` (which writes atomically) unless it exists. Processes that share
+    a cache (the lanes of a sweep) take an advisory lock on ``path.lock``, so one builds and the others wait."""
+    path = Path(path)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():  # another process may have built it while this one waited
+            build(path)
+    return path  # closing the lock file released the lock
 
 
 def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from benchmark.core.atomic import save_npy
+from benchmark.core.atomic import built_once, save_npy
 from benchmark.core.backbone import Backbone
 from benchmark.core.errors import GFaceError
 from benchmark.core.keys import content_key
@@ -122,8 +122,8 @@ def load_view_bank(backbone: Backbone, images, rows: np.ndarray, n_views: int, c
     key = content_key(BANK_VERSION, backbone.name, backbone.weights_sha256, "".join(hashes[i] for i in order),
                       f"{n_views}/{crop_pct}/{backbone.input_size}/{BANK_SEED}/{np.dtype(STORAGE).name}")
     path = Path(bank_dir) / f"{backbone.name}-{key[:24]}.npy"
-    if not path.exists():
-        save_npy(path, _compute(backbone, images, rows[order], n_views, crop_pct, device, batch_size))
+    built_once(path, lambda target: save_npy(target, _compute(backbone, images, rows[order], n_views, crop_pct,
+                                                              device, batch_size)))
     stored = np.load(path, allow_pickle=False)  # in memory: random rows every step, and no file name to follow
     slot_of_row = np.full(len(images), -1, dtype=np.int64)
     slot_of_row[rows[order]] = np.arange(len(rows))
