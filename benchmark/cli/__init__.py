@@ -31,6 +31,8 @@ examples:
   python run_benchmark.py --show ss-kmeans               parameters, paper defaults, profiles
   python run_benchmark.py leaderboard [--latex]          local tables from run records (runs/leaderboard/)
   python run_benchmark.py weights fetch vit_b16_dino     download and verify official weights (only when asked)
+  python run_benchmark.py reproduce --list               the sweeps behind the committed board (reproduce --run NAME)
+  python run_benchmark.py --methods all --lanes 1        one run after another in this process (default: one per core)
   python run_benchmark.py --methods 'ss-*' --executor local-gpus       one worker per visible GPU
   python run_benchmark.py --methods all --executor submitit --cluster-config slurm.yaml   Slurm job array
   torchrun --nproc_per_node=4 run_benchmark.py --methods gcd             one run on 4 GPUs (DDP)

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from benchmark.core.errors import GFaceError
 from benchmark.executors.job import FeatureJob, RunJob, Settings, feature_stage
 from benchmark.plan import RunSpec, is_done
+from benchmark.output import configure_console, disable_progress_bars
 from benchmark.plugins import load_plugins
 from benchmark.progress import SweepProgress
 from benchmark.runner import SweepResult
@@ -78,6 +79,9 @@ def run_on_workers(specs: list[RunSpec], settings: Settings, worker_envs: list[d
 
 
 def _claim_slot(slots, threads: int) -> None:
-    """Worker start-up: take one environment (GPU) for the worker's lifetime and its share of CPU threads."""
+    """Worker start-up: take one environment (GPU) for the worker's lifetime and its share of CPU threads; plain log
+    lines on stderr and no progress bars (workers side by side would garble them; the sweep's own bar counts runs)."""
     os.environ.update(slots.get())
     torch.set_num_threads(threads)
+    configure_console()
+    disable_progress_bars()
