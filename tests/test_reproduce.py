@@ -38,7 +38,9 @@ def test_reproduce_runs_a_sweep_resumably_with_the_options_passed_on(run_dirs, t
     monkeypatch.setattr(reproduce, "SWEEPS_FILE", sweeps)
     args = ["reproduce", "--run", "toy", "--runs-dir", str(runs), "--cache-dir", str(cache), "--no-leaderboard"]
     assert main(args) == 0
-    assert "ran 2, skipped 0 already done, failed 0" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "ran 2, skipped 0 already done, failed 0" in out
+    assert "[2/2 runs] toy-basic/toy-ss/" in out and "left" in out  # progress: plain lines when not a terminal
     assert main(args) == 0
     assert "ran 0, skipped 2 already done" in capsys.readouterr().out
     assert main(["reproduce", "--list", "--runs-dir", str(runs)]) == 0
