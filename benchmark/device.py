@@ -20,8 +20,9 @@ def resolve_device(requested: str = "auto") -> torch.device:
 
 
 def describe(device: torch.device) -> dict:
+    """Where a run ran; CPU numbers depend on the thread count and on the vector instructions PyTorch's kernels use."""
     info = {"device": str(device), "cpu": platform.processor() or platform.machine(),
-            "torch_threads": torch.get_num_threads()}
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch_threads": torch.get_num_threads()}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info

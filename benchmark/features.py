@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from benchmark.core.atomic import save_npy
+from benchmark.core.atomic import built_once, save_npy
 from benchmark.core.cached_arrays import load_cached, rebuild_once
 from benchmark.core.backbone import Backbone
 from benchmark.core.data import FERData
@@ -60,8 +60,7 @@ def features_in(backbone: Backbone, data: FERData, features_dir: Path, device: t
     path = Path(features_dir) / f"{backbone.name}-{key[:24]}.npy"
 
     def read() -> np.ndarray:
-        if not path.exists():
-            save_npy(path, extract_features(backbone, data.images, device))
+        built_once(path, lambda target: save_npy(target, extract_features(backbone, data.images, device)))
         return load_cached(path, dtype=np.float32, ndim=2, length=len(data.images), mmap=True)
 
     return rebuild_once(read, lambda: path.unlink(missing_ok=True), f"features of {data.name} ({backbone.name})")

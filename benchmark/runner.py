@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from benchmark.core import atomic
 from benchmark import distributed
@@ -34,6 +33,7 @@ from benchmark.core.paths import CHECKPOINT, PREDICTIONS
 from benchmark.isolation import RowOrder, isolated_task
 from benchmark.method import Predictions
 from benchmark.plan import RunSpec, is_done
+from benchmark.progress import SweepProgress
 from benchmark.protocol import PREDICTED_SETS, Split, materialise
 from benchmark.provenance import git_state, package_versions, peak_rss_mb
 from benchmark.core.backbone import Backbone
@@ -89,18 +89,20 @@ def run_sweep(specs: list[RunSpec], env: Environment) -> SweepResult:
     pending = [s for s in specs if not is_done(s, env.runs_dir)]
     distributed.barrier()  # every process has the same list before rank 0 writes a done marker
     result = SweepResult([], [s for s in specs if s not in pending], [])
-    for spec in tqdm(pending, desc="runs", unit="run", disable=not pending or not distributed.is_main()):
-        try:
-            run_one(spec, env)
-            result.ran.append(spec)
-        except GFaceError:
-            raise  # a user mistake: the same for every run, so the sweep stops with its message
-        except Exception as exc:  # noqa: BLE001 - logged with traceback in the run folder, sweep goes on
-            if distributed.world_size() > 1:
-                raise  # the other processes cannot skip ahead in step with this one
-            result.failed.append((spec, f"{type(exc).__name__}: {exc}"))
-            log.error("run %s/%s/%s failed: %s (see %s)", spec.protocol.id, spec.method, spec.run_id, exc,
-                      spec.folder(env.runs_dir) / "log.txt")
+    with SweepProgress(len(pending), enabled=distributed.is_main()) as progress:
+        for spec in pending:
+            try:
+                run_one(spec, env)
+                result.ran.append(spec)
+            except GFaceError:
+                raise  # a user mistake: the same for every run, so the sweep stops with its message
+            except Exception as exc:  # noqa: BLE001 - logged with traceback in the run folder, sweep goes on
+                if distributed.world_size() > 1:
+                    raise  # the other processes cannot skip ahead in step with this one
+                result.failed.append((spec, f"{type(exc).__name__}: {exc}"))
+                log.error("run %s/%s/%s failed: %s (see %s)", spec.protocol.id, spec.method, spec.run_id, exc,
+                          spec.folder(env.runs_dir) / "log.txt")
+            progress.advance(f"{spec.protocol.id}/{spec.method}/{spec.run_id}")
     return result
 
 

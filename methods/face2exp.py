@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark import distributed
-from benchmark.core.atomic import save_npy
+from benchmark.core.atomic import built_once, save_npy
 from benchmark.core.cached_arrays import load_cached, rebuild_once
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
@@ -71,8 +71,7 @@ def pool_faces(task: GCDTask, n: int) -> np.ndarray:
     path = Path(task.cache_dir) / f"face-pool-{task.face_source.key}-{n}.npy"
 
     def read() -> np.ndarray:
-        if not path.exists():
-            save_npy(path, task.face_source.render(n))
+        built_once(path, lambda target: save_npy(target, task.face_source.render(n)))
         return load_cached(path, dtype=np.uint8, ndim=4, length=n)
 
     return rebuild_once(read, lambda: path.unlink(missing_ok=True), "face2exp face pool")

@@ -1,6 +1,7 @@
 """ResNet-18 backbones: both checkpoint formats load, features and partial fine-tuning are right, bad files
 are explained."""
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ import torchvision
 from benchmark.backbones.resnet18 import IMAGENET, MSCELEB, ResNet18Features
 from benchmark.core.errors import GFaceError, MissingFileError
 from benchmark.core.registry import BACKBONES
+from benchmark.core.weights import WEIGHT_FILES
 from benchmark.training.backbone_training import trainable_copy
 from benchmark.training.finetune import train_mode
 
@@ -59,7 +61,9 @@ def test_msceleb_checkpoint_loads_from_env_path(tmp_path, monkeypatch, torchvisi
     torch.testing.assert_close(features, pooled_reference(torchvision_net, images))
 
 
-def test_torchvision_state_dict_loads_from_default_path(tmp_path, torchvision_net, images):
+def test_torchvision_state_dict_loads_from_default_path(tmp_path, monkeypatch, torchvision_net, images):
+    unpinned = dataclasses.replace(IMAGENET, sha256=None)  # random values: not the official file
+    monkeypatch.setitem(WEIGHT_FILES._entries, IMAGENET.name, unpinned)
     (tmp_path / "weights").mkdir()
     torch.save(torchvision_net.state_dict(), tmp_path / "weights" / "resnet18-f37072fd.pth")
     backbone = BACKBONES.get("resnet18_imagenet")(tmp_path)
@@ -84,9 +88,9 @@ def test_wrong_checkpoint_lists_missing_unexpected_and_misshapen_keys(tmp_path, 
     state["conv1.weight"] = torch.zeros(64, 3, 3, 3)
     path = tmp_path / "other.pth"
     torch.save(state, path)
-    monkeypatch.setenv(IMAGENET.env, str(path))
+    monkeypatch.setenv(MSCELEB.env, str(path))  # no hash is pinned for it: the keys are checked
     with pytest.raises(GFaceError) as err:
-        BACKBONES.get("resnet18_imagenet")(tmp_path)
+        BACKBONES.get("resnet18_msceleb")(tmp_path)
     message = str(err.value)
     assert "1 missing (layer4.1.bn2.weight)" in message and "1 unexpected (head.weight)" in message
     assert "1 misshapen (conv1.weight (64, 3, 3, 3) != (64, 3, 7, 7))" in message and str(path) in message
@@ -108,3 +112,16 @@ def test_only_layer4_trains_and_frozen_layers_build_no_graph(tmp_path, monkeypat
     model(images).sum().backward()
     assert not layer3_out[0].requires_grad
     assert all((p.grad is not None) == p.requires_grad for p in model.parameters())
+
+
+def test_a_file_with_another_hash_than_the_pin_is_refused_whatever_its_origin(tmp_path, monkeypatch, torchvision_net):
+    path = tmp_path / "mine.pth"
+    torch.save(torchvision_net.state_dict(), path)  # random values, not torchvision's official file
+    monkeypatch.setenv(IMAGENET.env, str(path))  # what --weights resnet18_imagenet=PATH does
+    with pytest.raises(GFaceError, match=f"{path} has sha256 .* but f37072fd is pinned: it is not the official"):
+        BACKBONES.get("resnet18_imagenet")(tmp_path)
+    monkeypatch.delenv(IMAGENET.env)
+    (tmp_path / "weights").mkdir()
+    path.rename(tmp_path / "weights" / IMAGENET.file_name)  # the same file in the cache
+    with pytest.raises(GFaceError, match="weights fetch resnet18_imagenet"):
+        BACKBONES.get("resnet18_imagenet")(tmp_path)

@@ -15,7 +15,7 @@ def _run(*args, script=None):
 
 
 def test_redirected_sweep_prints_one_plain_line_per_run(tmp_path):
-    proc = _run("--methods", "toy-ss", "--seeds", "2", "--protocols", "toy-basic", "--no-leaderboard",
+    proc = _run("--methods", "toy-ss", "--seeds", "2", "--protocols", "toy-basic", "--no-leaderboard", "--lanes", "1",
                 "--runs-dir", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "cache"), script=TOYS)
     assert proc.returncode == 0, proc.stderr
     assert "\x1b" not in proc.stderr and "\r" not in proc.stderr and "it/s" not in proc.stderr

@@ -77,8 +77,8 @@ def test_killed_run_resumes_and_keeps_finished_records(run_dirs):
     runs, cache = run_dirs
     script = ("import sys; from tests.toy_plugins import register_toys; register_toys(); "
               "from benchmark.cli import main; sys.exit(main(sys.argv[1:]))")
-    args = ["--methods", "toy-ss", "--seeds", "3", "--set", "toy-ss.sleep_s=1.5", *RUN,
-            "--runs-dir", str(runs), "--cache-dir", str(cache)]
+    args = ["--methods", "toy-ss", "--seeds", "3", "--set", "toy-ss.sleep_s=1.5", *RUN, "--lanes", "1",
+            "--runs-dir", str(runs), "--cache-dir", str(cache)]  # one lane: the toys are registered in-process
     proc = subprocess.Popen([sys.executable, "-c", script, *args], cwd=REPO_ROOT, env={**os.environ},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60

@@ -176,3 +176,41 @@ def test_damaged_shipped_weights_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(synthface_cnn, "SHIPPED_WEIGHTS", damaged)
     with pytest.raises(GFaceError, match="damaged|not a loadable"):
         build_backbone(tmp_path / "cache")
+
+
+def _other_weights(path) -> None:
+    """A valid SynthFaceCNN weight file with other values than the shipped one (a pretraining elsewhere)."""
+    torch.manual_seed(123)
+    synthface_cnn.save_weights(SynthFaceCNN(), np.zeros(3), np.ones(3), path)
+
+
+def test_a_cached_file_never_shadows_the_shipped_weights(tmp_path):
+    cached = weight_file(tmp_path, DEFAULT_CONFIG, synthface_cnn.GENERATOR_VERSION)
+    _other_weights(cached)
+    assert build_backbone(tmp_path).weights_sha256 == SHIPPED_SHA256
+
+
+def test_without_the_shipped_file_a_cached_file_must_have_the_pinned_hash(tmp_path, monkeypatch):
+    pinned_file = shipped_weights()
+    monkeypatch.setattr(synthface_cnn, "SHIPPED_WEIGHTS", tmp_path / "absent")
+    with pytest.raises(GFaceError, match="shipped weight file .* is missing; restore"):
+        build_backbone(tmp_path)  # nothing is pretrained in its place
+    cached = weight_file(tmp_path, DEFAULT_CONFIG, synthface_cnn.GENERATOR_VERSION)
+    _other_weights(cached)
+    with pytest.raises(GFaceError, match=f"cached weight file {cached} holds other weights than the pinned"):
+        build_backbone(tmp_path)
+    cached.write_bytes(pinned_file.read_bytes())
+    assert build_backbone(tmp_path).weights_sha256 == SHIPPED_SHA256  # the pinned file, found in the cache
+
+
+def test_the_package_data_ships_every_weight_file():
+    """``pip install .`` must carry the pinned files, or an install pretrains other weights (other run ids)."""
+    import fnmatch
+    import tomllib
+
+    from benchmark.core.paths import REPO_ROOT
+    package_data = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    package = synthface_cnn.SHIPPED_WEIGHTS.parent
+    patterns = package_data[".".join(package.relative_to(REPO_ROOT).parts)]
+    shipped = [p.relative_to(package).as_posix() for p in synthface_cnn.SHIPPED_WEIGHTS.glob("*") if p.is_file()]
+    assert shipped and all(any(fnmatch.fnmatch(name, pattern) for pattern in patterns) for name in shipped)

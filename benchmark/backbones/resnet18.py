@@ -12,11 +12,11 @@ from pathlib import Path
 import torch
 from torchvision.models.resnet import BasicBlock, ResNet
 
-from benchmark.core.backbone import Backbone, file_sha256, load_state_dict
+from benchmark.core.backbone import Backbone, load_state_dict
 from benchmark.backbones.vit_dino import IMAGENET_MEAN, IMAGENET_STD
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import BACKBONES
-from benchmark.core.weights import WeightFile, register_weight_file
+from benchmark.core.weights import WEIGHT_FILES, WeightFile, register_weight_file, verify
 
 INPUT_SIZE = 224
 FEATURE_DIM = 512
@@ -87,10 +87,11 @@ def build_backbone(source: WeightFile, cache_dir: Path) -> Backbone:
     path = source.path(cache_dir)
     checkpoint = load_state_dict(path, what=f"backbone {source.name}", obtain_from=source.obtain_from,
                                  advice=source.advice())
+    digest = verify(source, path)  # the pinned hash, whether the file came from the cache or --weights
     model = ResNet18Features()
     model.load_state_dict(trunk_state(checkpoint, model, source, path), strict=False)
     return Backbone(name=source.name, model=model.eval(), input_size=INPUT_SIZE, mean=IMAGENET_MEAN,
-                    std=IMAGENET_STD, feature_dim=FEATURE_DIM, weights_sha256=file_sha256(path),
+                    std=IMAGENET_STD, feature_dim=FEATURE_DIM, weights_sha256=digest,
                     trainable_prefixes=(LAST_STAGE,), feature_map=ResNet18Features.feature_map,
                     trunk=ResNet18Features.trunk, tail=ResNet18Features.tail)
 
@@ -98,10 +99,10 @@ def build_backbone(source: WeightFile, cache_dir: Path) -> Backbone:
 @BACKBONES.register(MSCELEB.name)
 def resnet18_msceleb(cache_dir: Path) -> Backbone:
     """ResNet-18 pretrained on MS-Celeb-1M face recognition (the FER papers' start point), 512-d pooled feature."""
-    return build_backbone(MSCELEB, cache_dir)
+    return build_backbone(WEIGHT_FILES.get(MSCELEB.name), cache_dir)
 
 
 @BACKBONES.register(IMAGENET.name)
 def resnet18_imagenet(cache_dir: Path) -> Backbone:
     """ResNet-18 with torchvision's ImageNet weights, 512-d pooled feature."""
-    return build_backbone(IMAGENET, cache_dir)
+    return build_backbone(WEIGHT_FILES.get(IMAGENET.name), cache_dir)

@@ -12,10 +12,10 @@ from pathlib import Path
 import timm
 import torch
 
-from benchmark.core.backbone import Backbone, file_sha256, load_state_dict
+from benchmark.core.backbone import Backbone, load_state_dict
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import BACKBONES
-from benchmark.core.weights import WeightFile, register_weight_file
+from benchmark.core.weights import WeightFile, register_weight_file, verify
 
 WEIGHTS_ENV = "GFACE_DINO_VITB16"
 WEIGHTS_FILE = "dino_vitbase16_pretrain.pth"
@@ -53,6 +53,7 @@ def vit_b16_dino(cache_dir: Path) -> Backbone:
     """DINO ViT-B/16, CLS feature after the final LayerNorm; weights from a local file."""
     path = weights_path(cache_dir)
     state = load_state_dict(path, what="backbone vit_b16_dino", obtain_from=OBTAIN_FROM, advice=WEIGHTS.advice())
+    digest = verify(WEIGHTS, path)  # no hash is pinned yet: the check starts when one is
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     model = timm.create_model("vit_base_patch16_224", pretrained=False, num_classes=0, global_pool="token")
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -60,5 +61,5 @@ def vit_b16_dino(cache_dir: Path) -> Backbone:
         raise GFaceError(f"{path} does not hold DINO ViT-B/16 weights: missing {missing[:5]}, unexpected "
                          f"{unexpected[:5]}. Use the backbone-only checkpoint from {OBTAIN_FROM}")
     return Backbone(name="vit_b16_dino", model=model.eval(), input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                    feature_dim=768, weights_sha256=file_sha256(path), trainable_prefixes=("blocks.11.",),
+                    feature_dim=768, weights_sha256=digest, trainable_prefixes=("blocks.11.",),
                     crop_pct=0.875, feature_map=patch_token_map, trunk=vit_trunk, tail=vit_tail)

@@ -16,7 +16,8 @@ from benchmark.core.paths import COMMAND, DEFAULT_RUNS_DIR, LEADERBOARD_DIR, LOC
 
 USAGE = f"""{COMMAND} [options]                 run a sweep (options below)
        {COMMAND} leaderboard [--publish] [--check] [--latex]   tabulate run records (leaderboard --help)
-       {COMMAND} weights list|fetch NAME     backbone weight files (weights --help)"""
+       {COMMAND} weights list|fetch NAME     backbone weight files (weights --help)
+       {COMMAND} reproduce --list | --run NAME [options]   the sweeps behind the committed board"""
 EPILOG = """\
 examples:
   python run_benchmark.py --methods all                  every method on the embedded SynthFACE protocols
@@ -30,6 +31,8 @@ examples:
   python run_benchmark.py leaderboard [--latex]          local tables from run records (runs/leaderboard/)
   python run_benchmark.py leaderboard --with-committed   your runs ranked beside the committed board's
   python run_benchmark.py weights fetch vit_b16_dino     download and verify official weights (only when asked)
+  python run_benchmark.py reproduce --list               the sweeps behind the committed board (reproduce --run NAME)
+  python run_benchmark.py --methods all --lanes 1        one run after another in this process (default: one per core)
   python run_benchmark.py --methods 'ss-*' --executor local-gpus       one worker per visible GPU
   python run_benchmark.py --methods all --executor submitit --cluster-config slurm.yaml   Slurm job array
   torchrun --nproc_per_node=4 run_benchmark.py --methods gcd             one run on 4 GPUs (DDP)
@@ -103,6 +106,10 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:N")
     parser.add_argument("--executor", choices=list(EXECUTORS), default="local",
                         help="where runs execute: " + "; ".join(f"{k}: {v}" for k, v in EXECUTORS.items()))
+    parser.add_argument("--lanes", type=int, metavar="N",
+                        help="--executor local: run N runs side by side, each on one CPU thread, so that the numbers "
+                             "do not depend on the core count (default: one lane per usable core on the CPU, 1 on a "
+                             "GPU; 1: one after another in this process)")
     parser.add_argument("--cluster-config", type=Path, metavar="FILE.yaml",
                         help="--executor submitit: cluster, partition, account, time_min, gpus_per_job, "
                              "array_parallelism, setup lines (example in benchmark/executors/cluster_config.py)")
@@ -164,6 +171,19 @@ def build_weights_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_reproduce_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog=f"{COMMAND} reproduce", description="The sweeps behind the committed board (leaderboard/sweeps.yaml): "
+        "list them with their run counts and costs, or run one. Options after --run NAME other than the sweep's own "
+        "(--executor, --lanes, --cache-dir, --dry-run, ...) go to the run command.")
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--list", action="store_true", help="every sweep: runs, runs on the board, cost, command")
+    action.add_argument("--run", metavar="NAME", help="run this sweep (resumable, like any sweep)")
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
+                        help="where run folders are (--list: the median wall time of the records found there)")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     from benchmark.output import configure_console, silence_broken_pipe
     argv = sys.argv[1:] if argv is None else argv
@@ -173,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             status = leaderboard_command(build_leaderboard_parser().parse_args(argv[1:]))
         elif argv[:1] == ["weights"]:
             status = weights_command(build_weights_parser().parse_args(argv[1:]))
+        elif argv[:1] == ["reproduce"]:
+            status = reproduce_command(*build_reproduce_parser().parse_known_args(argv[1:]))
         else:
             status = run_command(build_run_parser().parse_args(argv))
         sys.stdout.flush()  # here, so that a closed pipe (``| head``) is caught below
@@ -192,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from benchmark.plan import expand, run_status
+    from benchmark.plan import run_status
     from benchmark.plugins import load_plugins
     from benchmark.core.registry import BACKBONES, DATASETS, METHODS, PROTOCOLS
     from benchmark.user_plugins import PLUGINS_ENV, PROTOCOLS_ENV, add_to_env
@@ -221,17 +243,15 @@ def run_command(args: argparse.Namespace) -> int:
         raise GFaceError(f"--seeds {args.seeds}: need at least 1 repetition")
     if args.budget is not None and args.budget < 1:
         raise GFaceError(f"--budget {args.budget}: a budget is a number of epochs, at least 1")
+    if args.lanes is not None and args.lanes < 1:
+        raise GFaceError(f"--lanes {args.lanes}: the number of runs side by side, at least 1")
     if args.hparam_search < 0:
         raise GFaceError(f"--hparam-search {args.hparam_search}: the number of configurations per method, at least 1 "
                          f"(0 or absent: no search)")
     if not args.protocols:
         for name, reason in sorted(PROTOCOLS.broken.items()):
             print(f"warning: protocol {name} skipped: {reason}", file=sys.stderr)
-    from benchmark.backbone_axis import with_backbones
-    from benchmark.method import parse_overrides
-    protocols = [Path(p).stem if p in protocol_files else p for p in args.protocols or []] or None
-    specs = with_backbones(expand(args.methods, protocols, args.seeds, parse_overrides(args.overrides),
-                                  args.profile, args.ablate, args.budget, args.hparam_search), args.backbones)
+    specs = plan_specs(args, protocol_files)
     from benchmark import distributed
     from benchmark.device import resolve_device
     from benchmark.executors import execute
@@ -242,6 +262,8 @@ def run_command(args: argparse.Namespace) -> int:
     if distributed.launched_by_torchrun():
         if args.executor != "local":
             raise GFaceError(f"under torchrun every process runs the sweep itself: drop --executor {args.executor}")
+        if (args.lanes or 1) > 1:
+            raise GFaceError(f"under torchrun the processes share each run: drop --lanes {args.lanes}")
         device = str(distributed.init_from_env(resolve_device(args.device)))
     settings = Settings(args.runs_dir, cache_dir, args.data_root, device, args.keep_checkpoints)
     env = settings.environment()
@@ -254,7 +276,10 @@ def run_command(args: argparse.Namespace) -> int:
               + (f" ({stale} of them replace stale records: their data, weights or code changed)" if stale else ""))
     if args.dry_run:
         return 0
-    result = execute(args.executor, specs, settings, args.cluster_config, args.detach, env)
+    from benchmark.executors.lanes import default_lanes
+    local = args.executor == "local" and not distributed.launched_by_torchrun()
+    lanes = args.lanes or (default_lanes(env.device.type) if local else 1)
+    result = execute(args.executor, specs, settings, args.cluster_config, args.detach, env, lanes)
     if not main_process:
         return 1 if result.failed else 0
     queued = f", queued {len(result.queued)} (run the same command again to collect them)" if result.queued else ""
@@ -265,6 +290,41 @@ def run_command(args: argparse.Namespace) -> int:
     if not args.no_leaderboard:
         leaderboard_command(build_leaderboard_parser().parse_args(["--runs-dir", str(args.runs_dir)]))
     return 1 if result.failed else 0
+
+
+def plan_specs(args: argparse.Namespace, protocol_files: list[str] = ()) -> list:
+    """The sweep's runs, before the preflight (plugins loaded)."""
+    from benchmark.backbone_axis import with_backbones
+    from benchmark.method import parse_overrides
+    from benchmark.plan import expand
+    protocols = [Path(p).stem if p in protocol_files else p for p in args.protocols or []] or None
+    return with_backbones(expand(args.methods, protocols, args.seeds, parse_overrides(args.overrides), args.profile,
+                                 args.ablate, args.budget, args.hparam_search), args.backbones)
+
+
+def sweep_specs(sweep) -> list:
+    """The runs a sweep of ``leaderboard/sweeps.yaml`` plans."""
+    return plan_specs(build_run_parser().parse_args(sweep.argv))
+
+
+def reproduce_command(args: argparse.Namespace, passed: list[str]) -> int:
+    from benchmark.plugins import load_plugins
+    from benchmark.reproduce import check_passed_options, list_sweeps, load_sweeps, sweep_named
+    sweeps = load_sweeps()
+    if args.run:
+        sweep = sweep_named(args.run, sweeps)
+        check_passed_options(passed, sweep)
+        print(f"sweep {sweep.name}: {COMMAND} {sweep.command}")
+        return run_command(build_run_parser().parse_args([*sweep.argv, "--runs-dir", str(args.runs_dir), *passed]))
+    if passed:
+        raise GFaceError(f"reproduce --list takes no other options (got {' '.join(passed)})")
+    from benchmark.leaderboard import RUN_SLOT
+    from benchmark.results_store import read_results
+    load_plugins()
+    runs = read_results(LEADERBOARD_DIR / "results").drop_duplicates(["protocol", "method", "run_id"])
+    committed = {tuple(row[:5]) + (int(row[5]), int(row[6])) for row in runs[RUN_SLOT].itertuples(index=False)}
+    print(list_sweeps(sweeps, sweep_specs, committed, args.runs_dir))
+    return 0
 
 
 def leaderboard_command(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """Atomic file writes: a temp file in the same folder, then ``os.replace`` (readers never see half a file).
 
 ``write_all`` writes several files as one step: every temp file first, then the renames, so a command that fails
-while writing (a full disk, a folder it may not write) leaves every file as it was."""
+while writing (a full disk, a folder it may not write) leaves every file as it was. ``built_once``: a shared cache
+file that concurrent processes build once, under a lock."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,11 @@ import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; concurrent builders then duplicate work, atomically
+    fcntl = None
 
 import numpy as np
 
@@ -47,6 +53,21 @@ def write_all(files: dict[Path, bytes | str]) -> None:
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
+
+
+def built_once(path: Path, build: Callable[[Path], object]) -> Path:
+    """``path``, first written by ``build(path)`` (which writes atomically) unless it exists. Processes that share
+    a cache (the lanes of a sweep) take an advisory lock on ``path.lock``, so one builds and the others wait."""
+    path = Path(path)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():  # another process may have built it while this one waited
+            build(path)
+    return path  # closing the lock file released the lock
 
 
 def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:

@@ -1,7 +1,8 @@
 """Backbone weight files: where each lives, where it is officially published, and opt-in fetching.
 
 A backbone module declares its file with ``register_weight_file(WeightFile(...))``. The file is ``$<env>`` when set
-(``--weights NAME=PATH`` sets it), else ``<cache>/weights/<file_name>``. ``weights fetch NAME`` downloads ``url``
+(``--weights NAME=PATH`` sets it), else ``<cache>/weights/<file_name>``; a backbone checks the file it loads with
+``verify`` whatever its origin. ``weights fetch NAME`` downloads ``url``
 only when asked, checks the pinned ``sha256`` (a full hash, or a prefix such as the 8 hex digits torchvision puts in
 its file names) and moves the file into the cache; without a pin it reports the hash it computed.
 """
@@ -100,6 +101,6 @@ def verify(weights: WeightFile, path: Path) -> str:
     digest = file_sha256(path)
     if weights.sha256 and not digest.startswith(weights.sha256.lower()):
         raise GFaceError(f"backbone {weights.name}: {path} has sha256 {digest}, but {weights.sha256} is pinned: "
-                         f"it is not the official file")
+                         f"it is not the official file; delete it and {weights.advice()}")
     return digest
 

@@ -1,4 +1,4 @@
-"""Where the runs of a sweep execute: one after another here, one worker per local GPU, or a Slurm job array.
+"""Where the runs of a sweep execute: in lanes on this machine, one worker per local GPU, or a Slurm job array.
 
 Every executor calls ``benchmark.runner.run_one`` for each pending run; run folders are the only state, so a
 second launch of the same sweep starts (or submits) nothing that is done or still queued.
@@ -16,23 +16,26 @@ if TYPE_CHECKING:  # the command line imports this module for its help text; the
     from benchmark.runner import Environment, SweepResult
 
 EXECUTORS = {
-    "local": "one run after another in this process (default)",
+    "local": "--lanes runs side by side on this machine, each on one CPU thread (default)",
     "local-gpus": "one worker process per visible GPU, runs spread over them",
     "submitit": "a Slurm job array (feature extraction first), settings from --cluster-config",
 }
 
 
 def execute(executor: str, specs: list[RunSpec], settings: Settings, cluster_config: Path | None = None,
-            detach: bool = False, env: Environment | None = None) -> SweepResult:
+            detach: bool = False, env: Environment | None = None, lanes: int = 1) -> SweepResult:
     """Run the pending specs of ``specs`` with the named executor; done runs are skipped. ``env``: the local
-    executor reuses it (the datasets and backbones the preflight loaded)."""
+    executor reuses it in a single lane (the datasets and backbones the preflight loaded)."""
     if cluster_config is not None and executor != "submitit":
         raise GFaceError(f"--cluster-config is read by --executor submitit only (got --executor {executor})")
     if detach and executor != "submitit":
         raise GFaceError(f"--detach applies to --executor submitit only (got --executor {executor})")
+    if lanes != 1 and executor != "local":
+        raise GFaceError(f"--lanes applies to --executor local only (got --executor {executor})")
     if executor == "local":
-        from benchmark.runner import run_sweep
-        return run_sweep(specs, env or settings.environment())
+        from benchmark.executors.lanes import one_thread, run_in_lanes
+        with one_thread():
+            return run_in_lanes(specs, settings, lanes, env or settings.environment())
     if executor == "local-gpus":
         from benchmark.executors.local_gpus import run_on_visible_gpus
         return run_on_visible_gpus(specs, settings)

@@ -17,6 +17,7 @@ import torchvision
 from benchmark.core.atomic import write_bytes
 from benchmark.core.backbone import Backbone
 from benchmark.backbones.resnet18 import IMAGENET, MSCELEB
+from benchmark.backbones.resnet18 import build_backbone as build_resnet18
 from benchmark.backbones.vit_dino import WEIGHTS_ENV
 from benchmark.core.errors import GFaceError
 from benchmark.protocol import Protocol, materialise
@@ -66,15 +67,18 @@ def synthetic_task(protocol: Protocol, data: FERData, backbone: Backbone, cache_
     return task
 
 
-def _random_vit_b16() -> tuple[dict, str]:
-    return timm.create_model("vit_base_patch16_224", num_classes=0).state_dict(), WEIGHTS_ENV
+def _random_vit_b16() -> tuple[dict, str, Callable[[Path], Backbone]]:
+    return (timm.create_model("vit_base_patch16_224", num_classes=0).state_dict(), WEIGHTS_ENV,
+            BACKBONES.get("vit_b16_dino"))
 
 
-def _random_resnet18(source: WeightFile) -> Callable[[], tuple[dict, str]]:
-    return lambda: ({"state_dict": torchvision.models.resnet18().state_dict()}, source.env)
+def _random_resnet18(source: WeightFile) -> Callable[[], tuple[dict, str, Callable[[Path], Backbone]]]:
+    unpinned = dataclasses.replace(source, sha256=None)  # random values cannot have the official file's hash
+    return lambda: ({"state_dict": torchvision.models.resnet18().state_dict()}, source.env,
+                    lambda cache_dir: build_resnet18(unpinned, cache_dir))
 
 
-# backbone -> (random state dict in the format of its weight file, the variable naming that file)
+# backbone -> (random state dict in the format of its weight file, the variable naming that file, its loader)
 RANDOM_WEIGHTS = {"vit_b16_dino": _random_vit_b16, MSCELEB.name: _random_resnet18(MSCELEB),
                   IMAGENET.name: _random_resnet18(IMAGENET)}
 
@@ -85,10 +89,11 @@ def load_backbone(name: str, cache_dir: Path, random_weights: bool) -> Backbone:
     if random_weights:
         if name not in RANDOM_WEIGHTS:
             raise GFaceError(f"--random-weights is for {', '.join(RANDOM_WEIGHTS)}; {name} loads as usual")
-        state, env = RANDOM_WEIGHTS[name]()
+        state, env, load = RANDOM_WEIGHTS[name]()
         path = Path(cache_dir) / f"random_{name}.pth"
         buffer = io.BytesIO()
         torch.save(state, buffer)
         write_bytes(path, buffer.getvalue())
         os.environ[env] = str(path)
+        return load(cache_dir)
     return BACKBONES.get(name)(cache_dir)

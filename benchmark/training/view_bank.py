@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from benchmark.core.atomic import save_npy
+from benchmark.core.atomic import built_once, save_npy
 from benchmark.core.backbone import Backbone
 from benchmark.core.cached_arrays import DamagedCacheError, load_cached, rebuild_once
 from benchmark.core.errors import GFaceError
@@ -125,8 +125,8 @@ def load_view_bank(backbone: Backbone, images, rows: np.ndarray, n_views: int, c
     path = Path(bank_dir) / f"{backbone.name}-{key[:24]}.npy"
 
     def read() -> np.ndarray:  # in memory: random rows every step, and no file name to follow
-        if not path.exists():
-            save_npy(path, _compute(backbone, images, rows[order], n_views, crop_pct, device, batch_size))
+        built_once(path, lambda target: save_npy(target, _compute(backbone, images, rows[order], n_views, crop_pct,
+                                                                  device, batch_size)))
         stored = load_cached(path, dtype=STORAGE, length=len(rows))
         if stored.ndim < 3 or stored.shape[1] != n_views:
             raise DamagedCacheError(path, f"shape {stored.shape}, expected ({len(rows)}, {n_views}, ...)")

@@ -2,10 +2,11 @@
 
 Registered as backbone ``synthface-cnn``, and as ``synthface-cnn-seed1``: the same architecture and objective
 pretrained from seed 1 (other initialisation, other pretraining clips), a second expression-blind network for
-methods that pair two (Open-Set-FER's detector). Their weights come from, in this order: the cache
-(``<cache_dir>/backbones/synthface-cnn-<key>.pt``), the file shipped in ``weights/`` when its key is the current one
-(pretrained by this code; every machine then runs the same backbone), or a fresh pretraining by clip contrast (see
-``pretrain.py`` and datasets/synthface/README.md) on synthetic persons disjoint from the benchmark's, cached there.
+methods that pair two (Open-Set-FER's detector). Their weights are the files shipped in ``weights/`` (pretrained by
+this code and pinned by sha256, so every machine runs the same backbone; a cache file never shadows them, and one is
+used only in their absence and only with the pinned hash). Other configurations are pretrained by clip contrast (see
+``pretrain.py`` and datasets/synthface/README.md) on synthetic persons disjoint from the benchmark's and cached in
+``<cache_dir>/backbones/synthface-cnn-<key>.pt``.
 """
 from __future__ import annotations
 
@@ -150,8 +151,8 @@ def shipped_weights(config: PretrainConfig = DEFAULT_CONFIG) -> Path:
 def build_backbone(cache_dir: Path, *, config: PretrainConfig = DEFAULT_CONFIG,
                    faces: FaceSource | None = None, generator_version: str | None = None,
                    use_shipped: bool = True, name: str = NAME) -> Backbone:
-    """Load the cached backbone, else the shipped one (shipped configurations only, ``use_shipped``), else pretrain
-    and cache it.
+    """A shipped configuration: its pinned weights (``pinned_backbone``). Any other (or ``use_shipped=False``, a
+    deliberate re-pretraining): the cached backbone, else pretrain and cache it.
 
     ``faces(config) -> (uint8 images n×48×48×3, labels)`` defaults to ``render_pretraining_faces``;
     ``generator_version`` (default: SynthFACE's) enters the cache key.
@@ -162,13 +163,8 @@ def build_backbone(cache_dir: Path, *, config: PretrainConfig = DEFAULT_CONFIG,
     if generator_version is None:
         raise ValueError("generator_version is required with a custom face source")
     path = weight_file(cache_dir, config, generator_version)
-    if not path.exists() and default and use_shipped and shipped_weights(config).exists():
-        backbone = load_backbone(shipped_weights(config), name)
-        if backbone.weights_sha256 != SHIPPED[config]:
-            raise GFaceError(f"backbone {name!r}: the shipped weight file {shipped_weights(config)} is damaged "
-                             f"(sha256 {backbone.weights_sha256[:12]}…, expected {SHIPPED[config][:12]}…); restore "
-                             f"it with git checkout, or delete it to pretrain the backbone anew")
-        return backbone
+    if default and use_shipped:
+        return pinned_backbone(config, path, name)
     if not path.exists():
         images, labels = faces(config)
         result = train(SynthFaceCNN, images, labels, config, desc=f"pretraining {name}")
@@ -176,9 +172,30 @@ def build_backbone(cache_dir: Path, *, config: PretrainConfig = DEFAULT_CONFIG,
     return load_backbone(path, name)
 
 
+def pinned_backbone(config: PretrainConfig, cache_path: Path, name: str) -> Backbone:
+    """The shipped file when present (a cache file never shadows it), else a cache file; either must have the pinned
+    sha256. Nothing is pretrained: a fresh pretraining gives other weights on another machine, hence other numbers."""
+    shipped = shipped_weights(config)
+    restore = f"restore {shipped} (git checkout, or reinstall gface-bench: the package carries it)"
+    path = shipped if shipped.exists() else cache_path
+    if not path.exists():
+        raise GFaceError(f"backbone {name!r}: its shipped weight file {shipped} is missing; {restore}. A fresh "
+                         f"pretraining would give other weights than the pinned ones ({SHIPPED[config][:12]}…); "
+                         f"to compare one on purpose: python -m datasets.synthface.tools.pretrain_backbone")
+    backbone = load_backbone(path, name)
+    if backbone.weights_sha256 != SHIPPED[config]:
+        found = f"(sha256 {backbone.weights_sha256[:12]}…, pinned {SHIPPED[config][:12]}…)"
+        if path == shipped:
+            raise GFaceError(f"backbone {name!r}: the shipped weight file {shipped} is damaged {found}; {restore}")
+        raise GFaceError(f"backbone {name!r}: the cached weight file {path} holds other weights than the pinned "
+                         f"ones {found}, e.g. a pretraining on another machine, and the shipped file is missing; "
+                         f"{restore}, or delete {path}")
+    return backbone
+
+
 @BACKBONES.register(NAME)
 def synthface_cnn(cache_dir: Path) -> Backbone:
-    """The expression-blind SynthFACE backbone (pretrained by clip contrast on first use, then cached)."""
+    """The expression-blind SynthFACE backbone (its shipped, pinned weights)."""
     return build_backbone(cache_dir)
 
 
