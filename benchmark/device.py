@@ -20,9 +20,23 @@ def resolve_device(requested: str = "auto") -> torch.device:
 
 
 def describe(device: torch.device) -> dict:
-    """Where a run ran; CPU numbers depend on the thread count and on the vector instructions PyTorch's kernels use."""
-    info = {"device": str(device), "cpu": platform.processor() or platform.machine(),
+    """Where a run ran. CPU numbers depend on the thread count and on the CPU model: its vector instructions and
+    cache sizes select the kernels (and their summation order) of PyTorch, oneDNN and MKL."""
+    info = {"device": str(device), "cpu": platform.processor() or platform.machine(), "cpu_model": cpu_model(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch_threads": torch.get_num_threads()}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
+
+
+def cpu_model() -> str:
+    """The CPU's model name, family, model and stepping as Linux reports them (``/proc/cpuinfo``); else the platform's
+    processor string."""
+    try:
+        with open("/proc/cpuinfo") as stream:
+            fields = dict(line.split(":", 1) for line in stream.read().split("\n\n")[0].splitlines() if ":" in line)
+    except OSError:
+        return platform.processor()
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    return (f"{fields.get('model name', '?')} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')}, "
+            f"stepping {fields.get('stepping', '?')})")

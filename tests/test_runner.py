@@ -152,3 +152,12 @@ def test_atomic_writes_give_files_the_usual_permissions(tmp_path):
     for name in ("a.txt", "b.npy"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask
     assert (tmp_path / "a.txt").read_text() == "x" and np.load(tmp_path / "b.npy").tolist() == [0.0, 0.0]
+
+
+def test_records_name_the_cpu_model_beside_the_thread_count():
+    """CPU numbers depend on the CPU model (its kernels' summation order), so records keep it."""
+    import torch
+
+    from benchmark.device import describe
+    info = describe(torch.device("cpu"))
+    assert info["cpu_model"] and info["torch_threads"] >= 1 and info["cpu_capability"]
