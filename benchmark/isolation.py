@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from benchmark.core.backbone import Backbone
-from benchmark.features import FEATURES, features_in
-from benchmark.protocol import Split
-from benchmark.task import ExtraBackbones, GCDTask, RunImages
 from benchmark.core.data import FERData
+from benchmark.features import FEATURES, features_in
+from benchmark.splits import Split
+from benchmark.task import ExtraBackbones, GCDTask, RunImages
 
 METHOD_CACHE = "method-cache"  # <cache_dir>/method-cache/<method>/: each method's own cache, no labels in it
 VIEW_BANKS = "view-banks"  # <cache_dir>/view-banks/: view banks shared by all methods, no labels in it

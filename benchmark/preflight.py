@@ -12,11 +12,11 @@ key, the split hash, the backbone's weight hash, the method's code version and t
 from __future__ import annotations
 
 from benchmark.core.backbone import Backbone
+from benchmark.core.registry import METHODS
 from benchmark.method import TaskShape
 from benchmark.plan import RunSpec
-from benchmark.core.registry import METHODS
-from benchmark.protocol import Split
 from benchmark.runner import Environment, current_identity
+from benchmark.splits import Split
 
 
 def preflight(specs: list[RunSpec], env: Environment) -> list[RunSpec]:

@@ -28,21 +28,21 @@ from benchmark.core import atomic
 from benchmark import distributed
 from benchmark.device import describe
 from benchmark.core.errors import GFaceError
-from benchmark.core.knownness import auroc, fpr_at_tpr95
 from benchmark.core.paths import CHECKPOINT, PREDICTIONS
 from benchmark.isolation import RowOrder, isolated_task
 from benchmark.method import Predictions
 from benchmark.plan import RunSpec, is_done
 from benchmark.progress import SweepProgress
-from benchmark.protocol import PREDICTED_SETS, Split, materialise
+from benchmark.protocol import PREDICTED_SETS
+from benchmark.splits import Split, materialise
 from benchmark.provenance import git_state, package_versions, peak_rss_mb
+from benchmark.scoring import collapse, score_predictions
 from benchmark.core.backbone import Backbone
 from benchmark.core.data import FERData
 from benchmark.core.registry import BACKBONES, DATASETS, METHODS
-from benchmark.core.scorer import SCORER_VERSION, closed_set_scores, score
+from benchmark.core.scorer import SCORER_VERSION
 
 RECORD_SCHEMA = 3  # 2: identity, row order and collapse flag; 3: the flag is read on the protocol's scored set
-COLLAPSE_SHARE = 0.9  # one cluster holding this share of the scored set (or Old accuracy 0) flags a collapsed run
 log = logging.getLogger("gface")
 run_log = logging.getLogger("gface.run")  # the run's log.txt only: tracebacks never reach the terminal
 run_log.propagate = False
@@ -238,42 +238,6 @@ def in_split_order(predictions: Predictions, order: RowOrder, split: Split) -> P
     return dataclasses.replace(predictions, clusters=reorder(predictions.clusters),
                                knownness=reorder(predictions.knownness),
                                reference_knownness=reorder(predictions.reference_knownness))
-
-
-def collapse(clusters_per_set: dict[str, np.ndarray], results: dict, split: Split) -> dict:
-    """Largest cluster's share of the protocol's scored set (its first ``eval_sets`` entry: D_U on GCD protocols,
-    the Open-Set-FER pool on open-set ones) and whether the run collapsed (share >= 0.9, or Old accuracy 0 there);
-    ``clusters_per_set`` in the split's row order."""
-    scored = split.protocol.eval_sets[0]
-    clusters = split.pooled(clusters_per_set, scored)
-    if clusters is None or not len(clusters):
-        return {"eval_set": scored, "largest_cluster_share": None, "collapsed": False}
-    share = float(np.bincount(np.asarray(clusters, dtype=np.int64) - np.min(clusters)).max() / len(clusters))
-    old = results.get(scored, {}).get("old")
-    return {"eval_set": scored, "largest_cluster_share": round(share, 6),
-            "collapsed": bool(share >= COLLAPSE_SHARE or (old is not None and old == 0.0))}
-
-
-def score_predictions(predictions: Predictions, split: Split, n_known: int) -> dict:
-    """Check the method's output against the split, then score every evaluation set it covers."""
-    results = {}
-    names = list(split.protocol.class_names)
-    for eval_set in split.protocol.eval_sets:
-        y_true = split.labels(eval_set)
-        clusters = split.pooled(predictions.clusters, eval_set)
-        if clusters is None or len(clusters) != len(y_true):
-            raise ValueError(f"method returned {None if clusters is None else len(clusters)} predictions for "
-                             f"{eval_set}, expected {len(y_true)}")
-        entry = score(y_true, np.asarray(clusters).astype(np.int64), n_known, names).to_dict()
-        if predictions.closed_set:
-            entry.update(closed_set_scores(y_true, np.asarray(clusters).astype(np.int64), n_known))
-        for scores, suffix in ((predictions.knownness, ""), (predictions.reference_knownness, "_reference")):
-            known_score = split.pooled(scores, eval_set)
-            if known_score is not None:
-                entry[f"auroc{suffix}"] = auroc(y_true < n_known, known_score)
-                entry[f"fpr_at_tpr95{suffix}"] = fpr_at_tpr95(y_true < n_known, known_score)
-        results[eval_set] = entry
-    return results
 
 
 def seed_everything(seed: int) -> None:

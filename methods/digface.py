@@ -58,7 +58,7 @@ from benchmark.training.backbone_training import features_of, training_input
 from benchmark.training.debias_losses import (class_adaptive_smoothing_loss, max_min_spread, smoothing_factor,
                                               within_between_ratio, worst_case_loss)
 from benchmark.training.grl import reverse_gradient, warm_start_coefficient
-from benchmark.training.knownness import known_mass
+from benchmark.training.knownness_scores import known_mass
 from benchmark.training.heads import CosineLinear, ProjectionMLP, centre_inputs, scale_to_unit_norm
 from benchmark.training.rebalance_addon import RebalanceAddon, check_inputs
 from benchmark.training.losses import (cross_view_distillation, info_nce, mean_entropy_regulariser, supcon,

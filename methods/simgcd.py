@@ -19,7 +19,7 @@ from benchmark.method import Method, Predictions, TaskShape, at_least, require_s
 from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import TrainingInput, features_of, training_input
-from benchmark.training.knownness import known_mass
+from benchmark.training.knownness_scores import known_mass
 from benchmark.training.heads import CosineLinear, ProjectionMLP
 from benchmark.training.rebalance_addon import RebalanceAddon, check_inputs
 from benchmark.training.losses import (cross_view_distillation, info_nce, labelled_cross_entropy,

@@ -7,11 +7,11 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.core.errors import GFaceError
-from benchmark.leaderboard import README_END, README_START
 from benchmark.plan import expand
-from benchmark.results import collect_records
-from benchmark.results_legacy import read_legacy_csv
-from benchmark.results_store import read_results, write_results
+from benchmark.reporting.board import README_END, README_START
+from benchmark.reporting.collect import collect_records
+from benchmark.reporting.store import read_results, write_results
+from benchmark.reporting.store_legacy import read_legacy_csv
 from methods.digface import DigFace
 
 DATA = Path(__file__).parent / "data"

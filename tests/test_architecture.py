@@ -1,7 +1,7 @@
 """The import structure, read from the source with ``ast``: layers, no module circle, no folder circle.
 
 Layers, lowest first (a module's layer is that of its longest matching prefix; see "Layout" in README.md):
-core < plugins (datasets, backbones) < library (what methods build on) < methods < app (runner, CLI, tables).
+core < plugins (datasets, backbones) < library (what methods build on) < methods < app (runner, CLI, reporting).
 A module may import its own layer or a lower one. Every import counts, including those inside functions.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ LAYERS = {
     "benchmark.clustering": 2, "benchmark.number_of_classes": 2, "benchmark.device": 2, "benchmark.distributed": 2,
     "benchmark.training": 2,
     "methods": 3,
-    "benchmark": 4,
+    "benchmark": 4, "benchmark.reporting": 4, "benchmark.cli": 4,
 }
 LAYER_NAMES = ("core", "plugins", "library", "methods", "app")
 
@@ -112,3 +112,11 @@ def test_no_import_circle_between_folders():
 @pytest.mark.parametrize("graph, expected", [({"a": {"b"}, "b": {"a"}}, ["a", "b", "a"]), ({"a": {"b"}}, None)])
 def test_find_cycle(graph, expected):
     assert find_cycle(graph) == expected
+
+
+def test_reporting_reads_results_and_runs_nothing():
+    """Tables come from records and the results store alone: reporting imports no runner, executor or command."""
+    forbidden = ("benchmark.runner", "benchmark.executors", "benchmark.cli", "benchmark.isolation", "methods")
+    found = [f"{m} imports {d}" for m, deps in GRAPH.items() if m.startswith("benchmark.reporting")
+             for d in sorted(deps) if d.startswith(forbidden)]
+    assert not found, "\n".join(found)

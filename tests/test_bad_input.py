@@ -45,7 +45,7 @@ def _empty_record(runs: Path) -> None:
 
 def _store(out: Path, runs_csv: str | None = None, score: str = "0.5", version: int = 1) -> None:
     """A one-run results store under ``out/results/``: ``runs_csv`` replaces its runs.csv, ``score`` its value."""
-    from benchmark.results_store import RUN_COLUMNS, SCORE_COLUMNS
+    from benchmark.reporting.store import RUN_COLUMNS, SCORE_COLUMNS
     folder = out / "results" / "toy-basic"
     folder.mkdir(parents=True)
     (out / "results" / "store.json").write_text(json.dumps({"store_version": version}))

@@ -1,4 +1,4 @@
-"""Training budgets (benchmark/budget.py) and the budget rule on learning curves (benchmark/learning_curves.py)."""
+"""Training budgets (benchmark/budget.py) and the budget rule on learning curves (benchmark/budget_rule.py)."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,10 +11,10 @@ from benchmark.budget import budget_values, is_learner, scaled
 from benchmark.core.errors import GFaceError
 from benchmark.core.paths import LEADERBOARD_DIR
 from benchmark.core.registry import METHODS
-from benchmark.learning_curves import choices, choose, curve_points, has_plateaued, method_budgets
+from benchmark.budget_rule import choices, choose, curve_points, has_plateaued, method_budgets
 from benchmark.method import resolve_params
 from benchmark.plan import expand
-from benchmark.plugins import load_plugins
+from benchmark.plugin_discovery import load_plugins
 
 load_plugins()  # collection-time list of the registered learners
 LEARNERS = [m for m in METHODS.names() if is_learner(METHODS.get(m))]

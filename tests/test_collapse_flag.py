@@ -8,9 +8,9 @@ import pytest
 from benchmark.cli import main
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import PROTOCOLS
-from benchmark.protocol import materialise
-from benchmark.results import collect_records
-from benchmark.runner import collapse
+from benchmark.reporting.collect import collect_records
+from benchmark.scoring import collapse
+from benchmark.splits import materialise
 from benchmark.tools import reflag_collapse
 from tests.toy_plugins import toy_data
 

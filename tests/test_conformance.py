@@ -20,7 +20,7 @@ from benchmark.core.paths import PROTOCOLS_DIR
 from benchmark.core.registry import BACKBONES, DATASETS, METHODS
 from benchmark.method import Predictions
 from benchmark.plan import expand
-from benchmark.plugins import load_plugins
+from benchmark.plugin_discovery import load_plugins
 from benchmark.protocol import Protocol
 
 load_plugins()  # collection-time lists: the registered plugins, not the test toys

@@ -17,14 +17,15 @@ from benchmark.budget import is_learner
 from benchmark.core.errors import GFaceError
 from benchmark.core.paths import PROTOCOLS_DIR
 from benchmark.core.registry import METHODS, PROTOCOLS
-from benchmark.leaderboard import render_markdown
-from benchmark.leaderboard_fair import rank_taus, select, selection_agreement
 from benchmark.plan import expand
-from benchmark.plugins import load_plugins
-from benchmark.protocol import LABELLED_VALIDATION, VALIDATION, Protocol, hold_out_validation
-from benchmark.results import collect_records
-from benchmark.results_store import read_results, write_results
+from benchmark.plugin_discovery import load_plugins
+from benchmark.protocol import LABELLED_VALIDATION, VALIDATION, Protocol
+from benchmark.reporting.board import render_markdown
+from benchmark.reporting.collect import collect_records
+from benchmark.reporting.fair import rank_taus, select, selection_agreement
+from benchmark.reporting.store import read_results, write_results
 from benchmark.search_space import LogUniform, draw, tuned
+from benchmark.splits import hold_out_validation
 from benchmark.tools.partitions import partitions
 
 load_plugins()

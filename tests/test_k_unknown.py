@@ -5,11 +5,11 @@ import pandas as pd
 import torch
 
 from benchmark import runner
-from benchmark.leaderboard import render_markdown
-from benchmark.leaderboard_k_unknown import k_cell
 from benchmark.plan import expand
-from benchmark.results import collect_records
-from benchmark.results_store import read_results, write_results
+from benchmark.reporting.board import render_markdown
+from benchmark.reporting.collect import collect_records
+from benchmark.reporting.k_unknown import k_cell
+from benchmark.reporting.store import read_results, write_results
 
 
 def _gcd_run(protocol: str, runs_dir, cache_dir) -> dict:

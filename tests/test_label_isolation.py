@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from benchmark import runner
 from benchmark.core.data import FERData
 from benchmark.core.errors import GFaceError
 from benchmark.core.knownness import auroc
@@ -23,11 +24,12 @@ from benchmark.core.registry import DATASETS, PROTOCOLS
 from benchmark.core.scorer import score
 from benchmark.isolation import isolated_task
 from benchmark.method import Method, Predictions
-from benchmark.plugins import load_plugins
 from benchmark.plan import expand
-from benchmark.protocol import VALIDATION, Split, materialise
-from benchmark import runner
-from benchmark.runner import Environment, in_split_order, score_predictions
+from benchmark.plugin_discovery import load_plugins
+from benchmark.protocol import VALIDATION
+from benchmark.runner import Environment, in_split_order
+from benchmark.scoring import score_predictions
+from benchmark.splits import Split, materialise
 from tests.toy_plugins import ToyParams, toy_backbone
 
 load_plugins()  # the shipped protocols, for parametrisation
@@ -140,8 +142,9 @@ def test_the_method_cache_holds_no_labels(synthface, tmp_path):
     assert not dataclasses.is_dataclass(task.images)
 
 
-FORBIDDEN_MODULES = ("datasets", "benchmark.protocol", "benchmark.runner", "benchmark.isolation",
-                     "benchmark.preflight", "benchmark.core.data", "benchmark.core.paths", "gc", "inspect")
+FORBIDDEN_MODULES = ("datasets", "benchmark.protocol", "benchmark.splits", "benchmark.runner", "benchmark.scoring",
+                     "benchmark.isolation", "benchmark.preflight", "benchmark.core.data", "benchmark.core.paths", "gc",
+                     "inspect")
 FORBIDDEN_NAMES = {"DATASETS", "PROTOCOLS"}
 
 

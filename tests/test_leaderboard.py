@@ -7,11 +7,11 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.core.errors import GFaceError
-from benchmark.leaderboard import README_END, README_START, render_markdown
-from benchmark.leaderboard_latex import render_latex
-from benchmark.results import collect_records
-from benchmark.results_store import read_results, write_results
-from benchmark.tables import cell, row_labels
+from benchmark.reporting.board import README_END, README_START, render_markdown
+from benchmark.reporting.cells import cell, row_labels
+from benchmark.reporting.collect import collect_records
+from benchmark.reporting.latex import render_latex
+from benchmark.reporting.store import read_results, write_results
 
 DATA = Path(__file__).parent / "data"
 

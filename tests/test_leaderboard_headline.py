@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 import benchmark.cli as cli
-from benchmark.leaderboard import README_END, README_START
-from benchmark.leaderboard_default import ranking
-from benchmark.results import collect_records
+from benchmark.cli import leaderboard as leaderboard_cli
+from benchmark.reporting.board import README_END, README_START
+from benchmark.reporting.collect import collect_records
+from benchmark.reporting.headline import ranking
 
 DATA = Path(__file__).parent / "data"
 IDENTITY = {"data": "d1", "split": "s", "weights": "w1", "method_version": "1", "scorer": "hungarian_v2/1"}
@@ -35,7 +36,7 @@ def committed(tmp_path, monkeypatch):
     board, readme = tmp_path / "leaderboard", tmp_path / "README.md"
     board.mkdir()
     readme.write_text(f"{README_START}\n{README_END}\n")
-    monkeypatch.setattr(cli, "LEADERBOARD_DIR", board)
+    monkeypatch.setattr(leaderboard_cli, "LEADERBOARD_DIR", board)
     assert cli.main(["leaderboard", "--publish", "--latex", "--runs-dir", str(runs), "--readme", str(readme)]) == 0
     return board, readme
 

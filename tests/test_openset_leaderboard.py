@@ -5,11 +5,11 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.cli import main
-from benchmark.leaderboard_openset import REFERENCE_ROW, open_set_tables
-from benchmark.leaderboard import README_END, README_START
-from benchmark.results import collect_records
-from benchmark.results_legacy import read_legacy_csv
-from benchmark.results_store import read_results, write_results
+from benchmark.reporting.board import README_END, README_START
+from benchmark.reporting.collect import collect_records
+from benchmark.reporting.open_set import REFERENCE_ROW, open_set_tables
+from benchmark.reporting.store import read_results, write_results
+from benchmark.reporting.store_legacy import read_legacy_csv
 
 DATA = Path(__file__).parent / "data"
 

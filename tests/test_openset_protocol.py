@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score
 
-from benchmark.core.errors import GFaceError
-from benchmark.method import Predictions
-from benchmark.protocol import Protocol, materialise
-from benchmark.core.registry import PROTOCOLS
-from benchmark.runner import score_predictions
-from benchmark.core.scorer import closed_set_scores
 from benchmark.core.data import FERData
+from benchmark.core.errors import GFaceError
+from benchmark.core.registry import PROTOCOLS
+from benchmark.core.scorer import closed_set_scores
+from benchmark.method import Predictions
+from benchmark.protocol import Protocol
+from benchmark.scoring import score_predictions
+from benchmark.splits import materialise
 from datasets.synthface.action_units import BASIC_CLASSES
 from tests.toy_plugins import toy_data
 

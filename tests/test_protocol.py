@@ -6,8 +6,9 @@ import pytest
 
 from benchmark.core.errors import GFaceError
 from benchmark.core.paths import PROTOCOLS_DIR
-from benchmark.protocol import Protocol, materialise
 from benchmark.core.registry import PROTOCOLS
+from benchmark.protocol import Protocol
+from benchmark.splits import materialise
 from tests.toy_plugins import toy_data
 
 

@@ -33,7 +33,7 @@ def test_add_a_method_example_runs_on_every_protocol_kind(protocol_id, monkeypat
     import torch
     from benchmark.core.registry import BACKBONES, PROTOCOLS
     from benchmark.isolation import isolated_task
-    from benchmark.protocol import materialise
+    from benchmark.splits import materialise
     from tests.toy_plugins import toy_data
     protocol = PROTOCOLS.get(protocol_id)
     data = toy_data()
@@ -50,7 +50,7 @@ def test_add_a_method_example_runs_on_every_protocol_kind(protocol_id, monkeypat
 
 def readme_prose_words(text: str) -> int:
     """Words of README.md outside the generated headline table."""
-    from benchmark.leaderboard import README_END, README_START
+    from benchmark.reporting.board import README_END, README_START
     return len(re.sub(re.escape(README_START) + ".*?" + re.escape(README_END), "", text, flags=re.S).split())
 
 
@@ -60,5 +60,5 @@ def test_readme_is_reference_not_history():
 
 
 def test_the_prose_count_leaves_the_generated_table_out():
-    from benchmark.leaderboard import README_END, README_START
+    from benchmark.reporting.board import README_END, README_START
     assert readme_prose_words(f"one two\n{README_START}\n| a | b | c |\n{README_END}\nthree") == 3

@@ -61,7 +61,7 @@ def test_main_command_runs_the_model_4_pair_by_default():
 
 
 def test_failing_plugin_stops_with_its_error(tmp_path, monkeypatch):
-    import benchmark.plugins as plugins
+    import benchmark.plugin_discovery as plugins
     package = tmp_path / "broken_plugins"
     package.mkdir()
     (package / "__init__.py").write_text("")

@@ -2,13 +2,14 @@
 import pytest
 
 from benchmark import reproduce
-from benchmark.cli import main, sweep_specs
+from benchmark.cli import main
+from benchmark.cli.reproduce import sweep_specs
 from benchmark.core.errors import GFaceError
 from benchmark.core.paths import LEADERBOARD_DIR
 from benchmark.core.registry import METHODS
-from benchmark.leaderboard import RUN_SLOT
-from benchmark.plugins import load_plugins
-from benchmark.results_store import read_results
+from benchmark.plugin_discovery import load_plugins
+from benchmark.reporting.board import RUN_SLOT
+from benchmark.reporting.store import read_results
 
 
 def test_the_listed_sweeps_plan_exactly_the_committed_runs(monkeypatch):

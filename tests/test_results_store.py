@@ -11,9 +11,9 @@ import pytest
 
 from benchmark.core.errors import GFaceError
 from benchmark.core.paths import LEADERBOARD_DIR
-from benchmark.results import COLUMNS
-from benchmark.results_legacy import read_legacy_csv
-from benchmark.results_store import STORE_FILE, read_results, write_results
+from benchmark.reporting.collect import COLUMNS
+from benchmark.reporting.store import STORE_FILE, read_results, write_results
+from benchmark.reporting.store_legacy import read_legacy_csv
 from benchmark.tools.migrate_results import main as migrate_main
 
 

@@ -71,7 +71,7 @@ def test_learner_speed_times_three_pipelines_and_the_step_parts(tmp_path, capsys
 def test_random_weights_load_through_the_backbones_own_file_format(tmp_path, monkeypatch, name):
     import torch
 
-    from benchmark.plugins import load_plugins
+    from benchmark.plugin_discovery import load_plugins
     from benchmark.speed.synthetic import RANDOM_WEIGHTS, load_backbone
     load_plugins()
     from benchmark.backbones.resnet18 import IMAGENET, MSCELEB

@@ -8,9 +8,9 @@ import pytest
 from benchmark.cli import main
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import BACKBONES, DATASETS, METHODS
-from benchmark.leaderboard import render_markdown
-from benchmark.results import collect_records
-from benchmark.results_store import read_results
+from benchmark.reporting.board import render_markdown
+from benchmark.reporting.collect import collect_records
+from benchmark.reporting.store import read_results
 from tests.toy_plugins import toy_backbone, toy_data
 
 RUN = ["--methods", "toy-ss", "--protocols", "toy-basic", "--no-leaderboard"]

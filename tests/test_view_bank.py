@@ -13,9 +13,9 @@ from benchmark.backbones.vit_dino import vit_tail, vit_trunk
 from benchmark.cli import main
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
-from benchmark.isolation import isolated_task
-from benchmark.protocol import materialise
 from benchmark.core.registry import PROTOCOLS
+from benchmark.isolation import isolated_task
+from benchmark.splits import materialise
 from benchmark.training.view_bank import distinct_pairs, load_view_bank
 from datasets.synthface.backbone.cnn import SynthFaceCNN
 from tests.toy_plugins import register_toys, toy_backbone, toy_cnn, toy_data

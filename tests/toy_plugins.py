@@ -13,7 +13,7 @@ from benchmark.core.backbone import Backbone
 from benchmark.clustering import KMeansConfig, semi_supervised_kmeans
 from benchmark.features import l2_normalise
 from benchmark.method import Method, Predictions
-from benchmark.plugins import load_plugins
+from benchmark.plugin_discovery import load_plugins
 from benchmark.protocol import Protocol
 from benchmark.core.registry import BACKBONES, DATASETS, METHODS, PROTOCOLS
 from benchmark.core.data import FaceSource, FERData

@@ -17,7 +17,7 @@ from submitit.helpers import Checkpointable
 from benchmark.device import resolve_device
 from benchmark.features import cached_features
 from benchmark.plan import RunSpec, is_done
-from benchmark.plugins import load_plugins
+from benchmark.plugin_discovery import load_plugins
 from benchmark.runner import Environment, run_one
 
 

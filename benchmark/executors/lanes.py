@@ -65,5 +65,5 @@ def run_in_lanes(specs: list[RunSpec], settings: Settings, lanes: int, env: Envi
         from benchmark.runner import run_sweep
         return run_sweep(specs, env)
     from benchmark.executors.local_gpus import run_on_workers
-    from benchmark.plugins import load_plugins
+    from benchmark.plugin_discovery import load_plugins
     return run_on_workers(specs, settings, [{}] * lanes, setup or load_plugins, threads=1)

@@ -19,7 +19,7 @@ from benchmark.core.errors import GFaceError
 from benchmark.executors.job import FeatureJob, RunJob, Settings, feature_stage
 from benchmark.plan import RunSpec, is_done
 from benchmark.output import configure_console, disable_progress_bars
-from benchmark.plugins import load_plugins
+from benchmark.plugin_discovery import load_plugins
 from benchmark.progress import SweepProgress
 from benchmark.runner import SweepResult
 

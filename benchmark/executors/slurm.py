@@ -26,7 +26,7 @@ from benchmark.executors.cluster_config import ClusterConfig
 from benchmark.executors.job import FeatureJob, RunJob, Settings, feature_stage
 from benchmark.core.paths import REPO_ROOT
 from benchmark.plan import RunSpec, is_done
-from benchmark.plugins import load_plugins
+from benchmark.plugin_discovery import load_plugins
 from benchmark.runner import SweepResult
 
 MARKER = "submitted.json"

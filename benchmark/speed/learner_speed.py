@@ -29,9 +29,9 @@ from benchmark.core.registry import BACKBONES, DATASETS, METHODS, PROTOCOLS
 from benchmark.device import resolve_device
 from benchmark.isolation import isolated_task
 from benchmark.method import resolve_params
-from benchmark.plugins import load_plugins
-from benchmark.protocol import materialise
+from benchmark.plugin_discovery import load_plugins
 from benchmark.speed.report import publish
+from benchmark.splits import materialise
 from benchmark.training import backbone_training
 from benchmark.training.augment import random_views, two_views
 from benchmark.training.backbone_training import trainable_copy

@@ -18,7 +18,7 @@ from pathlib import Path
 from benchmark.device import resolve_device
 from benchmark.features import cached_features
 from benchmark.method import parse_overrides, resolve_params
-from benchmark.plugins import load_plugins
+from benchmark.plugin_discovery import load_plugins
 from benchmark.core.registry import METHODS, PROTOCOLS
 from benchmark.speed.report import publish, stopwatch
 from benchmark.speed.synthetic import add_synthetic_arguments, load_backbone, synthetic_faces, synthetic_task

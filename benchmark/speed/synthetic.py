@@ -14,19 +14,20 @@ import timm
 import torch
 import torchvision
 
-from benchmark.core.atomic import write_bytes
-from benchmark.core.backbone import Backbone
 from benchmark.backbones.resnet18 import IMAGENET, MSCELEB
 from benchmark.backbones.resnet18 import build_backbone as build_resnet18
 from benchmark.backbones.vit_dino import WEIGHTS_ENV
-from benchmark.core.errors import GFaceError
-from benchmark.protocol import Protocol, materialise
-from benchmark.core.registry import BACKBONES
-from benchmark.isolation import isolated_task
-from benchmark.task import GCDTask
+from benchmark.core.atomic import write_bytes
+from benchmark.core.backbone import Backbone
 from benchmark.core.data import FERData
+from benchmark.core.errors import GFaceError
 from benchmark.core.keys import content_key
+from benchmark.core.registry import BACKBONES
 from benchmark.core.weights import WeightFile
+from benchmark.isolation import isolated_task
+from benchmark.protocol import Protocol
+from benchmark.splits import materialise
+from benchmark.task import GCDTask
 
 
 def add_synthetic_arguments(parser: argparse.ArgumentParser) -> None:

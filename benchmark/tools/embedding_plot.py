@@ -25,9 +25,9 @@ from benchmark.core.paths import PREDICTIONS, default_cache_dir  # noqa: E402
 from benchmark.core.registry import PROTOCOLS  # noqa: E402
 from benchmark.device import resolve_device  # noqa: E402
 from benchmark.features import cached_features, l2_normalise  # noqa: E402
-from benchmark.plugins import load_plugins  # noqa: E402
-from benchmark.protocol import materialise  # noqa: E402
+from benchmark.plugin_discovery import load_plugins  # noqa: E402
 from benchmark.runner import Environment  # noqa: E402
+from benchmark.splits import materialise  # noqa: E402
 
 
 def embedding_figure(run_folder: Path, cache_dir: Path, data_root: Path | None, device: str = "cpu"):

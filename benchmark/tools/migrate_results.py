@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.core.errors import GFaceError
-from benchmark.results_legacy import read_legacy_csv
-from benchmark.results_store import STORE_FILE, read_results, write_results
+from benchmark.reporting.store import STORE_FILE, read_results, write_results
+from benchmark.reporting.store_legacy import read_legacy_csv
 
 
 def migrate(folder: Path) -> int:

@@ -28,9 +28,10 @@ from benchmark.core.errors import GFaceError
 from benchmark.core.paths import PROTOCOLS_DIR, default_cache_dir
 from benchmark.core.registry import PROTOCOLS
 from benchmark.device import resolve_device
-from benchmark.plugins import load_plugins
-from benchmark.protocol import LABELLED_VALIDATION, VALIDATION, Protocol, materialise
+from benchmark.plugin_discovery import load_plugins
+from benchmark.protocol import LABELLED_VALIDATION, VALIDATION, Protocol
 from benchmark.runner import Environment
+from benchmark.splits import materialise
 
 VALIDATION_FRACTION = 0.2  # GCD's release: val_split = 0.2 of each known class's labelled images
 

@@ -26,10 +26,10 @@ from tabulate import tabulate
 from benchmark.core.errors import GFaceError
 from benchmark.core.paths import PREDICTIONS, default_cache_dir
 from benchmark.core.registry import PROTOCOLS
-from benchmark.plugins import load_plugins
-from benchmark.protocol import materialise
-from benchmark.runner import Environment
 from benchmark.device import resolve_device
+from benchmark.plugin_discovery import load_plugins
+from benchmark.runner import Environment
+from benchmark.splits import materialise
 
 
 def spread(predicted: np.ndarray, n_known: int) -> tuple[float, float, int]:

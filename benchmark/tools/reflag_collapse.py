@@ -24,9 +24,10 @@ from benchmark.core.errors import GFaceError
 from benchmark.core.paths import PREDICTIONS, default_cache_dir
 from benchmark.core.registry import PROTOCOLS
 from benchmark.device import resolve_device
-from benchmark.plugins import load_plugins
-from benchmark.protocol import materialise
-from benchmark.runner import RECORD_SCHEMA, Environment, collapse
+from benchmark.plugin_discovery import load_plugins
+from benchmark.runner import RECORD_SCHEMA, Environment
+from benchmark.scoring import collapse
+from benchmark.splits import materialise
 
 
 def reflag(runs_dir: Path, cache_dir: Path, data_root: Path | None) -> tuple[list[Path], list[str]]:

@@ -16,7 +16,7 @@ from benchmark.number_of_classes import require_k_given
 from benchmark.task import GCDTask
 from benchmark.training.augment import two_views
 from benchmark.training.finetune import freeze_all_but
-from benchmark.training.knownness import known_mass
+from benchmark.training.knownness_scores import known_mass
 from benchmark.training.trainer import ViewFn, image_views
 from benchmark.training.view_bank import Tail, load_view_bank, require_trunk
 

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--epochs must be at least 1")
     try:
         args.out_dir.mkdir(parents=True, exist_ok=True)
-        from benchmark.plugins import load_plugins
+        from benchmark.plugin_discovery import load_plugins
         load_plugins()
         config = replace(ORACLE_CONFIG, epochs=args.epochs, seed=args.seed)
         for name in args.datasets:

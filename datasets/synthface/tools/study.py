@@ -43,7 +43,7 @@ def kmeans_accuracy(features: np.ndarray, labels: np.ndarray) -> float:
 
 def train_pools(cache_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(images, labels) of the train split of each SynthFACE dataset."""
-    from benchmark.plugins import load_plugins
+    from benchmark.plugin_discovery import load_plugins
     from benchmark.core.registry import DATASETS
 
     load_plugins()

@@ -1,5 +1,5 @@
 """The results store, ``leaderboard/results/``: what ``write_results`` writes and ``read_results`` reads back as the
-long table (a row per run, evaluation set and metric; ``benchmark/results.py``).
+long table (a row per run, evaluation set and metric; ``collect.py``).
 
 Layout (store version 1, recorded in ``store.json``): a folder per protocol id, holding
 - ``runs.csv``: a row per run, keyed by (protocol, method, run_id): its configuration, parameters and identities,
@@ -24,7 +24,7 @@ import pandas as pd
 from benchmark.core import atomic
 from benchmark.core.errors import GFaceError
 from benchmark.core.text_files import read_text
-from benchmark.results import COLUMNS, METRICS
+from benchmark.reporting.collect import COLUMNS, METRICS
 
 STORE_VERSION = 1
 STORE_FILE = "store.json"

@@ -22,7 +22,7 @@ DIGEST_PREFIX = "plotted-data-sha256 "
 def method_styles(methods) -> dict[str, dict]:
     """Per method: ``color``, ``marker`` and ``linestyle``, fixed by its place among every registered method (and
     the given ones), so a method looks the same in every chart."""
-    from benchmark.plugins import load_plugins
+    from benchmark.plugin_discovery import load_plugins
     load_plugins()
     from benchmark.core.registry import METHODS
     everyone = sorted(set(METHODS.names()) | set(methods))

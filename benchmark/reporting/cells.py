@@ -1,5 +1,5 @@
 """Table pieces every leaderboard section uses: row labels, cells and the All/Old/New columns. Rendering flows one
-way: leaderboard -> leaderboard_openset / leaderboard_k_unknown -> tables.
+way: board -> headline / open_set / k_unknown / fair -> cells.
 
 Cells are ``mean ± sample std (n seeds)``; accuracies in % with one decimal, AUROC and FPR@TPR95 as fractions with
 three.

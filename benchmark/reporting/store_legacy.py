@@ -10,8 +10,8 @@ import pandas as pd
 
 from benchmark.core.errors import GFaceError
 from benchmark.core.text_files import read_text
-from benchmark.results import COLUMNS
-from benchmark.results_store import typed_run_fields
+from benchmark.reporting.collect import COLUMNS
+from benchmark.reporting.store import typed_run_fields
 
 OPTIONAL_COLUMNS = {"open_class": "", "family": "", "model_selection": "last_epoch", "hparam_draw": 0,
                     "ablation": "", "versions": "", "collapsed": False,  # absent in older files
@@ -20,7 +20,7 @@ RESTORE = "restore it with git checkout before converting it"
 
 
 def read_legacy_csv(path: Path) -> pd.DataFrame:
-    """The long table held by an old ``results.csv``, typed as ``benchmark.results_store.read_results`` returns it."""
+    """The long table held by an old ``results.csv``, typed as ``benchmark.reporting.store.read_results`` returns it."""
     try:
         frame = pd.read_csv(io.StringIO(read_text(path, f"re-save it as UTF-8, or {RESTORE}")), dtype={"params": str, "ablation": str, "score_adapter": str, "open_class": str,
                                          "versions": str, "family": str, "model_selection": str},

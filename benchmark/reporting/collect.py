@@ -1,5 +1,5 @@
 """Run records -> one long-format table (a row per run, evaluation set and metric), which
-``benchmark/results_store.py`` keeps in ``leaderboard/results/``."""
+``store.py`` keeps in ``leaderboard/results/``."""
 from __future__ import annotations
 
 import hashlib

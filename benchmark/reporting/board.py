@@ -2,10 +2,10 @@
 markers in README.md), LaTeX and charts.
 
 LEADERBOARD.md opens with the default protocols (methods in their default configuration, ranked;
-``leaderboard_default.py``), then the other configurations on them, then the protocols of other data, one section
-per dataset, then the K-unknown (``leaderboard_k_unknown.py``), fair-comparison (``leaderboard_fair.py``), open-set
-(``leaderboard_openset.py``) and ablation sections, and the provenance table last. Each section names the sweep that
-regenerates it. Cells come from ``benchmark/tables.py``; a column never mixes protocol versions or scorer versions.
+``headline.py``), then the other configurations on them, then the protocols of other data, one section
+per dataset, then the K-unknown (``k_unknown.py``), fair-comparison (``fair.py``), open-set
+(``open_set.py``) and ablation sections, and the provenance table last. Each section names the sweep that
+regenerates it. Cells come from ``cells.py``; a column never mixes protocol versions or scorer versions.
 """
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ from tabulate import tabulate
 
 from benchmark.core.errors import GFaceError
 from benchmark.core.paths import COMMAND
-from benchmark.leaderboard_default import (data_label, default_protocols, default_rows, display_name,
-                                           headline_markdown, headline_table, is_default_config, main_table_rows)
-from benchmark.leaderboard_fair import fair_lines
-from benchmark.leaderboard_k_unknown import k_unknown_lines
-from benchmark.leaderboard_openset import open_set_lines
-from benchmark.tables import COLLAPSED, MISSING, SPLITS, cell, row_labels, searched, versions_note
+from benchmark.reporting.cells import COLLAPSED, MISSING, SPLITS, cell, row_labels, searched, versions_note
+from benchmark.reporting.fair import fair_lines
+from benchmark.reporting.headline import (data_label, default_protocols, default_rows, display_name,
+                                          headline_markdown, headline_table, is_default_config, main_table_rows)
+from benchmark.reporting.k_unknown import k_unknown_lines
+from benchmark.reporting.open_set import open_set_lines
 
 README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 REGENERATE = "python run_benchmark.py leaderboard"
@@ -225,7 +225,7 @@ def sweep_command(runs: pd.DataFrame, options: list[str], search: bool = False) 
 
 
 def default_protocol_ids() -> list[str]:
-    from benchmark.plugins import load_plugins
+    from benchmark.plugin_discovery import load_plugins
     load_plugins()
     from benchmark.core.registry import PROTOCOLS
     return [p for p in PROTOCOLS.names() if PROTOCOLS.get(p).default]

@@ -20,7 +20,7 @@ from scipy.stats import kendalltau, spearmanr
 from tabulate import tabulate
 
 from benchmark.protocol import VALIDATION
-from benchmark.tables import COLLAPSED, SPLITS, cell, searched
+from benchmark.reporting.cells import COLLAPSED, SPLITS, cell, searched
 
 SLOT = ["protocol", "method", "backbone", "split_seed", "repetition"]  # the draws of one slot compete
 RULES = {  # rule -> (evaluation set, metric) whose value picks the draw; None: draw 0

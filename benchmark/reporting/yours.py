@@ -3,14 +3,14 @@
 The committed rows of a protocol join yours only where the run identities say the numbers are comparable: the same
 protocol version, scorer, backbone and split (``split_sha256`` per split seed), and at least one of your runs on it
 carries the run identity of a committed run (same data, backbone weights, scorer and method version; see
-``benchmark/results.py``, ``versions_key``). A protocol that fails either test keeps your rows alone, and the reason is
-named. Your methods are marked ``(yours)`` in every table and chart.
+``collect.py``, ``versions_key``). A protocol that fails either test keeps your rows alone, and the reason
+is named. Your methods are marked ``(yours)`` in every table and chart.
 """
 from __future__ import annotations
 
 import pandas as pd
 
-from benchmark.leaderboard_default import YOURS
+from benchmark.reporting.headline import YOURS
 
 
 def with_committed(yours: pd.DataFrame, committed: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 from tabulate import tabulate
 
-from benchmark.tables import SPLITS, cell, row_labels, searched
+from benchmark.reporting.cells import SPLITS, cell, row_labels, searched
 
 
 def k_unknown_lines(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> list[str]:

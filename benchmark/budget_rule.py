@@ -26,8 +26,8 @@ CURVE_METRICS = ("all", "old", "new")
 
 
 def curve_points(frame: pd.DataFrame) -> pd.DataFrame:
-    """Results rows (benchmark/results.py) -> one row per (method, protocol, budget, metric): mean, std, n, collapsed
-    runs. Only full configurations (no ablations) on D_U."""
+    """Results rows (benchmark/reporting/collect.py) -> one row per (method, protocol, budget, metric): mean, std, n,
+    collapsed runs. Only full configurations (no ablations) on D_U."""
     rows = frame[(frame["eval_set"] == CURVE_SET) & (frame["ablation"].fillna("") == "")
                  & frame["metric"].isin(CURVE_METRICS)].copy()
     rows["budget"] = [json.loads(p).get("epochs") for p in rows["params"]]

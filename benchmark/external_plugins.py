@@ -30,10 +30,10 @@ def env_paths(variable: str) -> list[Path]:
     return [Path(p).expanduser() for p in os.environ.get(variable, "").split(os.pathsep) if p]
 
 
-def load_user_plugins() -> None:
+def load_external_plugins() -> None:
     """Import the plugin folders of ``$GFACE_PLUGINS``, then register the protocol files of
     ``$GFACE_PROTOCOL_FILES`` (each once per process)."""
-    from benchmark.protocol_files import register_file, register_folder
+    from benchmark.protocol_registration import register_file, register_folder
     for folder in env_paths(PLUGINS_ENV):
         if not folder.is_dir():
             raise MissingFileError(f"plugin folder {folder} (--plugins or ${PLUGINS_ENV}) does not exist")

@@ -3,7 +3,7 @@
 
 One family per dataset: the records scored on ``osfer_pool`` by open-set protocols. Per family and metric a table
 with rows = methods, columns = held-out (open) classes plus their mean, as in the paper's table. Cells are
-``mean ± sample std (n seeds)``, with † when a run in it collapsed (``benchmark/runner.py``, ``collapse``); "Mean"
+``mean ± sample std (n seeds)``, with † when a run in it collapsed (``benchmark/scoring.py``, ``collapse``); "Mean"
 is the mean over held-out classes of the per-class means, shown only for rows that cover every held-out class of
 the family.
 """
@@ -14,7 +14,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmark.protocol import OSFER_POOL
-from benchmark.tables import COLLAPSED, cell, row_labels, versions_note
+from benchmark.reporting.cells import COLLAPSED, cell, row_labels, versions_note
 
 REFERENCE_ROW = " · reference score, same run"  # a method's Predictions.reference_knownness (the MSP of its own
 # closed-set model, for Open-Set-FER)

@@ -8,10 +8,10 @@ import re
 
 import pandas as pd
 
-from benchmark.leaderboard import MAIN_METRICS, REGENERATE, check_consistent
-from benchmark.leaderboard_default import RANK_LEGEND, default_protocols, display_name, headline_table, setup_line
-from benchmark.leaderboard_fair import TITLES, rule_table, search_runs
-from benchmark.leaderboard_openset import family_table, open_set_records
+from benchmark.reporting.board import MAIN_METRICS, REGENERATE, check_consistent
+from benchmark.reporting.fair import TITLES, rule_table, search_runs
+from benchmark.reporting.headline import RANK_LEGEND, default_protocols, display_name, headline_table, setup_line
+from benchmark.reporting.open_set import family_table, open_set_records
 
 SYMBOLS = {"±": r"$\pm$", "†": r"$^\dagger$", "Δ": r"$\Delta$", "−": r"$-$", "–": "--", "≈": r"$\approx$",
            "τ": r"$\tau$", "×": r"$\times$"}

@@ -2,7 +2,7 @@
 method (one panel per leave-one-class-out family) and the fair comparison's ranks per partition.
 
 Each chart is drawn from a small table (``CHARTS``: name -> (data, draw)); the PNG carries that table's digest
-(``benchmark/chart_style.py``), and ``stale_charts`` compares it with the table the records give now.
+(``chart_style.py``), and ``stale_charts`` compares it with the table the records give now.
 """
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmark.chart_style import method_styles, png_metadata, stored_digest, data_digest  # noqa: E402
-from benchmark.leaderboard import SPLITS, chart_rows  # noqa: E402
-from benchmark.leaderboard_default import default_protocols, display_name  # noqa: E402
-from benchmark.leaderboard_fair import chosen_values, rank_taus, search_runs  # noqa: E402
-from benchmark.leaderboard_openset import open_set_records  # noqa: E402
+from benchmark.reporting.board import SPLITS, chart_rows  # noqa: E402
+from benchmark.reporting.chart_style import method_styles, png_metadata, stored_digest, data_digest  # noqa: E402
+from benchmark.reporting.fair import chosen_values, rank_taus, search_runs  # noqa: E402
+from benchmark.reporting.headline import default_protocols, display_name  # noqa: E402
+from benchmark.reporting.open_set import open_set_records  # noqa: E402
 
 
 def leaderboard_data(frame: pd.DataFrame) -> pd.DataFrame:

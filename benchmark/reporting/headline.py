@@ -15,10 +15,10 @@ import json
 import numpy as np
 import pandas as pd
 
-from benchmark.tables import COLLAPSED, cell, row_labels, searched
+from benchmark.reporting.cells import COLLAPSED, cell, row_labels, searched
 
 EVAL_SET = "unlabelled_train"
-YOURS = " (yours)"  # marks a method of the user's runs ranked beside the committed board (leaderboard_yours.py)
+YOURS = " (yours)"  # marks a method of the user's runs ranked beside the committed board (yours.py)
 HEADLINE_METRICS = [("all", "All", True)]
 CLOSE = "≈"
 RANK_LEGEND = (f"Ranked by Mean All, the mean of All over the default protocols. {CLOSE}: the row's Mean All is "
@@ -28,7 +28,7 @@ RANK_LEGEND = (f"Ranked by Mean All, the mean of All over the default protocols.
 
 
 def _registries():
-    from benchmark.plugins import load_plugins
+    from benchmark.plugin_discovery import load_plugins
     load_plugins()
     from benchmark.core.registry import DATASETS, METHODS, PROTOCOLS
     return METHODS, PROTOCOLS, DATASETS

@@ -2,7 +2,8 @@
 
 A module that fails to import stops the run with its own error: plugins are never silently skipped. Packages named
 ``tools`` (command-line tools such as ``datasets/synthface/tools``) are not plugins and are never imported here. Then
-the protocol files of ``protocols/``, then the user's plugin folders and protocol files (``benchmark/user_plugins.py``).
+the protocol files of ``protocols/``, then the plugin folders and protocol files outside the checkout
+(``external_plugins.py``).
 """
 from __future__ import annotations
 
@@ -32,11 +33,11 @@ def load_plugins() -> None:
                         f"plugin module {module_name!r} failed to import: {type(exc).__name__}: {exc}. "
                         f"Fix or remove that file; the run stops rather than skip it.") from exc
         from benchmark.core.paths import PROTOCOLS_DIR
-        from benchmark.protocol_files import register_folder
+        from benchmark.protocol_registration import register_folder
         register_folder(PROTOCOLS_DIR)
         _loaded = True
-    from benchmark.user_plugins import load_user_plugins
-    load_user_plugins()
+    from benchmark.external_plugins import load_external_plugins
+    load_external_plugins()
 
 
 def _walk(package_name: str, path: list[str] | None = None) -> list[str]:
