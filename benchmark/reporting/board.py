@@ -31,7 +31,7 @@ COMMITTED_SOURCE = "`leaderboard/results/`"
 RUN_KEY = ["protocol", "method", "run_id"]
 RUN_SLOT = ["protocol", "method", "params", "ablation", "backbone", "split_seed", "repetition"]  # a run per slot
 CELL_KEY = ["protocol", "method", "params", "ablation", "backbone"]
-SWEEP = f"OMP_NUM_THREADS=1 {COMMAND}"  # the committed records ran one torch thread per run
+SWEEP = COMMAND  # every local run uses one CPU thread (benchmark/executors/lanes.py)
 
 
 def check_consistent(frame: pd.DataFrame) -> None:
