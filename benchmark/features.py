@@ -9,8 +9,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from benchmark.core.atomic import built_once, save_npy
-from benchmark.core.cached_arrays import load_cached, rebuild_once
+from benchmark.core.cached_arrays import cached_array
 from benchmark.core.backbone import Backbone
 from benchmark.core.data import FERData
 from benchmark.core.keys import content_key
@@ -57,13 +56,10 @@ def features_in(backbone: Backbone, data: FERData, features_dir: Path, device: t
     """``cached_features`` given the features folder itself (a task's closure holds it, not the cache root)."""
     key = content_key(backbone.name, backbone.weights_sha256, data.content_key, TRANSFORM_VERSION,
                       f"{backbone.input_size}/{backbone.crop_pct}")
-    path = Path(features_dir) / f"{backbone.name}-{key[:24]}.npy"
-
-    def read() -> np.ndarray:
-        built_once(path, lambda target: save_npy(target, extract_features(backbone, data.images, device)))
-        return load_cached(path, dtype=np.float32, ndim=2, length=len(data.images), mmap=True)
-
-    return rebuild_once(read, lambda: path.unlink(missing_ok=True), f"features of {data.name} ({backbone.name})")
+    return cached_array(Path(features_dir) / f"{backbone.name}-{key[:24]}.npy",
+                        lambda: extract_features(backbone, data.images, device),
+                        f"features of {data.name} ({backbone.name})",
+                        dtype=np.float32, ndim=2, length=len(data.images), mmap=True)
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:

@@ -30,8 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark import distributed
-from benchmark.core.atomic import built_once, save_npy
-from benchmark.core.cached_arrays import load_cached, rebuild_once
+from benchmark.core.cached_arrays import cached_array
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
@@ -68,13 +67,8 @@ def pool_faces(task: GCDTask, n: int) -> np.ndarray:
     if task.face_source is None:
         raise GFaceError(f"face2exp.face_pool={n}: dataset {task.dataset_name!r} offers no expression-blind faces "
                          f"(only SynthFACE does); set face2exp.face_pool=0")
-    path = Path(task.cache_dir) / f"face-pool-{task.face_source.key}-{n}.npy"
-
-    def read() -> np.ndarray:
-        built_once(path, lambda target: save_npy(target, task.face_source.render(n)))
-        return load_cached(path, dtype=np.uint8, ndim=4, length=n)
-
-    return rebuild_once(read, lambda: path.unlink(missing_ok=True), "face2exp face pool")
+    return cached_array(Path(task.cache_dir) / f"face-pool-{task.face_source.key}-{n}.npy",
+                        lambda: task.face_source.render(n), "face2exp face pool", dtype=np.uint8, ndim=4, length=n)
 
 
 class WithFacePool:

@@ -4,7 +4,8 @@ A cache file can be cut short (a full disk, an interrupted copy), replaced by an
 (a stranger's file). ``load_cached`` reads the ``.npy`` header first and refuses an object dtype, another dtype or
 shape than the reader expects, and a file whose size is not the header's promise; only then does it ``np.load``
 (``allow_pickle=False``, optionally memory-mapped). Every refusal is a ``DamagedCacheError`` naming the file; the
-caller rebuilds the entry when its content key allows (``rebuild_once``) or passes the error on.
+caller rebuilds the entry when its content key allows (``rebuild_once``) or passes the error on. ``cached_array``
+does all of it for one content-keyed ``.npy`` file: built once, checked, rebuilt once if damaged.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Callable, TypeVar
 
 import numpy as np
 
+from benchmark.core.atomic import built_once, save_npy
 from benchmark.core.errors import GFaceError
 
 log = logging.getLogger("gface")
@@ -89,3 +91,21 @@ def rebuild_once(read: Callable[[], T], discard: Callable[[], None], what: str) 
         log.warning("%s: cached file %s is damaged (%s); rebuilding it", what, exc.path, exc.problem)
         discard()
         return read()
+
+
+def cached_array(path: Path, build: Callable[[], np.ndarray], what: str,
+                 check: Callable[[np.ndarray], str] | None = None, **expect) -> np.ndarray:
+    """The array of the content-keyed cache file ``path``: written once by ``build()`` (lanes that share the cache
+    wait for one builder), read with ``load_cached(path, **expect)`` and ``check`` (the problem with the array, or
+    ""), and, if damaged, deleted and built once more."""
+    path = Path(path)
+
+    def read() -> np.ndarray:
+        built_once(path, lambda target: save_npy(target, build()))
+        array = load_cached(path, **expect)
+        problem = check(array) if check else ""
+        if problem:
+            raise DamagedCacheError(path, problem)
+        return array
+
+    return rebuild_once(read, lambda: path.unlink(missing_ok=True), what)

@@ -25,9 +25,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from benchmark.core.atomic import built_once, save_npy
 from benchmark.core.backbone import Backbone
-from benchmark.core.cached_arrays import DamagedCacheError, load_cached, rebuild_once
+from benchmark.core.cached_arrays import cached_array
 from benchmark.core.errors import GFaceError
 from benchmark.core.keys import content_key
 from benchmark.method import TaskShape
@@ -122,17 +121,13 @@ def load_view_bank(backbone: Backbone, images, rows: np.ndarray, n_views: int, c
     order = np.argsort(np.asarray(hashes), kind="stable")
     key = content_key(BANK_VERSION, backbone.name, backbone.weights_sha256, "".join(hashes[i] for i in order),
                       f"{n_views}/{crop_pct}/{backbone.input_size}/{BANK_SEED}/{np.dtype(STORAGE).name}")
-    path = Path(bank_dir) / f"{backbone.name}-{key[:24]}.npy"
-
-    def read() -> np.ndarray:  # in memory: random rows every step, and no file name to follow
-        built_once(path, lambda target: save_npy(target, _compute(backbone, images, rows[order], n_views, crop_pct,
-                                                                  device, batch_size)))
-        stored = load_cached(path, dtype=STORAGE, length=len(rows))
-        if stored.ndim < 3 or stored.shape[1] != n_views:
-            raise DamagedCacheError(path, f"shape {stored.shape}, expected ({len(rows)}, {n_views}, ...)")
-        return stored
-
-    stored = rebuild_once(read, lambda: path.unlink(missing_ok=True), f"view bank of {backbone.name}")
+    stored = cached_array(  # in memory: random rows every step, and no file name to follow
+        Path(bank_dir) / f"{backbone.name}-{key[:24]}.npy",
+        lambda: _compute(backbone, images, rows[order], n_views, crop_pct, device, batch_size),
+        f"view bank of {backbone.name}",
+        lambda s: "" if s.ndim >= 3 and s.shape[1] == n_views else f"shape {s.shape}, expected ({len(rows)}, "
+                                                                      f"{n_views}, ...)",
+        dtype=STORAGE, length=len(rows))
     slot_of_row = np.full(len(images), -1, dtype=np.int64)
     slot_of_row[rows[order]] = np.arange(len(rows))
     return ViewBank(stored, slot_of_row, key, device)
