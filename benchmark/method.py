@@ -87,6 +87,14 @@ class Method(ABC):
     ablation_terms: ClassVar[dict[str, str]] = {}  # term label -> weight parameter, for ``--ablate``
     budget_params: ClassVar[tuple[str, ...]] = ()  # schedules counted in epochs or steps (benchmark/budget.py)
     search_space: ClassVar[dict] = {}  # tuned parameter -> distribution (benchmark/search_space.py; {}: none)
+    later_params: ClassVar[dict[str, object]] = {}  # parameter -> value it must keep its earlier runs' ids at
+
+    @classmethod
+    def run_params(cls, params) -> dict:
+        """``params`` as a run records them: a parameter added after runs were committed (``later_params``) is left
+        out while it has the value that reproduces the earlier code, so those runs keep their ids."""
+        values = dataclasses.asdict(params)
+        return {k: v for k, v in values.items() if k not in cls.later_params or v != cls.later_params[k]}
 
     def __init__(self, params):
         self.params = params

@@ -95,8 +95,9 @@ def expand(method_patterns: list[str], protocol_patterns: list[str] | None, repe
         protocol = PROTOCOLS.get(protocol_id)
         chosen_profile = profile or protocol.profile
         for method in methods:
-            params = dataclasses.asdict(resolve_params(method, METHODS.get(method), chosen_profile,
-                                                       overrides.get(method, {}), budget))
+            method_class = METHODS.get(method)
+            params = method_class.run_params(resolve_params(method, method_class, chosen_profile,
+                                                            overrides.get(method, {}), budget))
             if not hparam_search:
                 configs = [(params, None)] + (ablated_configs(method, params) if ablate else [])
                 specs += [RunSpec(protocol, method, chosen_profile, config, protocol.backbone, seed, rep, ablation)
