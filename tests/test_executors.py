@@ -158,3 +158,15 @@ def test_slurm_submission_is_an_array_after_the_feature_stage(run_dirs, tmp_path
     monkeypatch.setattr(submitit.SlurmJob, "state", property(lambda job: "PENDING"))
     again = submit_sweep(specs, settings, config)
     assert (len(again.submitted), len(again.in_flight), len(list(scripts.glob("*.sh")))) == (0, 2, 2)
+
+
+def test_each_view_bank_is_started_first_and_its_readers_wait_behind_the_runs_without_one():
+    from benchmark.executors.order import bank_key, dispatch_order
+    from benchmark.plan import expand
+    specs = expand(["gcd", "kmeans", "simgcd", "msp"], ["synthface-v4-basic", "synthface-v4-compound"], 1, {})
+    order = dispatch_order(specs)
+    assert sorted(order, key=specs.index) == specs  # every run once
+    keys = [bank_key(s) for s in order]
+    assert [k[0] for k in keys[:2]] == ["synthface-v4-basic", "synthface-v4-compound"]  # one builder per bank
+    assert all(k is None for k in keys[2:6])  # kmeans and msp on both protocols
+    assert all(k is not None for k in keys[6:]) and set(keys[6:]) == set(keys[:2])

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from benchmark.core.errors import GFaceError
 from benchmark.executors.job import FeatureJob, RunJob, Settings, feature_stage
+from benchmark.executors.order import dispatch_order
 from benchmark.plan import RunSpec, is_done
 from benchmark.output import configure_console, disable_progress_bars
 from benchmark.plugin_discovery import load_plugins
@@ -60,7 +61,7 @@ def run_on_workers(specs: list[RunSpec], settings: Settings, worker_envs: list[d
         for future in tqdm(as_completed(extraction), total=len(extraction), desc="features", unit="pair",
                            disable=not extraction):
             future.result()
-        futures = {pool.submit(RunJob(spec, settings, setup)): spec for spec in pending}
+        futures = {pool.submit(RunJob(spec, settings, setup)): spec for spec in dispatch_order(pending)}
         with SweepProgress(len(futures)) as progress:
             for future in as_completed(futures):
                 spec = futures[future]
