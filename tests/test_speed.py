@@ -87,3 +87,18 @@ def test_random_weights_refuse_a_backbone_without_a_random_format(tmp_path):
     from benchmark.speed.synthetic import load_backbone
     with pytest.raises(GFaceError, match="--random-weights is for"):
         load_backbone("synthface-cnn", tmp_path, random_weights=True)
+
+
+@pytest.mark.parametrize("name", ["vit_b14_dinov2", "vit_b16_clip"])
+def test_random_vit_weights_load_through_the_pinned_loader_without_the_pin(tmp_path, monkeypatch, name):
+    import torch
+
+    from benchmark.core.weights import WEIGHT_FILES
+    from benchmark.plugin_discovery import load_plugins
+    from benchmark.speed.synthetic import load_backbone
+    load_plugins()
+    monkeypatch.setenv(WEIGHT_FILES.get(name).env, "")  # restored after the test, whatever load_backbone sets
+    backbone = load_backbone(name, tmp_path, random_weights=True)
+    assert backbone.name == name and backbone.feature_dim == 768 and WEIGHT_FILES.get(name).sha256
+    with torch.no_grad():
+        assert backbone.model(torch.zeros(1, 3, 224, 224)).shape == (1, 768)

@@ -9,7 +9,7 @@ import timm
 import torch
 
 from benchmark.backbones.resnet18 import ResNet18Features
-from benchmark.backbones.vit_dino import vit_tail, vit_trunk
+from benchmark.backbones.vit import vit_tail, vit_trunk
 from benchmark.cli import main
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS

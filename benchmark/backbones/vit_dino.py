@@ -6,12 +6,11 @@ Feature map (class activation maps): the 14x14 patch tokens after the final Laye
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import timm
-import torch
 
+from benchmark.backbones.vit import vit_backbone
 from benchmark.core.backbone import Backbone, load_state_dict
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import BACKBONES
@@ -30,24 +29,6 @@ def weights_path(cache_dir: Path) -> Path:
     return WEIGHTS.path(cache_dir)
 
 
-def patch_token_map(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """(B, 768, 14, 14): the patch tokens after the final LayerNorm, laid out on their grid."""
-    tokens = model.forward_features(x)[:, model.num_prefix_tokens:]
-    side = math.isqrt(tokens.shape[1])
-    return tokens.transpose(1, 2).reshape(len(x), -1, side, side)
-
-
-def vit_trunk(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Tokens after the embedding and every block but the last (B, 197, 768): the frozen part."""
-    x = model.norm_pre(model.patch_drop(model._pos_embed(model.patch_embed(x))))
-    return model.blocks[:-1](x)
-
-
-def vit_tail(model: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
-    """The last block, the final LayerNorm and the CLS pooling, from the trunk's tokens."""
-    return model.forward_head(model.norm(model.blocks[-1](tokens)))
-
-
 @BACKBONES.register("vit_b16_dino")
 def vit_b16_dino(cache_dir: Path) -> Backbone:
     """DINO ViT-B/16, CLS feature after the final LayerNorm; weights from a local file."""
@@ -60,6 +41,4 @@ def vit_b16_dino(cache_dir: Path) -> Backbone:
     if missing or [k for k in unexpected if not k.startswith("head")]:
         raise GFaceError(f"{path} does not hold DINO ViT-B/16 weights: missing {missing[:5]}, unexpected "
                          f"{unexpected[:5]}. Use the backbone-only checkpoint from {OBTAIN_FROM}")
-    return Backbone(name="vit_b16_dino", model=model.eval(), input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                    feature_dim=768, weights_sha256=digest, trainable_prefixes=("blocks.11.",),
-                    crop_pct=0.875, feature_map=patch_token_map, trunk=vit_trunk, tail=vit_tail)
+    return vit_backbone("vit_b16_dino", model, digest, mean=IMAGENET_MEAN, std=IMAGENET_STD, crop_pct=0.875)

@@ -2,8 +2,9 @@
 
 ``python -m benchmark.speed.gpu_check --out gpu_check/`` runs, one after another, each with its own time limit:
 faiss-gpu against the GCD release's layout (``ss_kmeans``), RAF-DB-scale feature extraction and k-means for
-ResNet-18 and ViT-B/16 (``rafdb_scale``), bf16 training throughput of gcd, simgcd and digface on ViT-B/16 with fresh
-views and from a view bank (``training_throughput``), all with random weights where the real files are absent, and
+ResNet-18 and ViT-B/16 (``rafdb_scale``), feature extraction and k-means for DINOv2 ViT-B/14 and CLIP ViT-B/16 at
+4,096 + 1,024 images, bf16 training throughput of gcd, simgcd and digface on ViT-B/16 with fresh views and from a
+view bank (``training_throughput``), all with random weights where the real files are absent, and
 the learners on the embedded SynthFACE protocol (``learner_speed``). Each step writes its JSON next
 to its printed table; at the end one Markdown summary lists every step, its wall time and its rows. A step that
 fails or runs past its limit is reported and the others still run.
@@ -21,13 +22,19 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-STEPS = {  # name -> (module, full-size arguments, smoke arguments, time limit in seconds; 7.5 minutes in all)
+NEW_VITS = {"dinov2 vit-b/14": "vit_b14_dinov2", "clip vit-b/16": "vit_b16_clip"}  # extraction at 4k + 1k images
+STEPS = {  # name -> (module, full-size arguments, smoke arguments, time limit in seconds; 9.5 minutes in all)
     "ss-kmeans (faiss-gpu)": ("ss_kmeans", ["--device", "cuda"], ["--n", "2000", "--k", "20", "--known", "10"], 45),
     "rafdb-scale resnet18": ("rafdb_scale", ["--backbone", "resnet18_msceleb", "--random-weights", "--device", "cuda"],
                              ["--backbone", "resnet18_msceleb", "--random-weights", "--n-train", "64", "--n-test",
                               "32"], 75),
     "rafdb-scale vit-b/16": ("rafdb_scale", ["--random-weights", "--device", "cuda"],
                              ["--random-weights", "--n-train", "32", "--n-test", "16"], 140),
+    **{f"rafdb-scale {label}": ("rafdb_scale", ["--backbone", name, "--random-weights", "--device", "cuda",
+                                                 "--n-train", "4096", "--n-test", "1024", "--methods", "kmeans"],
+                                ["--backbone", name, "--random-weights", "--n-train", "32", "--n-test", "16",
+                                 "--methods", "kmeans"], 60)
+       for label, name in NEW_VITS.items()},
     "training vit-b/16 bf16": ("training_throughput", ["--random-weights", "--device", "cuda", "--steps", "50",
                                                        "--batch-size", "128", "--workers", "8", "--view-bank", "4"],
                                ["--random-weights", "--steps", "1", "--batch-size", "16", "--workers", "1",

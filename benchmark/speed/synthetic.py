@@ -14,6 +14,7 @@ import timm
 import torch
 import torchvision
 
+from benchmark.backbones import clip_vit, dinov2
 from benchmark.backbones.resnet18 import IMAGENET, MSCELEB
 from benchmark.backbones.resnet18 import build_backbone as build_resnet18
 from benchmark.backbones.vit_dino import WEIGHTS_ENV
@@ -79,9 +80,22 @@ def _random_resnet18(source: WeightFile) -> Callable[[], tuple[dict, str, Callab
                     lambda cache_dir: build_resnet18(unpinned, cache_dir))
 
 
+def _random_dinov2() -> tuple[dict, str, Callable[[Path], Backbone]]:
+    unpinned = dataclasses.replace(dinov2.WEIGHTS, sha256=None)  # random values cannot have the pinned hash
+    state = timm.create_model(dinov2.ARCHITECTURE, num_classes=0).state_dict()  # the release's 518-px layout
+    return state, unpinned.env, lambda cache_dir: dinov2.build_dinov2(unpinned, cache_dir)
+
+
+def _random_clip() -> tuple[dict, str, Callable[[Path], Backbone]]:
+    unpinned = dataclasses.replace(clip_vit.WEIGHTS, sha256=None)
+    state = clip_vit.transformers_state(timm.create_model(clip_vit.ARCHITECTURE, num_classes=0))
+    return state, unpinned.env, lambda cache_dir: clip_vit.build_clip(unpinned, cache_dir)
+
+
 # backbone -> (random state dict in the format of its weight file, the variable naming that file, its loader)
 RANDOM_WEIGHTS = {"vit_b16_dino": _random_vit_b16, MSCELEB.name: _random_resnet18(MSCELEB),
-                  IMAGENET.name: _random_resnet18(IMAGENET)}
+                  IMAGENET.name: _random_resnet18(IMAGENET), dinov2.WEIGHTS.name: _random_dinov2,
+                  clip_vit.WEIGHTS.name: _random_clip}
 
 
 def load_backbone(name: str, cache_dir: Path, random_weights: bool) -> Backbone:
