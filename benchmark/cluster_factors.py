@@ -4,8 +4,10 @@ categorical attributes), from saved predictions with no retraining. See benchmar
 follow?".
 
 Rows are ``{"factor", "metric", "value", "n"}`` (``n``: the images the value is computed over):
-- every factor: ``nmi`` and ``ari`` (scikit-learn's normalized mutual information, arithmetic mean, and adjusted
-  Rand index) of the cluster ids against the factor's values;
+- every factor: ``nmi``, ``ami`` and ``ari`` (scikit-learn's normalized and adjusted-for-chance mutual information,
+  arithmetic mean, and adjusted Rand index) of the cluster ids against the factor's values. NMI is not adjusted for
+  chance: against a factor of many small groups (300 people) even random clusters score well above 0, so compare
+  factors by AMI or ARI (0 = chance);
 - ``expression`` and ``true_expression``: also ``accuracy``, the suite's Hungarian accuracy (v2, one matching)
   against the annotated and against the true classes;
 - ``intensity``: NMI and ARI against the intensity bin, and ``accuracy_weak`` / ``accuracy_medium`` /
@@ -18,7 +20,7 @@ Rows are ``{"factor", "metric", "value", "n"}`` (``n``: the images the value is 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score, normalized_mutual_info_score
 
 from benchmark.core.scorer import contingency, hungarian_match
 
@@ -74,8 +76,9 @@ def factor_rows(clusters: np.ndarray, labels: np.ndarray, factors: dict[str, np.
 
 
 def agreement(factor: str, clusters: np.ndarray, values: np.ndarray) -> list[dict]:
-    """NMI and ARI of cluster ids against one factor's values."""
+    """NMI, AMI and ARI of cluster ids against one factor's values."""
     return [_row(factor, "nmi", normalized_mutual_info_score(values, clusters), len(values)),
+            _row(factor, "ami", adjusted_mutual_info_score(values, clusters), len(values)),
             _row(factor, "ari", adjusted_rand_score(values, clusters), len(values))]
 
 
