@@ -115,7 +115,8 @@ def _people(protocol: Protocol, data: FERData, attributes: SampleAttributes | No
     if attributes is None or IDENTITY not in attributes.factors:
         raise GFaceError(f"protocol {protocol.id!r} splits by person (subject_independent: true), but dataset "
                          f"{data.name!r} declares no {IDENTITY!r} attribute; declare one in its dataset spec "
-                         f"(datasets/README.md, \"Per-image attributes\") or drop subject_independent")
+                         f"(register an attribute source: benchmark/README.md, \"What do the clusters follow?\") "
+                         f"or drop subject_independent")
     attributes.check(data)
     return np.asarray(attributes.factors[IDENTITY]).astype(str)
 

@@ -20,7 +20,7 @@ from benchmark.reporting.board import render_markdown
 from benchmark.reporting.charts import render_charts, stale_charts
 from benchmark.reporting.factor_store import DIAGNOSTIC_COLUMNS, DIAGNOSTICS_FILE, read_diagnostics
 from benchmark.reporting.store import read_results, write_results
-from benchmark.run_diagnostics import collect_diagnostics
+from benchmark.reporting.run_diagnostics import collect_diagnostics
 from benchmark.splits import materialise
 from tests.test_results_store import _frame
 from tests.toy_plugins import toy_data

@@ -168,7 +168,7 @@ def test_the_method_cache_holds_no_labels(synthface, tmp_path):
 
 FORBIDDEN_MODULES = ("datasets", "benchmark.protocol", "benchmark.splits", "benchmark.runner", "benchmark.scoring",
                      "benchmark.isolation", "benchmark.preflight", "benchmark.core.data", "benchmark.core.paths", "gc",
-                     "inspect", "benchmark.core.attributes", "benchmark.run_diagnostics", "benchmark.cluster_factors")
+                     "inspect", "benchmark.core.attributes", "benchmark.reporting.run_diagnostics", "benchmark.cluster_factors")
 FORBIDDEN_NAMES = {"DATASETS", "PROTOCOLS", "ATTRIBUTES"}
 
 

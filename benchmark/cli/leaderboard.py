@@ -9,7 +9,8 @@ from pathlib import Path
 from benchmark.cli.common import Parser, check_folder, check_writable
 from benchmark.core import atomic
 from benchmark.core.errors import GFaceError, MissingFileError
-from benchmark.core.paths import COMMAND, DEFAULT_RUNS_DIR, default_cache_dir, LEADERBOARD_DIR, LOCAL_LEADERBOARD, REPO_ROOT
+from benchmark.core.paths import (COMMAND, DEFAULT_RUNS_DIR, LEADERBOARD_DIR, LOCAL_LEADERBOARD, REPO_ROOT,
+                                  default_cache_dir)
 from benchmark.core.text_files import read_text
 
 
@@ -104,7 +105,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         sources = COMMITTED_SOURCE if args.publish else f"`{store}`"
         print(f"no run records under {args.runs_dir}; rendering {store}")
     else:
-        from benchmark.run_diagnostics import collect_diagnostics
+        from benchmark.reporting.run_diagnostics import collect_diagnostics
         fresh = collect_diagnostics(args.runs_dir, args.cache_dir or default_cache_dir(), args.data_root)
         if store.exists() and not args.rebuild:
             frame = merge_results(read_results(store), frame, RUN_SLOT)

@@ -4,7 +4,8 @@ markers in README.md), LaTeX and charts.
 LEADERBOARD.md opens with the default protocols (methods in their default configuration, ranked;
 ``headline.py``), then the other configurations on them, then the protocols of other data, one section
 per dataset, then the K-unknown (``k_unknown.py``), fair-comparison (``fair.py``), open-set
-(``open_set.py``), what-the-clusters-follow (``factor_tables.py``, from the store's diagnostics) and ablation sections, and the provenance table last. Each section names the sweep that
+(``open_set.py``), what-the-clusters-follow (``factor_tables.py``, from the store's diagnostics) and ablation
+sections, and the provenance table last. Each section names the sweep that
 regenerates it. Cells come from ``cells.py``; a column never mixes protocol versions or scorer versions.
 """
 from __future__ import annotations

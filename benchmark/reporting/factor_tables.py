@@ -40,7 +40,8 @@ def factor_lines(frame: pd.DataFrame, diagnostics: pd.DataFrame | None) -> list[
              "AU intensity below 0.5, below 0.75, from 0.75; faces with no expression have no bin). NMI (1 = the "
              "same partition) is not adjusted for chance: against a factor of many small groups (300 people) even "
              "random clusters score well above 0, so compare factors by AMI and ARI (adjusted for chance: 0 = "
-             "chance, 1 = the same partition). Computed from the saved predictions when results are collected; mean ± std over seeds (n)."]
+             "chance, 1 = the same partition). Computed from the saved predictions when results are collected; "
+             "mean ± std over seeds (n)."]
     factors = [f for f in FACTOR_NAMES if f in set(records["factor"])]
     factors += sorted(set(records["factor"]) - set(FACTOR_NAMES) - {"label_noise"})
     for metric, title in (("nmi", "NMI"), ("ami", "AMI"), ("ari", "ARI")):
