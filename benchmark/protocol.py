@@ -34,7 +34,8 @@ MODEL_SELECTION = ("last_epoch", LABELLED_VALIDATION)  # every run trains its fi
 _REQUIRED = {"id", "version", "dataset", "backbone", "known", "new", "labelled_fraction", "split_seeds",
              "k_given", "eval_sets", "model_selection", "scorer"}
 _OPTIONAL = {"description", "profile", "default", "split_sha256", "kind", "family", "validation_fraction",
-             "dataset_spec"}  # a dataset declared in the file (benchmark/protocol_registration.py)
+             "dataset_spec",  # a dataset declared in the file (benchmark/protocol_registration.py)
+             "subject_independent"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Protocol:
     kind: str = "gcd"
     family: str = ""  # a family of class partitions this protocol belongs to ("": none)
     validation_fraction: float = 0.0  # share of each known class's labelled images held out (labelled_validation)
+    subject_independent: bool = False  # D_L, D_U and test show disjoint people (benchmark/subject_split.py)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -105,7 +107,8 @@ class Protocol:
             profile=read.text("profile", "paper"), default=read.boolean("default", False),
             split_sha256=read.pinned_hashes("split_sha256"), kind=read.text("kind", "gcd"),
             family=read.text("family", "") if raw.get("family") else "",
-            validation_fraction=read.number("validation_fraction") if "validation_fraction" in raw else 0.0)
+            validation_fraction=read.number("validation_fraction") if "validation_fraction" in raw else 0.0,
+            subject_independent=read.boolean("subject_independent", False))
         protocol.validate(path)
         return protocol
 

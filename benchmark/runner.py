@@ -39,7 +39,8 @@ from benchmark.provenance import git_state, package_versions, peak_rss_mb
 from benchmark.scoring import collapse, score_predictions
 from benchmark.core.backbone import Backbone
 from benchmark.core.data import FERData
-from benchmark.core.registry import BACKBONES, DATASETS, METHODS
+from benchmark.core.attributes import SampleAttributes
+from benchmark.core.registry import ATTRIBUTES, BACKBONES, DATASETS, METHODS
 from benchmark.core.scorer import SCORER_VERSION
 
 RECORD_SCHEMA = 3  # 2: identity, row order and collapse flag; 3: the flag is read on the protocol's scored set
@@ -58,6 +59,7 @@ class Environment:
     _datasets: dict = field(default_factory=dict)
     _splits: dict = field(default_factory=dict)
     _backbones: dict = field(default_factory=dict)
+    _attributes: dict = field(default_factory=dict)
 
     def backbone(self, name: str) -> Backbone:
         if name not in self._backbones:
@@ -69,10 +71,19 @@ class Environment:
             self._datasets[name] = DATASETS.get(name)(self.data_root, self.cache_dir)
         return self._datasets[name]
 
+    def attributes(self, name: str) -> SampleAttributes | None:
+        """The dataset's per-image attributes (scorer side only), None where it has no attribute source."""
+        if name not in self._attributes:
+            self._attributes[name] = (ATTRIBUTES.get(name)(self.data_root, self.cache_dir, self.dataset(name))
+                                      if name in ATTRIBUTES else None)
+        return self._attributes[name]
+
     def split(self, spec: RunSpec) -> Split:
         key = (spec.protocol.id, spec.split_seed)
         if key not in self._splits:
-            self._splits[key] = materialise(spec.protocol, self.dataset(spec.protocol.dataset), spec.split_seed)
+            name = spec.protocol.dataset
+            self._splits[key] = materialise(spec.protocol, self.dataset(name), spec.split_seed,
+                                            self.attributes(name) if spec.protocol.subject_independent else None)
         return self._splits[key]
 
 

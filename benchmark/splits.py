@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from benchmark.core.attributes import IDENTITY, SampleAttributes
 from benchmark.core.data import FERData
 from benchmark.core.errors import GFaceError
 from benchmark.protocol import OSFER_POOL, VALIDATION, Protocol
+from benchmark.subject_split import subject_independent_parts
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,8 +63,11 @@ class Split:
                                 ("test", self.test_y), (VALIDATION, self.validation_y)) if len(y)}
 
 
-def materialise(protocol: Protocol, data: FERData, split_seed: int) -> Split:
-    """Build the split deterministically and hash it; a pinned hash that differs is an error."""
+def materialise(protocol: Protocol, data: FERData, split_seed: int,
+                attributes: SampleAttributes | None = None) -> Split:
+    """Build the split deterministically and hash it; a pinned hash that differs is an error. A subject-independent
+    protocol re-draws the parts from disjoint people (``subject_split.py``), the identities coming from the
+    dataset's ``attributes``."""
     native_to_protocol = np.full(len(data.class_names), -1, dtype=np.int64)
     for new_index, name in enumerate(protocol.class_names):
         try:
@@ -83,8 +88,13 @@ def materialise(protocol: Protocol, data: FERData, split_seed: int) -> Split:
                          f"{len(known_rows)} known-class training images labels none of them; raise "
                          f"labelled_fraction in the protocol file")
     unlabelled = np.setdiff1d(train_rows, labelled)
-    labelled, validation = hold_out_validation(labelled, y[labelled], protocol.validation_fraction, split_seed)
     test = np.flatnonzero(in_protocol & ~data.is_train)
+    if protocol.subject_independent:
+        labelled, unlabelled, test = subject_independent_parts(
+            y, _people(protocol, data, attributes), (labelled, unlabelled, test), len(protocol.class_names),
+            split_seed, protocol.id)
+        train_rows = np.union1d(labelled, unlabelled)
+    labelled, validation = hold_out_validation(labelled, y[labelled], protocol.validation_fraction, split_seed)
     for part, rows in (("training", train_rows), ("test", test)):
         absent = set(protocol.class_names) - {protocol.class_names[c] for c in np.unique(y[rows])}
         if absent:
@@ -99,6 +109,16 @@ def materialise(protocol: Protocol, data: FERData, split_seed: int) -> Split:
                          f"needs a new protocol id (or version), never a silent edit")
     return Split(protocol, split_seed, labelled, y[labelled], unlabelled, y[unlabelled], test, y[test], digest,
                  validation, y[validation])
+
+
+def _people(protocol: Protocol, data: FERData, attributes: SampleAttributes | None) -> np.ndarray:
+    if attributes is None or IDENTITY not in attributes.factors:
+        raise GFaceError(f"protocol {protocol.id!r} splits by person (subject_independent: true), but dataset "
+                         f"{data.name!r} declares no {IDENTITY!r} attribute; declare one in its dataset spec "
+                         f"(register an attribute source: benchmark/README.md, \"What do the clusters follow?\") "
+                         f"or drop subject_independent")
+    attributes.check(data)
+    return np.asarray(attributes.factors[IDENTITY]).astype(str)
 
 
 def hold_out_validation(labelled: np.ndarray, labels: np.ndarray, fraction: float,

@@ -5,7 +5,10 @@ label file anywhere under the method's cache, run or view-bank folder, the row o
 before compound rows, so a position-only score separated old from new perfectly before runs got their own order),
 and everything reachable from the task through attributes, closures and bound methods (``reachable``): no
 environment, dataset or split, no hidden label array, and no file path with a label file beside it. A function's
-``__globals__`` (its module's namespace) is not walked: README.md, "Label isolation".
+``__globals__`` (its module's namespace) is not walked: README.md, "Label isolation". The same holds for the
+per-image attributes the scorer side knows (person, AU intensities, class before annotation noise;
+``benchmark/core/attributes.py``): no route from the task reaches them, and the probe's clusters agree with them
+no better than chance.
 """
 import dataclasses
 import functools
@@ -20,7 +23,9 @@ from benchmark import runner
 from benchmark.core.data import FERData
 from benchmark.core.errors import GFaceError
 from benchmark.core.knownness import auroc
-from benchmark.core.registry import DATASETS, PROTOCOLS
+from benchmark.cluster_factors import factor_rows
+from benchmark.core.attributes import SampleAttributes
+from benchmark.core.registry import ATTRIBUTES, DATASETS, PROTOCOLS
 from benchmark.core.scorer import score
 from benchmark.isolation import isolated_task
 from benchmark.method import Method, Predictions
@@ -71,12 +76,19 @@ def synthface(tmp_path_factory):
     return cache, {name: DATASETS.get(name)(None, cache) for name in names}
 
 
+@pytest.fixture(scope="module")
+def attributes(synthface):
+    cache, datasets = synthface
+    return {name: ATTRIBUTES.get(name)(None, cache, data) for name, data in datasets.items()}
+
+
 @pytest.mark.parametrize("protocol_id", EMBEDDED)
-def test_a_probe_method_scores_at_chance_on_every_embedded_protocol(synthface, tmp_path, protocol_id):
+def test_a_probe_method_scores_at_chance_on_every_embedded_protocol(synthface, attributes, tmp_path,
+                                                                    protocol_id):
     cache, datasets = synthface
     protocol = PROTOCOLS.get(protocol_id)
-    data = datasets[protocol.dataset]
-    split = materialise(protocol, data, protocol.split_seeds[0])
+    data, known = datasets[protocol.dataset], attributes[protocol.dataset]
+    split = materialise(protocol, data, protocol.split_seeds[0], known)
     images_folder = Path(data.images.filename).parent
     assert (images_folder.parent / "labels.npy").exists() and label_files(images_folder) == []
     task, order = isolated_task(protocol.id, data, split, toy_backbone(cache), method="probe", seed=7,
@@ -91,6 +103,18 @@ def test_a_probe_method_scores_at_chance_on_every_embedded_protocol(synthface, t
         shuffled = np.random.default_rng(0).permutation(split.pooled(predictions.clusters, eval_set))
         chance = score(y, shuffled, protocol.n_known, list(protocol.class_names)).all
         assert abs(values["all"] - chance) < 0.05, (eval_set, values["all"], chance)
+    assert_chance_on_attributes(predictions.clusters["unlabelled_train"], split, known)
+
+
+def assert_chance_on_attributes(clusters: np.ndarray, split: Split, known: SampleAttributes) -> None:
+    """The probe's D_U clusters agree with the person, the true class and the intensity bin at chance (ARI, which
+    is adjusted for chance, near 0)."""
+    rows = split.unlabelled_idx
+    agreement = factor_rows(clusters, split.unlabelled_y, {k: v[rows] for k, v in known.factors.items()},
+                            known.true_labels[rows], known.intensity[rows])
+    aris = {r["factor"]: r["value"] for r in agreement if r["metric"] == "ari"}
+    assert {"identity", "true_expression"} <= set(aris)  # an open class of neutral faces has no intensity
+    assert all(abs(value) < 0.03 for value in aris.values()), aris
 
 
 def test_the_dataset_order_alone_would_reveal_old_and_new(synthface):
@@ -144,8 +168,8 @@ def test_the_method_cache_holds_no_labels(synthface, tmp_path):
 
 FORBIDDEN_MODULES = ("datasets", "benchmark.protocol", "benchmark.splits", "benchmark.runner", "benchmark.scoring",
                      "benchmark.isolation", "benchmark.preflight", "benchmark.core.data", "benchmark.core.paths", "gc",
-                     "inspect")
-FORBIDDEN_NAMES = {"DATASETS", "PROTOCOLS"}
+                     "inspect", "benchmark.core.attributes", "benchmark.reporting.run_diagnostics", "benchmark.cluster_factors")
+FORBIDDEN_NAMES = {"DATASETS", "PROTOCOLS", "ATTRIBUTES"}
 
 
 def test_no_method_imports_a_route_to_labels():
@@ -220,13 +244,15 @@ def label_files(folder: Path) -> list[str]:
     return [str(p) for p in Path(folder).iterdir() if "label" in p.name.lower()]
 
 
-def routes_to_labels(task, data: FERData, split: Split) -> list[str]:
-    """Every route from ``task`` to the environment, a dataset, a split, a hidden label array, or a file path with
-    a label file beside it (a folder: holding one)."""
+def routes_to_labels(task, data: FERData, split: Split, known: SampleAttributes | None = None) -> list[str]:
+    """Every route from ``task`` to the environment, a dataset, a split, a hidden label or attribute array, or a
+    file path with a label file beside it (a folder: holding one)."""
     hidden = {id(a) for a in (data.labels, split.unlabelled_y, split.test_y, split.validation_y, split.labelled_y)}
+    if known is not None:
+        hidden |= {id(a) for a in (*known.factors.values(), known.true_labels, known.intensity)}
     found = []
     for route, obj in reachable(task):
-        if isinstance(obj, (Environment, FERData, Split)):
+        if isinstance(obj, (Environment, FERData, Split, SampleAttributes)):
             found.append(f"{route}: a {type(obj).__name__}")
         if isinstance(obj, np.ndarray) and id(obj) in hidden:
             found.append(f"{route}: the dataset's or split's labels")
@@ -249,6 +275,18 @@ def test_nothing_reachable_from_the_task_leads_to_labels(synthface, tmp_path):
     assert any(".__closure__" in r for r in routes) and any("backbone_by_name" in r for r in routes)  # walked
     memmaps = [obj for _, obj in reachable(task) if isinstance(obj, np.memmap)]
     assert memmaps and all(label_files(Path(m.filename).parent) == [] for m in memmaps)
+
+
+def test_nothing_reachable_from_a_subject_independent_task_leads_to_attributes(synthface, attributes, tmp_path):
+    """The split by person reads the identities; the task it gives holds no route to them."""
+    cache, datasets = synthface
+    protocol = PROTOCOLS.get("synthface-v4-basic-si")
+    data, known = datasets[protocol.dataset], attributes[protocol.dataset]
+    split = materialise(protocol, data, 0, known)
+    task, _ = isolated_task(protocol.id, data, split, toy_backbone(cache), method="probe", seed=5,
+                            device=torch.device("cpu"), cache_dir=cache, work_dir=tmp_path)
+    assert routes_to_labels(task, data, split, known) == []
+    assert not any(isinstance(obj, SampleAttributes) for _, obj in reachable(task))
 
 
 def test_the_walk_finds_a_route_when_there_is_one(synthface, tmp_path):

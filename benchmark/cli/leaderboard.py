@@ -9,7 +9,8 @@ from pathlib import Path
 from benchmark.cli.common import Parser, check_folder, check_writable
 from benchmark.core import atomic
 from benchmark.core.errors import GFaceError, MissingFileError
-from benchmark.core.paths import COMMAND, DEFAULT_RUNS_DIR, LEADERBOARD_DIR, LOCAL_LEADERBOARD, REPO_ROOT
+from benchmark.core.paths import (COMMAND, DEFAULT_RUNS_DIR, LEADERBOARD_DIR, LOCAL_LEADERBOARD, REPO_ROOT,
+                                  default_cache_dir)
 from benchmark.core.text_files import read_text
 
 
@@ -37,6 +38,11 @@ def build_leaderboard_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", type=Path,
                         help="where results/, LEADERBOARD.md and the charts go (default: RUNS_DIR/leaderboard/; "
                              "with --publish or --check: leaderboard/)")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="where the datasets' arrays are, for the diagnostics of what the clusters follow "
+                             "(default: $GFACE_CACHE_DIR or ./.cache)")
+    parser.add_argument("--data-root", type=Path, help="folder holding the real datasets (or $GFACE_DATA_ROOT), "
+                        "for the diagnostics of datasets that declare per-image attributes")
     parser.add_argument("--readme", type=Path, default=REPO_ROOT / "README.md",
                         help="--publish, --check: README whose table between the leaderboard markers is kept in sync")
     return parser
@@ -48,6 +54,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     from benchmark.reporting.charts import render_charts, stale_charts
     from benchmark.reporting.collect import collect_records, merge_results
     from benchmark.reporting.latex import render_latex
+    from benchmark.reporting.factor_store import merge_diagnostics, read_diagnostics
     from benchmark.reporting.store import check_store, read_results, remove_absent_protocols
 
     committed = args.publish or args.check
@@ -70,12 +77,12 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         raise MissingFileError(f"--readme {readme_path} is not a file; pass the README whose table between the "
                                f"markers {README_START} and {README_END} is kept in sync")
     if args.check:
-        frame = read_results(store)
-        texts = [(markdown_path, render_markdown(frame)),
+        frame, diagnostics = read_results(store), read_diagnostics(store)
+        texts = [(markdown_path, render_markdown(frame, diagnostics=diagnostics)),
                  (readme_path, readme_with_table(readme_path, readme_table(frame)))]
         texts += [(latex_path, render_latex(frame))] if latex_path.exists() else []
         stale = [p.name for p, text in texts if not p.exists() or read_text(p) != text]
-        stale += stale_charts(frame, output_dir)
+        stale += stale_charts(frame, output_dir, diagnostics)
         if stale:
             print(f"stale: {', '.join(stale)} differ from {store}; run: {COMMAND} leaderboard --publish "
                   f"--latex", file=sys.stderr)
@@ -83,6 +90,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         print(f"leaderboard is up to date with {store}")
         return 0
     frame = collect_records(args.runs_dir)
+    diagnostics = read_diagnostics(store) if store.is_dir() and (frame.empty or not args.rebuild) else None
     sources = COMMITTED_SOURCE if args.publish else f"the run records under `{args.runs_dir}` (kept in `{store}`)"
     files: dict[Path, bytes | str] = {}  # everything is rendered (and checked) first, then written together
     store_files: dict[str, str] = {}
@@ -97,9 +105,12 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         sources = COMMITTED_SOURCE if args.publish else f"`{store}`"
         print(f"no run records under {args.runs_dir}; rendering {store}")
     else:
+        from benchmark.reporting.run_diagnostics import collect_diagnostics
+        fresh = collect_diagnostics(args.runs_dir, args.cache_dir or default_cache_dir(), args.data_root)
         if store.exists() and not args.rebuild:
             frame = merge_results(read_results(store), frame, RUN_SLOT)
-        store_files, frame = results_round_trip(frame)  # render exactly what --check will read back
+        diagnostics = fresh if diagnostics is None else merge_diagnostics(diagnostics, fresh)
+        store_files, frame, diagnostics = results_round_trip(frame, diagnostics)  # as --check reads them
         files.update({store / name: text for name, text in store_files.items()})
     if args.with_committed:
         from benchmark.reporting.yours import with_committed
@@ -108,10 +119,10 @@ def leaderboard_command(args: argparse.Namespace) -> int:
                     f"on {', '.join(joined) or 'no protocol'}" + "".join(f"; kept apart: {a}" for a in apart))
         for reason in apart:
             print(f"not ranked beside the committed board: {reason}", file=sys.stderr)
-    files[markdown_path] = render_markdown(frame, sources)
+    files[markdown_path] = render_markdown(frame, sources, diagnostics)
     if args.publish:
         files[readme_path] = readme_with_table(readme_path, readme_table(frame))
-    files.update({output_dir / name: png for name, png in render_charts(frame).items()})
+    files.update({output_dir / name: png for name, png in render_charts(frame, diagnostics).items()})
     if args.latex:
         files[latex_path] = render_latex(frame)
     atomic.write_all(files)
@@ -133,14 +144,15 @@ def readme_with_table(readme_path: Path, table: str) -> str:
                          f"the README that has them") from None
 
 
-def results_round_trip(frame) -> tuple[dict[str, str], object]:
-    """The files of ``frame`` as a results store (``{path inside the store: text}``) and the frame read back from
-    them (as ``--check`` will read it), written to a temporary folder only."""
+def results_round_trip(frame, diagnostics=None) -> tuple[dict[str, str], object, object]:
+    """The files of ``frame`` and its runs' ``diagnostics`` as a results store (``{path inside the store: text}``)
+    and both read back from them (as ``--check`` will read them), written to a temporary folder only."""
     import tempfile
 
+    from benchmark.reporting.factor_store import read_diagnostics
     from benchmark.reporting.store import read_results, write_results
     with tempfile.TemporaryDirectory(prefix="gface-results-") as tmp:
-        write_results(frame, Path(tmp))
+        write_results(frame, Path(tmp), diagnostics)
         files = {path.relative_to(tmp).as_posix(): path.read_text() for path in sorted(Path(tmp).rglob("*"))
                  if path.is_file()}
-        return files, read_results(Path(tmp))
+        return files, read_results(Path(tmp)), read_diagnostics(Path(tmp))

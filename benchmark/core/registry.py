@@ -1,6 +1,6 @@
 """A small generic registry (after timm's ``register_model``): a decorator and a glob query.
 
-The four instances of the suite live here; plugins add themselves with ``@METHODS.register(name)`` etc.
+The instances of the suite live here; plugins add themselves with ``@METHODS.register(name)`` etc.
 """
 from __future__ import annotations
 
@@ -88,3 +88,4 @@ METHODS: Registry = Registry("method")
 DATASETS: Registry = Registry("dataset")
 BACKBONES: Registry = Registry("backbone")
 PROTOCOLS: Registry = Registry("protocol")
+ATTRIBUTES: Registry = Registry("attribute source")  # dataset name -> per-image attributes (core/attributes.py)

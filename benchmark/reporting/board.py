@@ -4,7 +4,8 @@ markers in README.md), LaTeX and charts.
 LEADERBOARD.md opens with the default protocols (methods in their default configuration, ranked;
 ``headline.py``), then the other configurations on them, then the protocols of other data, one section
 per dataset, then the K-unknown (``k_unknown.py``), fair-comparison (``fair.py``), open-set
-(``open_set.py``) and ablation sections, and the provenance table last. Each section names the sweep that
+(``open_set.py``), what-the-clusters-follow (``factor_tables.py``, from the store's diagnostics) and ablation
+sections, and the provenance table last. Each section names the sweep that
 regenerates it. Cells come from ``cells.py``; a column never mixes protocol versions or scorer versions.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from benchmark.reporting.fair import fair_lines
 from benchmark.reporting.headline import (data_label, default_protocols, default_rows, display_name,
                                           headline_markdown, headline_table, is_default_config, main_table_rows)
 from benchmark.reporting.k_unknown import k_unknown_lines
+from benchmark.reporting.factor_tables import factor_lines
 from benchmark.reporting.open_set import open_set_lines
 
 README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
@@ -103,7 +105,8 @@ def table(headers: list[str], rows: list[list]) -> str:
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
-def render_markdown(frame: pd.DataFrame, sources: str = COMMITTED_SOURCE) -> str:
+def render_markdown(frame: pd.DataFrame, sources: str = COMMITTED_SOURCE,
+                    diagnostics: pd.DataFrame | None = None) -> str:
     """LEADERBOARD.md; ``sources`` names what ``frame`` was built from (markdown)."""
     check_consistent(frame)
     lines = ["# GFACE-Bench leaderboard", "",
@@ -119,6 +122,7 @@ def render_markdown(frame: pd.DataFrame, sources: str = COMMITTED_SOURCE) -> str
     lines += _with_command(k_unknown_lines(frame), frame[~frame["k_given"].astype(bool)])
     lines += _with_command(fair_lines(frame), frame[searched(frame)], search=True)
     lines += _with_command(open_set_lines(frame), frame[frame["open_class"] != ""])
+    lines += factor_lines(frame, diagnostics)
     tables = ablation_tables(frame)
     if tables:
         ablated = frame[frame["ablation"] != ""]

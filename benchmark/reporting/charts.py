@@ -1,5 +1,6 @@
 """PNG charts: All/Old/New accuracy per method (one panel per protocol, default protocols first), open-set AUROC per
-method (one panel per leave-one-class-out family) and the fair comparison's ranks per partition.
+method (one panel per leave-one-class-out family), the fair comparison's ranks per partition, and what the D_U
+clusters follow (AMI with the expression against AMI with the person, from the store's diagnostics).
 
 Each chart is drawn from a small table (``CHARTS``: name -> (data, draw)); the PNG carries that table's digest
 (``chart_style.py``), and ``stale_charts`` compares it with the table the records give now.
@@ -18,6 +19,7 @@ import pandas as pd  # noqa: E402
 
 from benchmark.reporting.board import SPLITS, chart_rows  # noqa: E402
 from benchmark.reporting.chart_style import method_styles, png_metadata, stored_digest, data_digest  # noqa: E402
+from benchmark.reporting.factor_tables import factor_records  # noqa: E402
 from benchmark.reporting.fair import chosen_values, rank_taus, search_runs  # noqa: E402
 from benchmark.reporting.headline import default_protocols, display_name  # noqa: E402
 from benchmark.reporting.open_set import open_set_records  # noqa: E402
@@ -169,15 +171,66 @@ def draw_fair_ranks(ranks: pd.DataFrame):
     return fig
 
 
+def cluster_factors_data(frame: pd.DataFrame, diagnostics: pd.DataFrame | None) -> pd.DataFrame:
+    """Per protocol and method row: mean and std over seeds of the AMI of its D_U clusters with the annotated
+    expression and with the person (``factor_tables.py``); empty without diagnostics."""
+    records = factor_records(frame, diagnostics)
+    records = records[(records["metric"] == "ami") & records["factor"].isin(["expression", "identity"])]
+    if records.empty:
+        return pd.DataFrame(columns=["protocol", "row", "method", "factor", "mean", "std"])
+    stats = records.groupby(["protocol", "row", "method", "factor"])["value"].agg(["mean", "std"]).reset_index()
+    return stats.sort_values(["protocol", "row", "factor"]).reset_index(drop=True)
+
+
+def draw_cluster_factors(stats: pd.DataFrame):
+    """One panel per protocol: a point per method at (AMI with the person, AMI with the expression), whiskers of
+    the std where there are several seeds; the diagonal marks clusters that follow both alike."""
+    protocols = sorted(stats["protocol"].unique())
+    styles = method_styles(sorted(stats["method"].unique()))
+    fig, axes = plt.subplots(1, len(protocols), figsize=(2.4 + 4.2 * len(protocols), 4.4), squeeze=False)
+    for ax, protocol in zip(axes[0], protocols):
+        here = stats[stats["protocol"] == protocol]
+        for (row, method), mine in here.groupby(["row", "method"]):
+            point = mine.set_index("factor")
+            x, y = point.at["identity", "mean"], point.at["expression", "mean"]
+            style = styles[method]
+            ax.errorbar(x, y, xerr=point.at["identity", "std"], yerr=point.at["expression", "std"],
+                        color=style["color"], marker=style["marker"], markersize=7, linestyle="none",
+                        elinewidth=0.7, capsize=1.5, label=row)
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="follows both alike")
+        top = max(0.05, float(here["mean"].max()) * 1.15)
+        low = min(0.0, float(here["mean"].min()) - 0.01)  # AMI may fall below 0 (chance)
+        ax.set_xlim(low, top)
+        ax.set_ylim(low, top)
+        ax.set_xlabel("AMI of D_U clusters with the person")
+        ax.set_ylabel("AMI of D_U clusters with the expression (annotated)")
+        ax.set_title(protocol, fontsize=9)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1 - 2.2 / fig.get_figwidth(), 0.5), fontsize=8,
+               frameon=False)
+    fig.suptitle("What do the clusters follow? Above the diagonal: the expression more than the person", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1 - 2.3 / fig.get_figwidth(), 1))
+    return fig
+
+
 CHARTS = {"leaderboard.png": (leaderboard_data, draw_leaderboard), "openset.png": (open_set_data, draw_open_set),
           "fair_ranks.png": (fair_ranks_data, draw_fair_ranks)}
 
 
-def render_charts(frame: pd.DataFrame) -> dict[str, bytes]:
+FACTOR_CHART = "cluster_factors.png"  # drawn from the store's diagnostics beside the long table
+
+
+def chart_data(frame: pd.DataFrame, diagnostics: pd.DataFrame | None) -> dict[str, tuple[pd.DataFrame, object]]:
+    """Per chart file: (the table it plots, its drawing function)."""
+    data = {name: (data_of(frame), draw) for name, (data_of, draw) in CHARTS.items()}
+    return data | {FACTOR_CHART: (cluster_factors_data(frame, diagnostics), draw_cluster_factors)}
+
+
+def render_charts(frame: pd.DataFrame, diagnostics: pd.DataFrame | None = None) -> dict[str, bytes]:
     """Every chart the records have data for, as PNG bytes by file name (written by the caller)."""
     charts = {}
-    for name, (data_of, draw) in CHARTS.items():
-        data = data_of(frame)
+    for name, (data, draw) in chart_data(frame, diagnostics).items():
         if data.empty:
             continue
         fig = draw(data)
@@ -188,11 +241,10 @@ def render_charts(frame: pd.DataFrame) -> dict[str, bytes]:
     return charts
 
 
-def stale_charts(frame: pd.DataFrame, output_dir: Path) -> list[str]:
+def stale_charts(frame: pd.DataFrame, output_dir: Path, diagnostics: pd.DataFrame | None = None) -> list[str]:
     """Charts whose stored data digest differs from the data the records give now (or that are missing)."""
     stale = []
-    for name, (data_of, _) in CHARTS.items():
-        data = data_of(frame)
+    for name, (data, _) in chart_data(frame, diagnostics).items():
         path = Path(output_dir) / name
         if (not data.empty or path.exists()) and (data.empty or stored_digest(path) != data_digest(data)):
             stale.append(name)

@@ -6,7 +6,8 @@ Layout (store version 1, recorded in ``store.json``): a folder per protocol id, 
   stored once per run;
 - ``scores.csv``: a row per run and evaluation set, a column per metric (``METRICS``): empty where the run's record
   has no such metric, ``null`` where the record holds null (undefined, e.g. AUROC without a known class), otherwise
-  the value to 6 decimals.
+  the value to 6 decimals;
+- ``diagnostics.csv`` (only where some run has them): what each run's D_U clusters follow (``factor_store.py``).
 Rows are sorted by their key, so a publish that adds runs adds lines and changes none; a protocol's folder grows only
 with the runs of that protocol.
 """
@@ -25,6 +26,7 @@ from benchmark.core import atomic
 from benchmark.core.errors import GFaceError
 from benchmark.core.text_files import read_text
 from benchmark.reporting.collect import COLUMNS, METRICS
+from benchmark.reporting.factor_store import DIAGNOSTICS_FILE, diagnostics_texts
 
 STORE_VERSION = 1
 STORE_FILE = "store.json"
@@ -39,8 +41,9 @@ FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 REBUILD = "restore it with git checkout, or rebuild it from run records: python run_benchmark.py leaderboard --rebuild"
 
 
-def write_results(frame: pd.DataFrame, store: Path) -> None:
-    """``frame`` (the long table) as the store at ``store``, replacing what the store held."""
+def write_results(frame: pd.DataFrame, store: Path, diagnostics: pd.DataFrame | None = None) -> None:
+    """``frame`` (the long table) and the ``diagnostics`` of its runs (``factor_store.py``) as the store at
+    ``store``, replacing what the store held."""
     store = Path(store)
     bad = sorted(p for p in frame["protocol"].unique() if not FOLDER_NAME.fullmatch(str(p)))
     if bad:
@@ -55,10 +58,15 @@ def write_results(frame: pd.DataFrame, store: Path) -> None:
     scores = _wide_scores(frame)
     atomic.write_json(store / STORE_FILE, {"store_version": STORE_VERSION})
     protocols = set(runs["protocol"])
+    factors = diagnostics_texts(diagnostics, runs)
     for protocol, mine in runs.groupby("protocol", sort=True):
         atomic.write_text(store / protocol / "runs.csv", _run_text(mine).to_csv(index=False))
         atomic.write_text(store / protocol / "scores.csv",
                           scores[scores["protocol"] == protocol].to_csv(index=False))
+        if protocol in factors:
+            atomic.write_text(store / protocol / DIAGNOSTICS_FILE, factors[protocol])
+        else:
+            (store / protocol / DIAGNOSTICS_FILE).unlink(missing_ok=True)
     remove_absent_protocols(store, protocols)
 
 
@@ -213,4 +221,4 @@ def _parse_scores(scores: pd.DataFrame, metrics: list[str], where) -> tuple[np.n
 
 
 def _holds_only_tables(folder: Path) -> bool:
-    return {p.name for p in folder.iterdir()} <= {"runs.csv", "scores.csv"}
+    return {p.name for p in folder.iterdir()} <= {"runs.csv", "scores.csv", DIAGNOSTICS_FILE}

@@ -106,24 +106,45 @@ def _split_counts(subset: str, config: SynthConfig) -> tuple[np.ndarray, np.ndar
             class_counts(config.compound_test, COMPOUND_WEIGHTS, 0))
 
 
-def generate_subset(subset: str, config: SynthConfig = SynthConfig(), seed: int = 0,
-                    progress: bool = True, expression: ExpressionModel = PROTOTYPE) -> SynthSubset:
-    """Render one subset ("basic" or "compound") deterministically from (config, seed, expression model)."""
+@dataclass(frozen=True)
+class SubsetDraw:
+    """What a subset's random stream draws before rendering (cheap: no pixels): labels, people and expressions, and
+    the stream itself, which goes on to draw the nuisance."""
+
+    labels: np.ndarray       # int64 (N,), annotated
+    true_labels: np.ndarray  # int64 (N,), before annotation noise
+    is_train: np.ndarray
+    file_stems: tuple[str, ...]
+    identities: np.ndarray   # int64 (N,), person ids
+    au: np.ndarray           # float32 (N, n_AU)
+    rng: np.random.Generator
+
+
+def draw_subset(subset: str, config: SynthConfig = SynthConfig(), seed: int = 0,
+                expression: ExpressionModel = PROTOTYPE) -> SubsetDraw:
+    """Labels, people and AU intensities of one subset, exactly as ``generate_subset`` draws them."""
     classes = subset_classes(subset)
     rng = np.random.default_rng([seed, _SUBSET_TAG[subset]])
     train_counts, test_counts = _split_counts(subset, config)
     labels = np.concatenate([rng.permutation(np.repeat(np.arange(len(classes)), counts))
                              for counts in (train_counts, test_counts)]).astype(np.int64)
     n_train, n = int(train_counts.sum()), len(labels)
-    is_train = np.arange(n) < n_train
     stems = tuple([f"train_{i + 1:05d}" for i in range(n_train)] + [f"test_{i + 1:04d}" for i in range(n - n_train)])
-
-    people = rng.integers(0, config.n_identities, n)
-    used, inverse = np.unique(people, return_inverse=True)
-    traits = sample_identities(used, seed).take(inverse)
+    people = rng.integers(0, config.n_identities, n).astype(np.int64)
     au, annotated = expression.sample(rng, prototype_matrix(classes), labels, [seed, _SUBSET_TAG[subset]])
-    rendered = render_faces(au, traits, sample_nuisance(rng, n), config.image_size,
+    return SubsetDraw(labels=annotated, true_labels=labels, is_train=np.arange(n) < n_train, file_stems=stems,
+                      identities=people, au=au, rng=rng)
+
+
+def generate_subset(subset: str, config: SynthConfig = SynthConfig(), seed: int = 0,
+                    progress: bool = True, expression: ExpressionModel = PROTOTYPE) -> SynthSubset:
+    """Render one subset ("basic" or "compound") deterministically from (config, seed, expression model)."""
+    draw = draw_subset(subset, config, seed, expression)
+    used, inverse = np.unique(draw.identities, return_inverse=True)
+    traits = sample_identities(used, seed).take(inverse)
+    rendered = render_faces(draw.au, traits, sample_nuisance(draw.rng, len(draw.labels)), config.image_size,
                             progress=f"synthface {subset}" if progress else None)
     jpeg = encode_jpeg(rendered, config.jpeg_quality)
-    return SynthSubset(name=subset, class_names=classes, images=decode_jpeg(jpeg), jpeg=jpeg, labels=annotated,
-                       is_train=is_train, file_stems=stems, identities=traits.ids, au=au, true_labels=labels)
+    return SynthSubset(name=subset, class_names=subset_classes(subset), images=decode_jpeg(jpeg), jpeg=jpeg,
+                       labels=draw.labels, is_train=draw.is_train, file_stems=draw.file_stems,
+                       identities=traits.ids, au=draw.au, true_labels=draw.true_labels)

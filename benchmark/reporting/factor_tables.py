@@ -1,0 +1,67 @@
+"""The section "What do the clusters follow?": per method (its runs in the main tables) and protocol, the agreement
+of its D_U clusters with each per-image factor (``benchmark/cluster_factors.py``), read from the results store's
+``diagnostics.csv``; mean ± sample std over seeds (n). No section when no run has diagnostics."""
+from __future__ import annotations
+
+import pandas as pd
+from tabulate import tabulate
+
+from benchmark.reporting.cells import cell, row_labels
+from benchmark.reporting.headline import display_name, main_table_rows
+
+FACTOR_NAMES = {"expression": "expression (annotated)", "true_expression": "expression (true)",
+                "identity": "person", "intensity": "intensity bin"}
+ACCURACY_COLUMNS = (("expression", "accuracy", "annotated"), ("true_expression", "accuracy", "true"),
+                    ("intensity", "accuracy_weak", "weak"), ("intensity", "accuracy_medium", "medium"),
+                    ("intensity", "accuracy_strong", "strong"),
+                    ("label_noise", "follows_annotated", "noisy → label"),
+                    ("label_noise", "follows_true", "noisy → true"))
+
+
+def factor_records(frame: pd.DataFrame, diagnostics: pd.DataFrame | None) -> pd.DataFrame:
+    """Diagnostics of the runs the main tables show, with their row label (``row``)."""
+    if diagnostics is None or diagnostics.empty:
+        return pd.DataFrame(columns=["protocol", "row", "factor", "metric", "value", "run_id"])
+    runs = main_table_rows(frame).drop_duplicates(["protocol", "method", "run_id"]).copy()
+    if runs.empty:
+        return pd.DataFrame(columns=["protocol", "row", "factor", "metric", "value", "run_id"])
+    runs["row"] = [display_name(m) + label[len(m):] for m, label in zip(runs["method"], row_labels(runs))]
+    return diagnostics.merge(runs[["protocol", "method", "run_id", "row"]], on=["protocol", "method", "run_id"])
+
+
+def factor_lines(frame: pd.DataFrame, diagnostics: pd.DataFrame | None) -> list[str]:
+    records = factor_records(frame, diagnostics)
+    if records.empty:
+        return []
+    lines = ["", "## What do the clusters follow?", "",
+             "Agreement of each run's D_U clusters with what the scorer side knows per image and no method sees "
+             "(benchmark/README.md, \"What do the clusters follow?\"): the annotated expression, the expression "
+             "before annotation noise, the person, and the expression's intensity (weak / medium / strong: largest "
+             "AU intensity below 0.5, below 0.75, from 0.75; faces with no expression have no bin). NMI (1 = the "
+             "same partition) is not adjusted for chance: against a factor of many small groups (300 people) even "
+             "random clusters score well above 0, so compare factors by AMI and ARI (adjusted for chance: 0 = "
+             "chance, 1 = the same partition). Computed from the saved predictions when results are collected; "
+             "mean ± std over seeds (n)."]
+    factors = [f for f in FACTOR_NAMES if f in set(records["factor"])]
+    factors += sorted(set(records["factor"]) - set(FACTOR_NAMES) - {"label_noise"})
+    for metric, title in (("nmi", "NMI"), ("ami", "AMI"), ("ari", "ARI")):
+        lines += ["", f"### {title} of the D_U clusters with each factor", "",
+                  _table(records, [(f, metric, FACTOR_NAMES.get(f, f)) for f in factors])]
+    lines += ["", "### Accuracy on D_U against the annotated and the true class, by intensity and on noisy labels",
+              "", "Hungarian accuracy (v2, one matching against the annotated classes; `true`: a matching against "
+                  "the true classes); by intensity bin and on the images whose label differs from their true class "
+                  "(noisy → label: the cluster is matched to the annotated class, noisy → true: to the true one).",
+              "", _table(records, [c for c in ACCURACY_COLUMNS if c[1] in set(records["metric"])], percent=True)]
+    return lines
+
+
+def _table(records: pd.DataFrame, columns: list[tuple[str, str, str]], percent: bool = False) -> str:
+    protocols = sorted(records["protocol"].unique())
+    headers = ["Method"] + [f"{p} {header}" for p in protocols for _, _, header in columns]
+    rows = []
+    for label in sorted(records["row"].unique()):
+        mine = records[records["row"] == label]
+        rows.append([label] + [cell(mine.loc[(mine["protocol"] == p) & (mine["factor"] == f) & (mine["metric"] == m),
+                                             "value"], percent)
+                               for p in protocols for f, m, _ in columns])
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
