@@ -45,6 +45,7 @@ class DebGCDParams(SimGCDParams):
     detector_consistency_weight: float = 1.0  # L_soc's weight inside the detector term (release 9ec30fe)
     detector_layers: int = 5  # linear layers of the detector MLP (release num_ood_layers default)
     detector_temperature: float = 0.1  # OVA cosine logits / this (release, hard-coded)
+    released_code: bool = False  # the detector's logs as the release takes them: log(p + 1e-8)
 
     def __post_init__(self) -> None:
         check_view_bank(self.view_bank, "debgcd")
@@ -94,22 +95,29 @@ def ova_probabilities(ova_logits: torch.Tensor) -> torch.Tensor:
     return F.softmax(ova_logits.view(len(ova_logits), 2, -1), dim=1)
 
 
-def ova_labelled_loss(ova_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def ova_log_probabilities(ova_logits: torch.Tensor, released_code: bool = False) -> torch.Tensor:
+    """log of ``ova_probabilities``; ``released_code``: ``log(p + 1e-8)`` as the release, which caps -log p at 18.4
+    and so stops the gradient of a pair whose probability is below about 1e-8."""
+    if released_code:
+        return torch.log(ova_probabilities(ova_logits) + 1e-8)
+    return F.log_softmax(ova_logits.view(len(ova_logits), 2, -1), dim=1)
+
+
+def ova_labelled_loss(ova_logits: torch.Tensor, labels: torch.Tensor, released_code: bool = False) -> torch.Tensor:
     """L_ova: mean of -log p(class y) + mean of max over j != y of -log p(not class j)."""
     if len(labels) == 0:
         return ova_logits.sum() * 0.0
-    log_p = F.log_softmax(ova_logits.view(len(ova_logits), 2, -1), dim=1)
+    log_p = ova_log_probabilities(ova_logits, released_code)
     positive = -log_p[:, 1].gather(1, labels[:, None]).squeeze(1)
     negative = (-log_p[:, 0]).scatter(1, labels[:, None], float("-inf")).max(1).values
     return positive.mean() + negative.mean()
 
 
-def ova_entropy(ova_logits: torch.Tensor) -> torch.Tensor:
+def ova_entropy(ova_logits: torch.Tensor, released_code: bool = False) -> torch.Tensor:
     """L_ent: binary entropy of each class's pair, mean over rows and classes."""
     if len(ova_logits) == 0:
         return ova_logits.sum() * 0.0
-    log_p = F.log_softmax(ova_logits.view(len(ova_logits), 2, -1), dim=1)
-    return -(log_p.exp() * log_p).sum(1).mean()
+    return -(ova_probabilities(ova_logits) * ova_log_probabilities(ova_logits, released_code)).sum(1).mean()
 
 
 def ova_consistency(ova_logits: torch.Tensor) -> torch.Tensor:
@@ -191,7 +199,8 @@ class DebGCD(SimGCD):
         labelled = batch.is_labelled.repeat(2)
         labels = batch.labels.repeat(2)[labelled]
         ova = network.detector(feats) / p.detector_temperature
-        detector_terms = {"ova": ova_labelled_loss(ova[labelled], labels), "ova_entropy": ova_entropy(ova[~labelled]),
+        detector_terms = {"ova": ova_labelled_loss(ova[labelled], labels, p.released_code),
+                          "ova_entropy": ova_entropy(ova[~labelled], p.released_code),
                           "ova_consistency": ova_consistency(ova[~labelled])}
         detector = (detector_terms["ova"] + p.detector_entropy_weight * detector_terms["ova_entropy"]
                     + p.detector_consistency_weight * detector_terms["ova_consistency"])

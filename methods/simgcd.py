@@ -59,6 +59,7 @@ class SimGCDParams:
     angle_temperature_scale: float = 0.3  # angle losses' temperatures x this (README example; release default 1)
     distance_weight_max: float = 1.0  # α_max of the distance losses (release scripts)
     distance_ramp_fraction: float = 1.0  # α reaches α_max after this fraction of the epochs (release: 200 of 200)
+    hyperbolic_released_code: bool = False  # the classifier's bias added by Möbius addition at c = 1 (release)
 
     def __post_init__(self) -> None:
         check_view_bank(self.view_bank, "simgcd")
@@ -139,7 +140,7 @@ class SimGCD(Method):
         p = self.params
         if p.head == "hyperbolic":
             return HyperbolicSimGCDNetwork(inputs.trained, HyperbolicClassifier(
-                task.backbone.feature_dim, k, p.curvature, p.clip_radius))
+                task.backbone.feature_dim, k, p.curvature, p.clip_radius, p.hyperbolic_released_code))
         network = SimGCDNetwork(inputs.trained, task.backbone.feature_dim, k, p.proj_hidden_dim, p.proj_out_dim)
         return self._with_addons(network, task, k)
 
@@ -153,7 +154,8 @@ class SimGCD(Method):
         _, loss, logs = self._simgcd_loss(network, batch)
         return loss, logs
 
-    def _simgcd_loss(self, network: SimGCDNetwork, batch: Batch, outputs: tuple[torch.Tensor, torch.Tensor] | None = None
+    def _simgcd_loss(self, network: SimGCDNetwork, batch: Batch,
+                     outputs: tuple[torch.Tensor, torch.Tensor] | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
         """The classifier's logits (2B rows), SimGCD's loss and its logged terms; ``outputs``: the network's
         ``(z, logits)`` of ``batch.views`` when the caller has computed them."""

@@ -22,8 +22,7 @@ OVA = torch.tensor([[0.0, 1.0, 2.0, -1.0],
 def pair_probabilities(row) -> tuple[np.ndarray, np.ndarray]:
     """(p(class j), p(not class j)) for each known class j of one row."""
     row = np.asarray(row, dtype=np.float64)
-    is_j = 1 / (1 + np.exp(row[:2] - row[2:]))
-    return is_j, 1 - is_j
+    return 1 / (1 + np.exp(row[:2] - row[2:])), 1 / (1 + np.exp(row[2:] - row[:2]))
 
 
 def test_ova_labelled_loss_takes_the_true_class_and_the_hardest_other_class():
@@ -87,7 +86,8 @@ def test_debiased_loss_keeps_confident_rows_weighted_by_certainty():
 
 def test_empty_parts_contribute_zero_with_a_graph():
     empty = torch.zeros(0, 4, requires_grad=True)
-    for value in (ova_entropy(empty), ova_consistency(empty), ova_labelled_loss(empty, torch.zeros(0, dtype=torch.long)),
+    no_labels = torch.zeros(0, dtype=torch.long)
+    for value in (ova_entropy(empty), ova_consistency(empty), ova_labelled_loss(empty, no_labels),
                   debiased_pseudo_label_loss(torch.zeros(0, 3, requires_grad=True), torch.zeros(0, 3),
                                              torch.zeros(0), 0.9)):
         assert value.item() == 0.0 and value.requires_grad
@@ -104,3 +104,13 @@ def test_settings_are_checked():
         DebGCDParams(detector_layers=1)
     with pytest.raises(GFaceError, match="debgcd.head"):
         DebGCDParams(head="hyperbolic")
+
+
+def test_released_code_caps_minus_log_p_at_log_1e8():
+    saturated = torch.tensor([[0.0, 0.0, 30.0, 30.0]])  # p(class 0) ~ 1, p(not class 1) ~ e^-30
+    is_j, not_j = pair_probabilities(saturated[0].tolist())
+    exact = -math.log(is_j[0]) - math.log(not_j[1])
+    assert ova_labelled_loss(saturated, torch.tensor([0])).item() == pytest.approx(exact, abs=1e-4)
+    capped = -math.log(is_j[0] + 1e-8) - math.log(not_j[1] + 1e-8)
+    assert ova_labelled_loss(saturated, torch.tensor([0]), released_code=True).item() == pytest.approx(capped, abs=1e-4)
+    assert capped < 18.5 < exact

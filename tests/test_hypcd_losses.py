@@ -164,3 +164,17 @@ def test_simgcd_runs_with_the_hyperbolic_head(run_dirs):
     assert record["method"]["params"]["head"] == "hyperbolic" and 0 <= record["results"]["unlabelled_train"]["all"] <= 1
     state = torch.load(next(runs.glob("toy-cnn/simgcd/*/checkpoint.pt")), weights_only=True)
     assert "prototypes.bias" in state["model"] and not any(k.startswith("projector.") for k in state["model"])
+
+
+def test_released_code_adds_the_bias_at_unit_curvature():
+    paper = HyperbolicClassifier(2, 2, C, clip_radius=0.0)
+    release = HyperbolicClassifier(2, 2, C, clip_radius=0.0, released_code=True)
+    for head in (paper, release):
+        with torch.no_grad():
+            head.weight.copy_(torch.eye(2))
+            head.bias.copy_(torch.tensor([0.3, -0.2]))
+    ball = torch.tensor([[0.5, 0.2]])
+    bias = expmap0(torch.tensor([[0.3, -0.2]]), C)
+    assert torch.allclose(paper.classify(ball), mobius_add(ball, bias, C), atol=1e-6)
+    assert torch.allclose(release.classify(ball), mobius_add(ball, bias, 1.0), atol=1e-6)
+    assert not torch.allclose(paper.classify(ball), release.classify(ball), atol=1e-3)

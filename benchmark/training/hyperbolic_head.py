@@ -3,7 +3,8 @@
 
 The backbone feature is clipped to norm ``clip_radius`` and mapped into the Poincaré ball of curvature -c by the
 exponential map at the origin. The classifier is a hyperbolic linear layer (Möbius matrix-vector product, then
-Möbius addition of a bias mapped into the ball); its output coordinates are the host's logits. Representation
+Möbius addition of a bias mapped into the ball; ``released_code``: that addition at curvature 1, as the release's
+``HypLinear`` calls it); its output coordinates are the host's logits. Representation
 learning runs on the ball points themselves (no projector): InfoNCE and SupCon with the negative geodesic distance
 as similarity ("distance" losses) and the same losses on the cosine of the ball points at temperatures scaled by
 ``angle_temperature_scale`` ("angle" losses), mixed as ``(1 - α) L_angle + α L_distance`` with α rising linearly
@@ -37,19 +38,21 @@ def check_head(head: str, rebalance: float, curvature: float, method_name: str) 
 class HyperbolicClassifier(nn.Module):
     """Backbone feature -> ball point (``to_ball``) -> K logits (``classify``); ``forward`` does both."""
 
-    def __init__(self, feature_dim: int, n_classes: int, curvature: float, clip_radius: float):
+    def __init__(self, feature_dim: int, n_classes: int, curvature: float, clip_radius: float,
+                 released_code: bool = False):
         super().__init__()
         linear = nn.Linear(feature_dim, n_classes)  # PyTorch's default initialisation, as the release's HypLinear
         self.weight = nn.Parameter(linear.weight.detach().clone())
         self.bias = nn.Parameter(linear.bias.detach().clone())
         self.curvature, self.clip_radius = curvature, clip_radius
+        self.bias_curvature = 1.0 if released_code else curvature  # the release's HypLinear adds the bias at c = 1
 
     def to_ball(self, feats: torch.Tensor) -> torch.Tensor:
         return project(expmap0(clip_norm(feats.float(), self.clip_radius), self.curvature), self.curvature)
 
     def classify(self, ball: torch.Tensor) -> torch.Tensor:
         c = self.curvature
-        moved = mobius_add(project(mobius_matvec(self.weight, ball, c), c), expmap0(self.bias, c), c)
+        moved = mobius_add(project(mobius_matvec(self.weight, ball, c), c), expmap0(self.bias, c), self.bias_curvature)
         return project(moved, c)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
@@ -57,7 +60,7 @@ class HyperbolicClassifier(nn.Module):
 
 
 def distance_weight(epoch: int, epochs: int, ramp_fraction: float, max_weight: float) -> float:
-    """α: ``(epoch + 1) / (ramp_fraction x epochs)`` clipped to [0, 1], times ``max_weight`` (release: epochs 0-200)."""
+    """α: ``(epoch + 1) / (ramp_fraction x epochs)`` clipped to [0, 1], times ``max_weight`` (release: 0-200)."""
     ramp = max(ramp_fraction * epochs, 1e-12)
     return max_weight * min(1.0, max(0.0, (epoch + 1) / ramp))
 
