@@ -18,6 +18,7 @@ from benchmark.core.registry import METHODS
 from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import TrainingInput
+from benchmark.training.hyperbolic_head import check_head
 from benchmark.training.rebalance_addon import check_inputs
 from benchmark.training.trainer import Batch
 from benchmark.training.view_bank import check_view_bank
@@ -38,6 +39,7 @@ class LegoGCDParams(SimGCDParams):
     def __post_init__(self) -> None:
         check_view_bank(self.view_bank, "legogcd")
         check_inputs(self.rebalance, self.view_bank, "legogcd")
+        check_head(self.head, self.rebalance, self.curvature, "legogcd")
 
 
 def dual_view_kl(logits: torch.Tensor, temperature: float, released_code: bool = False) -> torch.Tensor:

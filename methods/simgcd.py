@@ -5,7 +5,8 @@ Cosine prototypes on the L2-normalised backbone feature; loss
 (teacher temperature 0.07 -> 0.04 over the first 30 epochs, student 0.1), the mean-entropy regulariser, supervised
 cross-entropy, and the GCD representation losses on a 256-d projector. Only the backbone's last block, the
 projector and the prototypes train; SGD without weight decay on biases and 1-D parameters. Predictions: argmax of
-the classifier, last epoch. Knownness: probability mass on the known classes.
+the classifier, last epoch. Knownness: probability mass on the known classes. ``head=hyperbolic`` swaps projector,
+prototypes and representation losses for HypCD's hyperbolic head (training/hyperbolic_head.py).
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from benchmark.task import GCDTask
 from benchmark.training.backbone_training import TrainingInput, features_of, training_input
 from benchmark.training.knownness_scores import known_mass
 from benchmark.training.heads import CosineLinear, ProjectionMLP
+from benchmark.training.hyperbolic_head import (HyperbolicClassifier, check_head, distance_weight,
+                                                hybrid_contrastive_loss)
 from benchmark.training.rebalance_addon import RebalanceAddon, check_inputs
 from benchmark.training.losses import (cross_view_distillation, info_nce, labelled_cross_entropy,
                                        mean_entropy_regulariser, supcon, teacher_temperature)
@@ -50,10 +53,18 @@ class SimGCDParams:
     view_bank: int = 0  # V > 0: two of V stored trunk outputs per image (training/view_bank.py); 0: fresh views
     rebalance: float = 0.0  # MEK add-on (training/rebalance_addon.py): > 0 replaces L_CE's one-hot targets with
     # re-balanced smooth labels and adds rebalance * 0.1 L_RAC; 0 = off
+    head: str = "cosine"  # "hyperbolic": HypCD's head (training/hyperbolic_head.py); the five settings below
+    curvature: float = 0.1  # c of the Poincaré ball (HypCD README example, CUB/DINO; release default 0.05)
+    clip_radius: float = 2.0  # feature clipping radius r (README example; release default 0 = no clipping)
+    angle_temperature_scale: float = 0.3  # angle losses' temperatures x this (README example; release default 1)
+    distance_weight_max: float = 1.0  # α_max of the distance losses (release scripts)
+    distance_ramp_fraction: float = 1.0  # α reaches α_max after this fraction of the epochs (release: 200 of 200)
+    hyperbolic_released_code: bool = False  # the classifier's bias added by Möbius addition at c = 1 (release)
 
     def __post_init__(self) -> None:
         check_view_bank(self.view_bank, "simgcd")
         check_inputs(self.rebalance, self.view_bank, "simgcd")
+        check_head(self.head, self.rebalance, self.curvature, "simgcd")
 
 
 class SimGCDNetwork(nn.Module):
@@ -68,6 +79,18 @@ class SimGCDNetwork(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         feats = self.backbone(x)
         return self.projector(feats), self.prototypes(feats)
+
+
+class HyperbolicSimGCDNetwork(nn.Module):
+    """Backbone -> (ball point of the clipped feature, hyperbolic logits); HypCD has no projector."""
+
+    def __init__(self, backbone: nn.Module, prototypes: HyperbolicClassifier):
+        super().__init__()
+        self.backbone, self.prototypes = backbone, prototypes
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ball = self.prototypes.to_ball(self.backbone(x))
+        return ball, self.prototypes.classify(ball)
 
 
 def prototype_predictions(task: GCDTask, inputs: TrainingInput, prototypes: nn.Module,
@@ -115,8 +138,15 @@ class SimGCD(Method):
 
     def _network(self, task: GCDTask, inputs: TrainingInput, k: int) -> SimGCDNetwork:
         p = self.params
+        if p.head == "hyperbolic":
+            return HyperbolicSimGCDNetwork(inputs.trained, HyperbolicClassifier(
+                task.backbone.feature_dim, k, p.curvature, p.clip_radius, p.hyperbolic_released_code))
         network = SimGCDNetwork(inputs.trained, task.backbone.feature_dim, k, p.proj_hidden_dim, p.proj_out_dim)
-        if p.rebalance:
+        return self._with_addons(network, task, k)
+
+    def _with_addons(self, network: SimGCDNetwork, task: GCDTask, k: int) -> SimGCDNetwork:
+        """Attach the MEK add-on's state when ``rebalance`` is on."""
+        if self.params.rebalance:
             network.rebalance = RebalanceAddon(task.backbone, task.labelled_y, len(task.unlabelled_idx), k, self.name)
         return network
 
@@ -124,11 +154,13 @@ class SimGCD(Method):
         _, loss, logs = self._simgcd_loss(network, batch)
         return loss, logs
 
-    def _simgcd_loss(self, network: SimGCDNetwork,
-                     batch: Batch) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
-        """The classifier's logits (2B rows), SimGCD's loss and its logged terms."""
+    def _simgcd_loss(self, network: SimGCDNetwork, batch: Batch,
+                     outputs: tuple[torch.Tensor, torch.Tensor] | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """The classifier's logits (2B rows), SimGCD's loss and its logged terms; ``outputs``: the network's
+        ``(z, logits)`` of ``batch.views`` when the caller has computed them."""
         p = self.params
-        z, logits = network(batch.views)
+        z, logits = network(batch.views) if outputs is None else outputs
         labelled = batch.is_labelled.repeat(2)
         labels = batch.labels.repeat(2)
         ts = p.student_temperature
@@ -141,9 +173,16 @@ class SimGCD(Method):
             ce = labelled_cross_entropy(logits, labels, labelled, ts)
         distill = cross_view_distillation(logits, ts, tt)
         memax = mean_entropy_regulariser(logits, ts)
+        w = p.sup_weight
+        if p.head == "hyperbolic":
+            alpha = distance_weight(batch.epoch, p.epochs, p.distance_ramp_fraction, p.distance_weight_max)
+            representation, rep_logs = hybrid_contrastive_loss(
+                z, labelled, labels, w, p.curvature, p.info_nce_temperature, p.supcon_temperature,
+                p.angle_temperature_scale, alpha)
+            loss = (1 - w) * (distill + p.memax_weight * memax) + w * ce + representation
+            return logits, loss, {"ce": ce.item(), "distill": distill.item(), "memax": memax.item(), **rep_logs}
         unsup_con = info_nce(z, p.info_nce_temperature)
         sup_con = supcon(z[labelled], labels[labelled], p.supcon_temperature)
-        w = p.sup_weight
         loss = (1 - w) * (distill + p.memax_weight * memax) + w * ce + (1 - w) * unsup_con + w * sup_con
         if p.rebalance:
             loss = loss + p.rebalance * network.rebalance.attention_consistency(

@@ -11,10 +11,15 @@ import torch.nn.functional as F
 def info_nce(z: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """SimCLR InfoNCE over all 2B rows: the other view is the positive, every other row a negative."""
     z = F.normalize(z, dim=1)
-    n = z.shape[0] // 2
-    logits = (z @ z.T) / temperature
-    logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
-    positives = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return info_nce_of_similarity(z @ z.T, temperature)
+
+
+def info_nce_of_similarity(similarity: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """InfoNCE on a (2B, 2B) similarity matrix of view-1 rows then view-2 rows (cosine, or a negative distance)."""
+    n = similarity.shape[0] // 2
+    logits = similarity / temperature
+    logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=similarity.device), float("-inf"))
+    positives = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(similarity.device)
     return F.cross_entropy(logits, positives)
 
 
@@ -27,9 +32,17 @@ def supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float = 0.07,
     if len(z) < 2:
         return z.sum() * 0.0
     z = F.normalize(z, dim=1)
-    logits = (z @ z.T) / temperature
+    return supcon_of_similarity(z @ z.T, labels, temperature, base_temperature)
+
+
+def supcon_of_similarity(similarity: torch.Tensor, labels: torch.Tensor, temperature: float = 0.07,
+                         base_temperature: float = 0.07) -> torch.Tensor:
+    """``supcon`` on a similarity matrix of the labelled rows (cosine, or a negative distance)."""
+    if len(similarity) < 2:
+        return similarity.sum() * 0.0
+    logits = similarity / temperature
     logits = logits - logits.max(dim=1, keepdim=True).values.detach()
-    self_mask = torch.eye(len(z), dtype=torch.bool, device=z.device)
+    self_mask = torch.eye(len(similarity), dtype=torch.bool, device=similarity.device)
     positive = (labels[:, None] == labels[None, :]) & ~self_mask
     log_prob = logits - torch.logsumexp(logits.masked_fill(self_mask, float("-inf")), dim=1, keepdim=True)
     mean_log_prob_pos = (log_prob * positive).sum(1) / positive.sum(1).clamp(min=1)
