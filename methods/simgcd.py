@@ -124,6 +124,12 @@ class SimGCD(Method):
         _, loss, logs = self._simgcd_loss(network, batch)
         return loss, logs
 
+    def _distillation(self, network: SimGCDNetwork, batch: Batch, logits: torch.Tensor, student_temperature: float,
+                      teacher_temperature_value: float) -> torch.Tensor:
+        """L_dist: each view's sharpened, detached prediction teaches the other view (a subclass may change the
+        teacher)."""
+        return cross_view_distillation(logits, student_temperature, teacher_temperature_value)
+
     def _simgcd_loss(self, network: SimGCDNetwork,
                      batch: Batch) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
         """The classifier's logits (2B rows), SimGCD's loss and its logged terms."""
@@ -139,7 +145,7 @@ class SimGCD(Method):
             ce = network.rebalance.smooth_label_loss(logits[labelled] / ts, labels[labelled])
         else:
             ce = labelled_cross_entropy(logits, labels, labelled, ts)
-        distill = cross_view_distillation(logits, ts, tt)
+        distill = self._distillation(network, batch, logits, ts, tt)
         memax = mean_entropy_regulariser(logits, ts)
         unsup_con = info_nce(z, p.info_nce_temperature)
         sup_con = supcon(z[labelled], labels[labelled], p.supcon_temperature)
