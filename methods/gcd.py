@@ -20,11 +20,11 @@ from benchmark.core.registry import METHODS
 from benchmark.method import Method, Predictions, TaskShape, at_least, require_steps
 from benchmark.search_space import tuned
 from benchmark.task import GCDTask
-from benchmark.training.backbone_training import features_of, training_input
+from benchmark.training.backbone_training import TrainingInput, features_of, training_input
 from benchmark.training.heads import DINOHead
 from benchmark.training.losses import info_nce, supcon
 from benchmark.training.view_bank import check_view_bank, require_trunk
-from benchmark.training.trainer import Batch, OptimConfig, fit
+from benchmark.training.trainer import Batch, EpochStartFn, OptimConfig, ViewFn, fit
 from benchmark.number_of_classes import estimate_k, require_k
 
 
@@ -68,24 +68,26 @@ class GCD(Method):
                         "n_init": 10, "k_max": 60, "view_bank": 8},  # budget: benchmark/budget.py
                 "smoke": {"epochs": 1, "batch_size": 16, "head_hidden_dim": 32, "head_out_dim": 64, "n_init": 2,
                           "k_max": 60}}
+    name = "gcd"  # in progress bars; a subclass sets its own
     summary = "GCD: contrastive fine-tuning (SupCon + InfoNCE) then semi-supervised k-means"
 
     def check(self, shape: TaskShape) -> None:
-        require_steps(shape, self.params.batch_size, "gcd")
-        require_trunk(shape, self.params.view_bank, "gcd")
+        require_steps(shape, self.params.batch_size, self.name)
+        require_trunk(shape, self.params.view_bank, self.name)
         if self._estimates_k(shape.n_classes) and self.params.k_max <= shape.n_known:
-            raise GFaceError(f"gcd.k_max={self.params.k_max}: the K search runs from K_old = {shape.n_known} to "
+            raise GFaceError(f"{self.name}.k_max={self.params.k_max}: the K search runs from K_old = {shape.n_known} to "
                              f"k_max and a GCD task has new classes, so k_max must exceed K_old; raise it, e.g. "
-                             f"--set gcd.k_max={4 * (shape.n_known + 1)}")
+                             f"--set {self.name}.k_max={4 * (shape.n_known + 1)}")
 
     def run(self, task: GCDTask) -> Predictions:
         p = self.params
         head = DINOHead(task.backbone.feature_dim, p.head_hidden_dim, p.head_bottleneck_dim, p.head_out_dim)
         inputs = training_input(task, p.crop_pct, p.view_bank)
         network = GCDNetwork(inputs.trained, head)
-        stats = fit(network, self._step, inputs.views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,
+        views, epoch_start = self._training_hooks(task, inputs)
+        stats = fit(network, self._step, views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,
                     OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=True),
-                    task.work_dir, task.seed, task.device, desc="gcd")
+                    task.work_dir, task.seed, task.device, desc=self.name, epoch_start=epoch_start)
         sets = ("unlabelled_train",) + task.inductive_sets
         rows = [task.labelled_idx] + [task.indices(s) for s in sets]
         feats = l2_normalise(features_of(task, inputs.network, np.concatenate(rows)))
@@ -102,6 +104,10 @@ class GCD(Method):
                            {"train": vars(stats), **inputs.record, "k_used": k, "k_estimates": k_scores,
                             "inertia": result.inertia}, k_estimated=k if k_scores else None)
 
+    def _training_hooks(self, task: GCDTask, inputs: TrainingInput) -> tuple[ViewFn, EpochStartFn | None]:
+        """The view maker and the per-epoch hook ``fit`` gets (GCD: the inputs' views, no hook)."""
+        return inputs.views, None
+
     def _step(self, network: GCDNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params
         z = network.head(network.backbone(batch.views))
@@ -116,7 +122,7 @@ class GCD(Method):
 
     def _number_of_classes(self, task: GCDTask, train_feats: np.ndarray) -> tuple[int, dict]:
         if not self._estimates_k(task.n_classes):
-            return require_k(task, "gcd"), {}
+            return require_k(task, self.name), {}
         k, scores = estimate_k(train_feats, np.arange(len(task.labelled_idx)), task.labelled_y, task.n_known,
                                self.params.k_max, seed=self.params.kmeans_seed)
         return k, {str(key): value for key, value in sorted(scores.items())}

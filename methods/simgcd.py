@@ -118,6 +118,9 @@ class SimGCD(Method):
     profiles = {"cpu": {"budget": 16, "proj_hidden_dim": 512, "view_bank": 8},
                 "smoke": {"epochs": 1, "batch_size": 16, "teacher_warmup_epochs": 1, "proj_hidden_dim": 32}}
     version = 2  # 2: the MEK add-on replaces L_CE's one-hot targets (rebalance > 0 only)
+    later_params = {"head": "cosine", "curvature": 0.1, "clip_radius": 2.0, "angle_temperature_scale": 0.3,
+                    "distance_weight_max": 1.0, "distance_ramp_fraction": 1.0,
+                    "hyperbolic_released_code": False}  # HypCD's head came after the committed runs
     summary = "SimGCD: cosine-prototype classifier with self-distillation and mean-entropy regularisation"
 
     def check(self, shape: TaskShape) -> None:
@@ -154,6 +157,12 @@ class SimGCD(Method):
         _, loss, logs = self._simgcd_loss(network, batch)
         return loss, logs
 
+    def _distillation(self, network: SimGCDNetwork, batch: Batch, logits: torch.Tensor, student_temperature: float,
+                      teacher_temperature_value: float) -> torch.Tensor:
+        """L_dist: each view's sharpened, detached prediction teaches the other view (a subclass may change the
+        teacher)."""
+        return cross_view_distillation(logits, student_temperature, teacher_temperature_value)
+
     def _simgcd_loss(self, network: SimGCDNetwork, batch: Batch,
                      outputs: tuple[torch.Tensor, torch.Tensor] | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
@@ -171,7 +180,7 @@ class SimGCD(Method):
             ce = network.rebalance.smooth_label_loss(logits[labelled] / ts, labels[labelled])
         else:
             ce = labelled_cross_entropy(logits, labels, labelled, ts)
-        distill = cross_view_distillation(logits, ts, tt)
+        distill = self._distillation(network, batch, logits, ts, tt)
         memax = mean_entropy_regulariser(logits, ts)
         w = p.sup_weight
         if p.head == "hyperbolic":
