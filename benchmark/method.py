@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from benchmark.budget import BUDGET_KEY, budget_values
+from benchmark.budget import BUDGET_KEY, TimeConstant, budget_values
 from benchmark.core.errors import GFaceError
 from benchmark.task import GCDTask
 
@@ -86,6 +86,7 @@ class Method(ABC):
     summary: ClassVar[str] = ""
     ablation_terms: ClassVar[dict[str, str]] = {}  # term label -> weight parameter, for ``--ablate``
     budget_params: ClassVar[tuple[str, ...]] = ()  # schedules counted in epochs or steps (benchmark/budget.py)
+    time_constants: ClassVar[tuple[TimeConstant, ...]] = ()  # per-step momenta and ramps, kept as a fraction of training
     search_space: ClassVar[dict] = {}  # tuned parameter -> distribution (benchmark/search_space.py; {}: none)
 
     def __init__(self, params):
