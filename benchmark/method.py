@@ -30,6 +30,8 @@ class Predictions:
     ``reference_knownness`` (with ``reference_adapter``): a second score from the same run that the method's own
     score should beat, e.g. the maximum softmax probability of the closed-set model it builds on; scored as
     ``auroc_reference`` and ``fpr_at_tpr95_reference``.
+    ``reference_clusters`` (``closed_set`` only): the class indices a second closed-set model of the same run predicts,
+    e.g. the base network a method adapts; scored as ``closed_accuracy_reference`` and ``closed_mca_reference``.
     ``k_estimated``: the number of classes the method estimated itself (``None``: it used the protocol's K or
     needs none); recorded beside the true K for the leaderboard's "K unknown" table.
     """
@@ -41,6 +43,7 @@ class Predictions:
     closed_set: bool = False
     reference_knownness: dict[str, np.ndarray] = field(default_factory=dict)
     reference_adapter: str | None = None
+    reference_clusters: dict[str, np.ndarray] = field(default_factory=dict)
     k_estimated: int | None = None
 
 
