@@ -7,6 +7,14 @@ proportions. A positive ``view_bank`` holds ``VIEWS_PER_EPOCH x E`` stored views
 section 4). The embedded budget of each learner is chosen from its learning curve by one rule
 (``benchmark/tools/learning_curves.py``; leaderboard/LEARNING_CURVES.md) and written in its ``cpu`` profile as
 ``"budget": E``; ``--budget E`` sets it for every learner of a sweep.
+
+Per-step time constants (``Method.time_constants``: an EMA momentum m, a ramp counted in steps) are resolved at run
+time, when the run's number of optimiser steps S (epochs x iterations per epoch, from the task size and the batch
+size) is known. The declared value is the one of the paper's schedule of S_paper steps (``TimeConstant.paper_steps``:
+paper epochs x the release's steps per epoch); the run keeps its horizon as a fraction of training,
+f = horizon / S_paper, with the horizon 1/(1-m) steps for a momentum and the ramp's length for a ramp:
+m' = 1 - 1/(f S), at least 0 (a horizon of at least one step); a ramp becomes max(1, round(f S)) steps. 0 stays 0
+and a momentum of 1 stays 1. The resolved values go into the run record (``time_constant_record``).
 """
 from __future__ import annotations
 
@@ -17,6 +25,17 @@ from benchmark.core.errors import GFaceError
 
 BUDGET_KEY = "budget"  # a profile entry: the learner's budget in epochs
 VIEWS_PER_EPOCH = 2  # a view bank of 2 x epochs views: the measured rule of benchmark/speed/README.md, section 4
+MOMENTUM, RAMP = "momentum", "ramp"  # the kinds of per-step time constant
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeConstant:
+    """A ``Params`` field that is a per-step time constant: an EMA momentum (``MOMENTUM``) or a ramp length in
+    optimiser steps (``RAMP``), with the steps of the paper's schedule (paper epochs x release steps per epoch)."""
+
+    name: str
+    kind: str
+    paper_steps: int
 
 
 def paper_value(method, name: str):
@@ -50,3 +69,36 @@ def budget_values(method_name: str, method, epochs: int, view_bank: int = 0) -> 
     if view_bank > 0:
         values["view_bank"] = VIEWS_PER_EPOCH * epochs
     return values
+
+
+def horizon_fraction(constant: TimeConstant, value: float) -> float:
+    """The constant's horizon as a fraction of the paper's training: (1 / (1 - m)) / S_paper, or ramp / S_paper."""
+    if constant.kind not in (MOMENTUM, RAMP):
+        raise GFaceError(f"time constant {constant.name}: kind {constant.kind!r} is neither {MOMENTUM!r} nor {RAMP!r}")
+    horizon = 1.0 / (1.0 - value) if constant.kind == MOMENTUM else float(value)
+    return horizon / constant.paper_steps
+
+
+def at_steps(constant: TimeConstant, value: float, steps: int) -> float:
+    """``value`` (the paper schedule's) for a training of ``steps`` optimiser steps, keeping its horizon fraction."""
+    if value == 0 or (constant.kind == MOMENTUM and value >= 1):
+        return value  # no averaging / a frozen average / no ramp: nothing to scale
+    horizon = horizon_fraction(constant, value) * steps
+    if constant.kind == MOMENTUM:
+        return max(0.0, 1.0 - 1.0 / horizon)
+    return max(1, math.floor(horizon + 0.5))
+
+
+def time_constant_at(method, name: str, value: float, steps: int) -> float:
+    """``at_steps`` for the time constant ``name`` that ``method`` declares."""
+    constant = next((c for c in method.time_constants if c.name == name), None)
+    if constant is None:
+        raise GFaceError(f"{method.__name__}: {name!r} is not one of its declared time constants")
+    return at_steps(constant, value, steps)
+
+
+def time_constant_record(method, params, steps: int) -> dict:
+    """For the run record: per declared time constant, the paper schedule's value, S_paper, the run's steps S and
+    the value used."""
+    return {c.name: {"paper_schedule_value": getattr(params, c.name), "paper_steps": c.paper_steps, "steps": steps,
+                     "used": at_steps(c, getattr(params, c.name), steps)} for c in method.time_constants}

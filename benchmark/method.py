@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from benchmark.budget import BUDGET_KEY, budget_values
+from benchmark.budget import BUDGET_KEY, TimeConstant, budget_values
 from benchmark.core.errors import GFaceError
 from benchmark.task import GCDTask
 
@@ -30,6 +30,8 @@ class Predictions:
     ``reference_knownness`` (with ``reference_adapter``): a second score from the same run that the method's own
     score should beat, e.g. the maximum softmax probability of the closed-set model it builds on; scored as
     ``auroc_reference`` and ``fpr_at_tpr95_reference``.
+    ``reference_clusters`` (``closed_set`` only): the class indices a second closed-set model of the same run predicts,
+    e.g. the base network a method adapts; scored as ``closed_accuracy_reference`` and ``closed_mca_reference``.
     ``k_estimated``: the number of classes the method estimated itself (``None``: it used the protocol's K or
     needs none); recorded beside the true K for the leaderboard's "K unknown" table.
     """
@@ -41,6 +43,7 @@ class Predictions:
     closed_set: bool = False
     reference_knownness: dict[str, np.ndarray] = field(default_factory=dict)
     reference_adapter: str | None = None
+    reference_clusters: dict[str, np.ndarray] = field(default_factory=dict)
     k_estimated: int | None = None
 
 
@@ -86,6 +89,7 @@ class Method(ABC):
     summary: ClassVar[str] = ""
     ablation_terms: ClassVar[dict[str, str]] = {}  # term label -> weight parameter, for ``--ablate``
     budget_params: ClassVar[tuple[str, ...]] = ()  # schedules counted in epochs or steps (benchmark/budget.py)
+    time_constants: ClassVar[tuple[TimeConstant, ...]] = ()  # per-step momenta and ramps, kept as a fraction of training
     search_space: ClassVar[dict] = {}  # tuned parameter -> distribution (benchmark/search_space.py; {}: none)
     later_params: ClassVar[dict[str, object]] = {}  # parameter -> value it must keep its earlier runs' ids at
 

@@ -219,6 +219,7 @@ def predictions_npz(predictions: Predictions) -> bytes:
     arrays |= {f"knownness_{s}": np.asarray(v, dtype=np.float64) for s, v in predictions.knownness.items()}
     arrays |= {f"reference_knownness_{s}": np.asarray(v, dtype=np.float64)
                for s, v in predictions.reference_knownness.items()}
+    arrays |= {f"reference_clusters_{s}": np.asarray(v) for s, v in predictions.reference_clusters.items()}
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
@@ -248,7 +249,8 @@ def in_split_order(predictions: Predictions, order: RowOrder, split: Split) -> P
 
     return dataclasses.replace(predictions, clusters=reorder(predictions.clusters),
                                knownness=reorder(predictions.knownness),
-                               reference_knownness=reorder(predictions.reference_knownness))
+                               reference_knownness=reorder(predictions.reference_knownness),
+                               reference_clusters=reorder(predictions.reference_clusters))
 
 
 def seed_everything(seed: int) -> None:

@@ -39,6 +39,10 @@ def score_predictions(predictions: Predictions, split: Split, n_known: int) -> d
         entry = score(y_true, np.asarray(clusters).astype(np.int64), n_known, names).to_dict()
         if predictions.closed_set:
             entry.update(closed_set_scores(y_true, np.asarray(clusters).astype(np.int64), n_known))
+            reference = split.pooled(predictions.reference_clusters, eval_set)
+            if reference is not None:
+                entry.update({f"{name}_reference": value for name, value in
+                              closed_set_scores(y_true, np.asarray(reference).astype(np.int64), n_known).items()})
         for scores, suffix in ((predictions.knownness, ""), (predictions.reference_knownness, "_reference")):
             known_score = split.pooled(scores, eval_set)
             if known_score is not None:

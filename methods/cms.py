@@ -4,7 +4,8 @@ clustering (methods/README.md, "CMS").
 Embedding: the L2-normalised output of a DINO-style head (768-d) on the backbone; only the backbone's last block and
 the head train. Each training view takes one mean-shift step, ``(1 - α) v + α mean(k nearest memory embeddings)``
 (α = 0.5, k = 8), with a memory of two augmented views of every training image embedded at the start of each
-epoch. Loss: (1 - λ) InfoNCE(mean-shifted views, τ = 0.25) + λ SupCon(labelled views, τ = 0.07), λ = 0.35.
+epoch. Loss: (1 - λ) L_CMS(mean-shifted views, τ = 0.25) + λ SupCon(labelled views, τ = 0.07), λ = 0.35; L_CMS as
+the release computes it by default, plain InfoNCE in paper mode (``released_code=false``).
 Inference: K given, or estimated by Ward agglomerative clustering scored on D_L; then repeated mean-shift steps over
 D_L ∪ D_U, each followed by Ward clustering into K clusters, until the Hungarian accuracy on D_L stops rising.
 Test rows shift towards the training embeddings and take the nearest cluster mean. Model selection: last epoch.
@@ -59,7 +60,8 @@ class CMSParams:
     mean_shift_rounds: int = at_least(20, 1)  # clusterings after 0, 1, ... mean-shift steps at inference, at most
     mean_shift_patience: int = at_least(2, 1)  # stop after this many rounds without a higher D_L accuracy
     k_patience: int = at_least(50, 1)  # K search (k_given: false): stop after this many k without a better score
-    released_code: bool = False  # the release's loss (negatives-only denominator, detached norm) and in-place steps
+    released_code: bool = True  # the release's loss (negatives-only denominator, detached norm) and in-place steps;
+    # false: paper mode (InfoNCE with the positive in the denominator, synchronous inference steps)
 
     def __post_init__(self) -> None:
         check_view_bank(self.view_bank, "cms")
@@ -216,7 +218,7 @@ class CMS(Method):
                 "smoke": {"epochs": 1, "batch_size": 16, "head_hidden_dim": 32, "head_bottleneck_dim": 16,
                           "head_out_dim": 32, "mean_shift_rounds": 3}}
     summary = "CMS: contrastive learning on mean-shifted embeddings, then iterative mean shift and Ward clustering"
-    version = 1
+    version = 2  # 2: release mode is the default
 
     def check(self, shape: TaskShape) -> None:
         p = self.params

@@ -16,7 +16,8 @@ list). The unlabelled face pool is D_U, plus ``face_pool`` expression-blind Synt
 large face-recognition pool; rendered once into the method's cache, no labels). The release's
 feedback term re-draws the pseudo-label as the argmax of BN's strong view (``released_code=True``); the default uses
 the pseudo-label AN learned. Predictions: AN's argmax over the known classes (closed-set; the release evaluates and
-ships the AN); knownness: AN's maximum softmax probability.
+ships the AN); knownness: AN's maximum softmax probability. BN's argmax is the run's reference prediction (scored as
+``closed_accuracy_reference``), and the record keeps the share of rows where BN and AN agree (``base_agreement``).
 """
 from __future__ import annotations
 
@@ -194,9 +195,12 @@ class Face2Exp(Method):
         stats = fit(networks, self._step, views, task.labelled_idx[labelled], task.labelled_y[labelled],
                     unlabelled, optim, task.work_dir, task.seed, task.device, desc="face2exp")
         clusters, knownness = known_class_predictions(task, networks.adaptation)
+        base_clusters = known_class_predictions(task, networks.base)[0]
+        agreement = {s: round(float(np.mean(clusters[s] == base_clusters[s])), 6) for s in clusters}
         return Predictions(clusters, knownness, "max_softmax_probability",
                            {"train": vars(stats), "labelled_rows_used": int(len(labelled)),
-                            "unlabelled_rows_used": int(len(unlabelled))}, closed_set=True)
+                            "unlabelled_rows_used": int(len(unlabelled)), "base_agreement": agreement},
+                           closed_set=True, reference_clusters=base_clusters)
 
     def _step(self, networks: BaseAndAdaptation, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params

@@ -5,7 +5,7 @@ L = L_SimGCD + (1-λ) DKL + β L_LER. DKL = KL(p || p') between the student pred
 two views, view 2 detached (the paper's Algorithm 1). LER: on unlabelled rows whose top student probability reaches δ
 and whose top class is a known one, the cross-entropy between softmax(logits/τ_o) and softmax(logits/τ_o + λ_ler log
 p̃), p̃ an exponential moving average of the batch-mean prediction (a buffer, so checkpoints keep it), averaged over
-all 2B rows. Network, SimGCD terms, predictions and knownness are SimGCD's.
+all 2B rows; its momentum keeps the release's horizon as a fraction of training (``time_constants``). Network, SimGCD terms, predictions and knownness are SimGCD's.
 """
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from benchmark.budget import MOMENTUM, TimeConstant, time_constant_at, time_constant_record
 from benchmark.core.registry import METHODS
 from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import TrainingInput
 from benchmark.training.hyperbolic_head import check_head
 from benchmark.training.rebalance_addon import check_inputs
+from benchmark.method import Predictions
 from benchmark.training.trainer import Batch
 from benchmark.training.view_bank import check_view_bank
 from methods.simgcd import SimGCD, SimGCDNetwork, SimGCDParams
@@ -31,7 +33,7 @@ class LegoGCDParams(SimGCDParams):
     ler_weight: float = 1.0  # β; paper Tab. 6 (CIFAR100; 2 on CUB); the release hard-codes 2
     ler_temperature: float = 0.05  # τ_o (paper Sec. 4.1)
     ler_margin: float = 0.4  # λ_ler of Δ_j = λ_ler log(1/p̃_j) (paper Eq. 10)
-    prior_momentum: float = 0.999  # EMA of p̃ (release qhat_m)
+    prior_momentum: float = 0.999  # EMA of p̃ (release qhat_m) at the paper's 78,000 steps; kept as a fraction of training
     prior_temperature: float = 1.0  # p̃ averages softmax(logits / this) (release: the raw cosine logits)
     dkl_weight: float = 1.0  # DKL inside the (1-λ) unsupervised classification term (paper Eq. 12)
     released_code: bool = False  # DKL as the release computes it: log-softmax of probabilities, no detach
@@ -76,10 +78,18 @@ class LegoGCD(SimGCD):
         temperatures=("student_temperature",))
     name = "legogcd"
     budget_params = ("teacher_warmup_epochs",)
+    # CIFAR-100 (the δ and β above): 200 epochs x 390 steps (50,000 images // batch 128, drop_last)
+    time_constants = (TimeConstant("prior_momentum", MOMENTUM, 200 * 390),)
     profiles = {"cpu": {"budget": 16, "proj_hidden_dim": 512, "view_bank": 8},  # as simgcd
                 "smoke": {"epochs": 1, "batch_size": 16, "teacher_warmup_epochs": 1, "proj_hidden_dim": 32}}
-    version = 1
+    version = 2  # 2: the prior's EMA keeps its horizon as a fraction of training (benchmark/budget.py)
     summary = "LegoGCD: SimGCD plus local entropy regularisation of confident known-class samples and dual-view KL"
+
+    def run(self, task: GCDTask) -> Predictions:
+        predictions = super().run(task)
+        steps = self.params.epochs * predictions.info["train"]["iterations_per_epoch"]
+        predictions.info["time_constants"] = time_constant_record(type(self), self.params, steps)
+        return predictions
 
     def _network(self, task: GCDTask, inputs: TrainingInput, k: int) -> SimGCDNetwork:
         network = super()._network(task, inputs, k)
@@ -94,7 +104,8 @@ class LegoGCD(SimGCD):
         selected = potential_known_mask(logits, batch.is_labelled.repeat(2), network.n_known,
                                         p.student_temperature, p.confidence_threshold)
         ler = local_entropy_regulariser(logits, selected, network.class_prior, p.ler_temperature, p.ler_margin)
-        update_prior(network.class_prior, logits.detach(), p.prior_temperature, p.prior_momentum)
+        momentum = time_constant_at(type(self), "prior_momentum", p.prior_momentum, batch.total_steps)
+        update_prior(network.class_prior, logits.detach(), p.prior_temperature, momentum)
         loss = loss + (1 - p.sup_weight) * p.dkl_weight * dkl + p.ler_weight * ler
         return loss, {**logs, "dkl": dkl.item(), "ler": ler.item(), "ler_rows": float(selected.sum())}
 

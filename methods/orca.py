@@ -4,8 +4,9 @@ A cosine classifier over all K classes (logits s·cos, s = 10) on the backbone f
 L_pair + η1 L_sup + η2 R with η1 = η2 = 1: the pairwise objective (binary cross-entropy that a row and its partner's
 other view agree: the partner of a labelled row is another row of its class, that of an unlabelled row its nearest
 neighbour in the batch by feature cosine), cross-entropy on labelled rows with the uncertainty-adaptive negative
-margin (the target logit raised by s·λ·ū, ū the mean uncertainty 1 - max softmax of unlabelled predictions in the
-previous epoch, capped at 0.5 as the release), and the entropy regulariser on the mean prediction. Predictions:
+margin (the target logit raised by s·λ·ū, ū the mean uncertainty 1 - max softmax over D_U, measured in eval mode
+with the test transform before each epoch and capped at 0.5, as the release), and the entropy regulariser on the
+mean prediction. Predictions:
 argmax over the K classes. Knownness: probability mass on the known classes.
 """
 from __future__ import annotations
@@ -21,8 +22,7 @@ from benchmark.method import Method, Predictions, TaskShape, at_least
 from benchmark.search_space import tuned
 from benchmark.number_of_classes import require_k
 from benchmark.task import GCDTask
-from benchmark.training.backbone_training import check_classifier_training, classify_sets, training_input
-from benchmark.training.epoch_mean import EpochMean
+from benchmark.training.backbone_training import check_classifier_training, classify_sets, features_of, training_input
 from benchmark.training.heads import CosineLinear
 from benchmark.training.losses import mean_entropy_regulariser
 from benchmark.training.trainer import Batch, OptimConfig, fit
@@ -52,13 +52,14 @@ class ORCAParams:
 
 
 class ORCANetwork(nn.Module):
-    """Backbone -> (feature, cosines to the K class weights); keeps the epoch's mean uncertainty on D_U."""
+    """Backbone -> (feature, cosines to the K class weights); ``mean_uncertainty`` is the epoch's ū (a plain
+    attribute: measured from the model at every epoch start, never checkpointed)."""
 
     def __init__(self, backbone: nn.Module, feature_dim: int, n_classes: int, pair_seed: int):
         super().__init__()
         self.backbone, self.pair_seed = backbone, pair_seed
         self.classifier = CosineLinear(feature_dim, n_classes)
-        self.uncertainty = EpochMean()
+        self.mean_uncertainty = 0.0
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         feats = self.backbone(x)
@@ -89,8 +90,26 @@ def pair_partners(feats: torch.Tensor, labels: torch.Tensor, labelled: torch.Ten
 
 
 def pairwise_loss(prob: torch.Tensor, partner_prob: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy that each pair is of one class: ``-mean log <p_i, p'_partner(i)>``."""
-    return -torch.log((prob * partner_prob).sum(1).clamp_min(1e-7)).mean()
+    """Binary cross-entropy that each pair is of one class, ``-mean log <p_i, p'_partner(i)>``, as the release's
+    ``nn.BCELoss`` computes it: the log clamped at -100, the gradient followed down to a similarity of about 1e-12
+    (float32, outside autocast, which refuses this loss)."""
+    similarity = (prob.float() * partner_prob.float()).sum(1).clamp(max=1.0)  # rounding may pass 1 by an ulp
+    with torch.autocast(device_type=prob.device.type, enabled=False):
+        return F.binary_cross_entropy(similarity, torch.ones_like(similarity))
+
+
+@torch.no_grad()
+def mean_uncertainty(cosines: torch.Tensor, scale: float) -> float:
+    """ū = 1 - mean over rows of the largest softmax probability of ``scale x cosines``."""
+    return float(1 - F.softmax(scale * cosines.float(), dim=1).max(1).values.mean())
+
+
+def unlabelled_uncertainty(task: GCDTask, network_copy: nn.Module, classifier: CosineLinear, scale: float) -> float:
+    """ū of D_U as the release measures it before each epoch: test-transform images, the model in eval mode."""
+    feats = torch.from_numpy(features_of(task, network_copy, task.unlabelled_idx))
+    with torch.no_grad():
+        cosines = classifier.eval()(feats.to(next(classifier.parameters()).device))
+    return mean_uncertainty(cosines, scale)
 
 
 @METHODS.register("orca")
@@ -102,6 +121,7 @@ class ORCA(Method):
     # cpu: the budget from the learning curves (benchmark/budget.py), a view bank (benchmark/speed/README.md, 4)
     profiles = {"cpu": {"budget": 16, "batch_size": 128, "view_bank": 8},
                 "smoke": {"epochs": 1, "batch_size": 16}}
+    version = 2  # 2: ū from an eval-mode pass over D_U before each epoch; the release's BCE clamp
     summary = "ORCA: cosine classifier with an uncertainty-adaptive margin, pairwise pseudo-labels and entropy"
 
     def check(self, shape: TaskShape) -> None:
@@ -112,12 +132,19 @@ class ORCA(Method):
         k = require_k(task, "orca")
         inputs = training_input(task, p.crop_pct, p.view_bank)
         network = ORCANetwork(inputs.trained, task.backbone.feature_dim, k, task.seed)
+        measured: dict[str, float] = {}
+
+        def measure_uncertainty(model: ORCANetwork, epoch: int) -> None:  # fit's epoch_start: exact on resume
+            model.mean_uncertainty = unlabelled_uncertainty(task, inputs.network, model.classifier, p.logit_scale)
+            measured[str(epoch)] = round(model.mean_uncertainty, 6)
+
         optim = OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=True,
                             lr_milestones=(p.first_lr_drop_epoch, p.second_lr_drop_epoch), lr_milestone_gamma=p.lr_drop)
         stats = fit(network, self._step, inputs.views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,
-                    optim, task.work_dir, task.seed, task.device, desc="orca")
+                    optim, task.work_dir, task.seed, task.device, desc="orca", epoch_start=measure_uncertainty)
         clusters, knownness = classify_sets(task, inputs.network, network.classifier.cpu(), 1.0 / p.logit_scale)
-        return Predictions(clusters, knownness, "known_class_probability_mass", {"train": vars(stats), **inputs.record})
+        return Predictions(clusters, knownness, "known_class_probability_mass",
+                           {"train": vars(stats), **inputs.record, "mean_uncertainty_by_epoch": measured})
 
     def _step(self, network: ORCANetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params
@@ -125,8 +152,7 @@ class ORCA(Method):
         n = len(batch.labels)
         labelled = batch.is_labelled
         prob, other_view_prob = F.softmax(p.logit_scale * cosines.float(), dim=1).split(n)
-        margin = p.margin_weight * min(self._mean_uncertainty(network, prob, labelled, batch.epoch),
-                                       p.uncertainty_cap)
+        margin = p.margin_weight * min(network.mean_uncertainty, p.uncertainty_cap)
         generator = torch.Generator().manual_seed(network.pair_seed * 1_000_003 + batch.step)
         partners = pair_partners(feats[:n], batch.labels, labelled, generator)
         pair = pairwise_loss(prob, other_view_prob[partners])
@@ -134,13 +160,3 @@ class ORCA(Method):
         entropy = mean_entropy_regulariser(cosines[:n].float(), 1.0 / p.logit_scale)
         loss = pair + p.supervised_weight * sup + p.entropy_weight * entropy
         return loss, {"pair": pair.item(), "sup": sup.item(), "entropy": entropy.item(), "margin": margin}
-
-    @staticmethod
-    def _mean_uncertainty(network: ORCANetwork, prob: torch.Tensor, labelled: torch.Tensor, epoch: int) -> float:
-        """ū: the previous epoch's mean of 1 - max softmax over unlabelled rows (in the first epoch, this epoch's
-        so far)."""
-        unlabelled = ~labelled
-        uncertainty = (1 - prob[unlabelled].max(1).values).sum() / unlabelled.sum().clamp_min(1)
-        network.uncertainty.update(epoch, uncertainty, float(unlabelled.sum()))
-        tracker = network.uncertainty
-        return float(tracker.previous if tracker.has_previous else tracker.current())

@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 
+from benchmark import budget
 from benchmark.budget import budget_values, is_learner, scaled
 from benchmark.core.errors import GFaceError
 from benchmark.core.paths import LEADERBOARD_DIR
@@ -33,7 +34,7 @@ def test_scaling_keeps_the_paper_proportions_rounding_half_up_and_never_below_on
 def test_budget_values_of_digface_and_a_method_that_does_not_learn():
     digface = METHODS.get("digface")
     assert budget_values("digface", digface, 8, view_bank=8) == {
-        "epochs": 8, "teacher_warmup_epochs": 1, "cluster_start_epoch": 2, "grl_max_iters": 40, "view_bank": 16}
+        "epochs": 8, "teacher_warmup_epochs": 1, "cluster_start_epoch": 2, "view_bank": 16}
     assert budget_values("kmeans", METHODS.get("kmeans"), 8) == {}
     with pytest.raises(GFaceError, match="at least 1"):
         budget_values("gcd", METHODS.get("gcd"), 0)
@@ -99,3 +100,58 @@ def test_every_learner_trains_at_the_budget_the_rule_chose():
         profile = METHODS.get(method).profiles["cpu"]
         assert profile.get("budget") == chosen[method], f"{method}: cpu budget {profile.get('budget')} vs the " \
                                                         f"rule's {chosen[method]}"
+
+
+# --- per-step time constants (benchmark/budget.py, Method.time_constants) --------------------------------------------
+
+def _fraction_reached(momentum: float, steps: int) -> float:
+    """The horizon 1 / (1 - m) of a momentum as a fraction of a training of ``steps`` steps."""
+    return 1.0 / (1.0 - momentum) / steps
+
+
+@pytest.mark.parametrize("epochs", [4, 16, 200])
+def test_legogcds_prior_keeps_its_release_horizon_fraction_at_every_budget(epochs):
+    """The release: qhat_m 0.999 over 200 epochs x 390 steps (CIFAR-100, batch 128), a horizon of 1/78 of training."""
+    legogcd = METHODS.get("legogcd")
+    (constant,) = legogcd.time_constants
+    release = _fraction_reached(0.999, 200 * 390)
+    steps_per_epoch = 23  # a SynthFACE-sized task: 2,999 training images // batch 128
+    momentum = budget.time_constant_at(legogcd, "prior_momentum", 0.999, epochs * steps_per_epoch)
+    assert 0.0 < momentum < 0.999
+    assert _fraction_reached(momentum, epochs * steps_per_epoch) == pytest.approx(release, rel=1e-9)
+
+
+def test_the_paper_schedule_gives_the_paper_value_back_and_clips_below_one_step():
+    momentum = budget.TimeConstant("m", budget.MOMENTUM, 78_000)
+    ramp = budget.TimeConstant("r", budget.RAMP, 19_000)
+    assert budget.at_steps(momentum, 0.999, 78_000) == pytest.approx(0.999)
+    assert budget.at_steps(momentum, 0.999, 39_000) == pytest.approx(1 - 1 / 500)  # half the steps, half the horizon
+    assert budget.at_steps(momentum, 0.999, 40) == 0.0  # a horizon under one step: no averaging, never negative
+    assert budget.at_steps(momentum, 0.0, 10**6) == 0.0 and budget.at_steps(momentum, 1.0, 10) == 1.0
+    assert budget.at_steps(ramp, 1000, 19_000) == 1000
+    assert budget.at_steps(ramp, 1000, 368) == 19  # 1000 x 368 / 19,000 = 19.4
+    assert budget.at_steps(ramp, 1000, 5) == 1 and budget.at_steps(ramp, 0, 5) == 0
+    with pytest.raises(GFaceError, match="not one of its declared"):
+        budget.time_constant_at(METHODS.get("legogcd"), "lr", 0.1, 100)
+
+
+def test_the_record_keeps_the_resolved_time_constants():
+    legogcd = METHODS.get("legogcd")
+    params = resolve_params("legogcd", legogcd, "cpu", {})
+    record = budget.time_constant_record(legogcd, params, 16 * 23)
+    assert record == {"prior_momentum": {"paper_schedule_value": 0.999, "paper_steps": 78_000, "steps": 368,
+                                         "used": pytest.approx(1 - 78 / 368)}}
+
+
+@pytest.mark.parametrize("method", LEARNERS)
+def test_time_constants_name_parameters_of_the_right_kind(method):
+    cls = METHODS.get(method)
+    defaults = {f.name: f.default for f in dataclasses.fields(cls.Params)}
+    for constant in cls.time_constants:
+        assert constant.name in defaults and constant.name not in cls.budget_params, f"{method}.{constant.name}"
+        assert constant.paper_steps >= 1
+        value = defaults[constant.name]
+        if constant.kind == budget.MOMENTUM:
+            assert isinstance(value, float) and 0.0 <= value < 1.0
+        else:
+            assert constant.kind == budget.RAMP and isinstance(value, int)

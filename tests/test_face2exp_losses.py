@@ -175,3 +175,24 @@ def test_synthface_offers_expression_blind_faces_of_its_image_size():
     faces = face_pool(4, image_size=24)
     assert faces.shape == (4, 24, 24, 3) and faces.dtype == np.uint8
     assert np.array_equal(face_pool(4, image_size=24), faces)
+
+
+def test_the_base_network_is_scored_as_the_runs_reference(run_dirs, tmp_path, monkeypatch):
+    """BN's closed-set predictions come back as reference_clusters: the scorer's closed_accuracy_reference, saved in
+    predictions.npz; the record keeps how often BN and AN agree."""
+    from benchmark.core.scorer import closed_set_scores
+    from tests.test_conformance import smoke_run
+
+    predictions, split, record = smoke_run("face2exp", "toy-cnn", tmp_path, monkeypatch)
+    n_known = split.protocol.n_known
+    for eval_set in split.protocol.eval_sets:
+        base = np.asarray(split.pooled(predictions.reference_clusters, eval_set))
+        expected = closed_set_scores(split.labels(eval_set), base, n_known)
+        results = record["results"][eval_set]
+        assert results["closed_accuracy_reference"] == pytest.approx(expected["closed_accuracy"], nan_ok=True)
+        assert results["closed_mca_reference"] == pytest.approx(expected["closed_mca"], nan_ok=True)
+    for eval_set, share in record["info"]["base_agreement"].items():
+        agree = np.mean(predictions.clusters[eval_set] == predictions.reference_clusters[eval_set])
+        assert share == pytest.approx(agree, abs=1e-6)
+    saved = np.load(next((tmp_path / "runs").rglob("predictions.npz")), allow_pickle=False)
+    assert np.array_equal(saved["reference_clusters_test"], predictions.reference_clusters["test"])

@@ -1,6 +1,7 @@
 """LegoGCD's terms (methods/legogcd.py) against their formulas on small fixed tensors."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -98,6 +99,7 @@ def tiny_network_and_batch(n_classes: int = 4) -> tuple[SimGCDNetwork, Batch]:
 def test_step_is_simgcd_plus_weighted_dkl_and_ler_with_the_prior_before_its_update():
     params = LegoGCDParams(confidence_threshold=0.3, ler_weight=2.0, prior_momentum=0.5)
     network, batch = tiny_network_and_batch()
+    batch = dataclasses.replace(batch, total_steps=78_000)  # the release's schedule: the momentum is used as given
     network.register_buffer("class_prior", torch.tensor([0.4, 0.3, 0.2, 0.1]))
     network.n_known = 2
     method = LegoGCD(params)
@@ -112,3 +114,18 @@ def test_step_is_simgcd_plus_weighted_dkl_and_ler_with_the_prior_before_its_upda
     mean_prediction = torch.softmax(logits.detach(), dim=1).mean(0)
     assert network.class_prior.tolist() == pytest.approx(
         (0.5 * torch.tensor([0.4, 0.3, 0.2, 0.1]) + 0.5 * mean_prediction).tolist(), rel=1e-5)
+
+
+def test_the_prior_momentum_keeps_its_horizon_fraction_of_the_runs_steps():
+    """0.999 over the release's 78,000 steps is a horizon of 1/78 of training; a run of 780 steps uses 0.9."""
+    params = LegoGCDParams(confidence_threshold=0.3, prior_momentum=0.999)
+    network, batch = tiny_network_and_batch()
+    batch = dataclasses.replace(batch, total_steps=780)
+    network.register_buffer("class_prior", torch.tensor([0.4, 0.3, 0.2, 0.1]))
+    network.n_known = 2
+    method = LegoGCD(params)
+    logits = method._simgcd_loss(network, batch)[0]
+    method._step(network, batch)
+    mean_prediction = torch.softmax(logits.detach(), dim=1).mean(0)
+    assert network.class_prior.tolist() == pytest.approx(
+        (0.9 * torch.tensor([0.4, 0.3, 0.2, 0.1]) + 0.1 * mean_prediction).tolist(), rel=1e-5)

@@ -13,7 +13,9 @@ from benchmark.training.epoch_mean import EpochMean
 from benchmark.training.optimisers import build_optimiser
 from benchmark.training.sinkhorn import sinkhorn_knopp
 from benchmark.training.trainer import OptimConfig
-from methods.orca import ORCA, ORCANetwork, adaptive_margin_cross_entropy, pair_partners, pairwise_loss
+import methods.orca as orca
+from benchmark.core.registry import METHODS
+from methods.orca import ORCA, adaptive_margin_cross_entropy, mean_uncertainty, pair_partners, pairwise_loss
 from methods.uno import UNO, swapped_prediction, swapped_targets
 
 torch.manual_seed(0)
@@ -147,15 +149,60 @@ def test_pairwise_loss_matches_formula():
     assert pairwise_loss(prob, partner).item() == pytest.approx(expected)
 
 
-def test_orca_margin_is_the_previous_epochs_mean_uncertainty():
-    network = ORCANetwork(torch.nn.Identity(), 2, 2, 0)
-    labelled = torch.tensor([True, False, False])
-    prob = torch.tensor([[1.0, 0.0], [0.6, 0.4], [0.8, 0.2]])  # unlabelled uncertainties 0.4 and 0.2
-    assert ORCA._mean_uncertainty(network, prob, labelled, 0) == pytest.approx(0.3)  # first epoch: so far
-    prob2 = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.9, 0.1]])  # 0.1 and 0.1
-    assert ORCA._mean_uncertainty(network, prob2, labelled, 0) == pytest.approx(0.2)  # (0.4+0.2+0.1+0.1)/4
-    assert ORCA._mean_uncertainty(network, prob, labelled, 1) == pytest.approx(0.2)  # epoch 0's mean
-    assert ORCA._mean_uncertainty(network, prob2, labelled, 1) == pytest.approx(0.2)
+def test_pairwise_loss_follows_the_gradient_as_far_as_the_releases_bce():
+    """nn.BCELoss: log clamped at -100, gradient -1 / max(x (1 - x), 1e-12); a 1e-7 clamp would stop at 1e-7."""
+    prob = torch.tensor([[1.0, 0.0]], requires_grad=True)
+    partner = torch.tensor([[1e-9, 1.0 - 1e-9]], dtype=torch.float64).float()
+    loss = pairwise_loss(prob, partner)
+    assert loss.item() == pytest.approx(-math.log(1e-9), rel=1e-4)
+    loss.backward()
+    assert prob.grad[0, 0].item() == pytest.approx(-1e-9 / 1e-9, rel=1e-3)  # d/dp0 of -log(p0 q0) = -q0 / (p0 q0)
+    zero = pairwise_loss(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]]))
+    assert zero.item() == pytest.approx(100.0)  # the release's floor, finite
+
+
+def test_mean_uncertainty_matches_formula():
+    cosines = torch.tensor([[1.0, 0.0], [0.1, 0.0]])
+    top = [1 / (1 + math.exp(-10.0)), 1 / (1 + math.exp(-1.0))]
+    assert mean_uncertainty(cosines, 10.0) == pytest.approx(1 - sum(top) / 2, rel=1e-5)
+
+
+def test_orca_margin_comes_from_an_eval_pass_over_d_u_at_the_start_of_each_epoch(tmp_path, monkeypatch):
+    """The margin of every step of epoch e is min(ū_e, cap), ū_e measured in eval mode over D_U (test transform)
+    with the network as it stands before e's first step; the record keeps ū per epoch."""
+    from tests.test_conformance import smoke_run
+
+    events = []
+    measure, step = orca.unlabelled_uncertainty, ORCA._step
+
+    def spy_measure(task, network_copy, classifier, scale):
+        expected_rows = len(task.unlabelled_idx)
+        value = measure(task, network_copy, classifier, scale)
+        assert not network_copy.training and not classifier.training  # eval mode during the pass
+        feats = torch.from_numpy(orca.features_of(task, network_copy, task.unlabelled_idx))
+        assert len(feats) == expected_rows
+        assert value == pytest.approx(mean_uncertainty(classifier(feats), scale))
+        events.append(("measured", value, classifier.weight.detach().clone()))
+        return value
+
+    def spy_step(self, network, batch):
+        events.append(("step", batch.epoch, network.classifier.weight.detach().clone(), network.training))
+        return step(self, network, batch)
+
+    monkeypatch.setattr(orca, "unlabelled_uncertainty", spy_measure)
+    monkeypatch.setattr(ORCA, "_step", spy_step)
+    monkeypatch.setitem(METHODS.get("orca").profiles, "smoke", {"epochs": 2, "batch_size": 16})
+    _, _, record = smoke_run("orca", "toy-cnn", tmp_path, monkeypatch)
+    kinds = [e[0] for e in events]
+    starts = [i for i, k in enumerate(kinds) if k == "measured"]
+    assert len(starts) == 2 and starts[0] == 0
+    for epoch, start in enumerate(starts):
+        first_step = events[start + 1]
+        assert first_step[:2] == ("step", epoch) and first_step[3]  # the next step is e's first, in train mode
+        assert torch.equal(events[start][2], first_step[2])  # measured with the network that starts e
+    measured = record["info"]["mean_uncertainty_by_epoch"]
+    assert [measured["0"], measured["1"]] == pytest.approx([events[s][1] for s in starts], abs=1e-6)
+    assert measured["0"] != measured["1"]  # the network moved, and ū was measured again
 
 
 # --- shared pieces ----------------------------------------------------------------------------------------------------
