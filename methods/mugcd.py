@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.budget import MOMENTUM, TimeConstant, time_constant_at, time_constant_record
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
 from benchmark.method import Predictions
@@ -33,7 +34,7 @@ from methods.simgcd import SimGCD, SimGCDNetwork, SimGCDParams, prototype_predic
 
 @dataclass
 class MuGCDParams(SimGCDParams):
-    teacher_momentum: float = 0.999  # ω per optimiser step (a time constant of 1/(1-ω) = 1,000 steps)
+    teacher_momentum: float = 0.999  # ω per step at the paper's schedule (1,000 of 9,200 steps); time_constants
     predict_with_teacher: bool = True  # mean-teacher convention: the EMA network predicts; False: the student
 
     def __post_init__(self) -> None:
@@ -100,6 +101,8 @@ class MuGCD(SimGCD):
         MuGCDParams, weights=("sup_weight", "memax_weight"), temperatures=("student_temperature",))
     name = "mugcd"
     budget_params = ("teacher_warmup_epochs",)
+    # ω as SimGCD's CUB schedule has it (the SSB sets the paper reports): 200 epochs x 46 steps (5,994 // 128)
+    time_constants = (TimeConstant("teacher_momentum", MOMENTUM, 200 * 46),)
     profiles = {"cpu": {"budget": 16, "proj_hidden_dim": 512, "view_bank": 8},  # as simgcd
                 "smoke": {"epochs": 1, "batch_size": 16, "teacher_warmup_epochs": 1, "proj_hidden_dim": 32}}
     version = 1
@@ -113,14 +116,17 @@ class MuGCD(SimGCD):
         stats = fit(network, self._step, inputs.views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,
                     OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=False),
                     task.work_dir, task.seed, task.device, desc=self.name)
-        ema_update(network.teacher, StudentParts(network), p.teacher_momentum)  # the last step's update
+        steps = p.epochs * stats.iterations_per_epoch
+        momentum = time_constant_at(type(self), "teacher_momentum", p.teacher_momentum, steps)
+        ema_update(network.teacher, StudentParts(network), momentum)  # the last step's update
         teacher = network.teacher
         predictor = dataclasses.replace(inputs, network=teacher.network) if p.predict_with_teacher else inputs
         prototypes = teacher.prototypes if p.predict_with_teacher else network.prototypes
         clusters, knownness = prototype_predictions(task, predictor, prototypes, p.student_temperature)
         return Predictions(clusters, knownness, "known_class_probability_mass",
                            {"train": vars(stats), **inputs.record,
-                            "predicted_by": "teacher" if p.predict_with_teacher else "student"})
+                            "predicted_by": "teacher" if p.predict_with_teacher else "student",
+                            "time_constants": time_constant_record(type(self), p, steps)})
 
     def _network(self, task: GCDTask, inputs: TrainingInput, k: int) -> SimGCDNetwork:
         network = super()._network(task, inputs, k)
@@ -130,7 +136,8 @@ class MuGCD(SimGCD):
     def _step(self, network: SimGCDNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """SimGCD's step. The EMA update that follows optimiser step s runs at the start of step s+1 (and once
         after training), so a run resumed from an epoch checkpoint repeats it exactly."""
-        ema_update(network.teacher, StudentParts(network), self.params.teacher_momentum)
+        momentum = time_constant_at(type(self), "teacher_momentum", self.params.teacher_momentum, batch.total_steps)
+        ema_update(network.teacher, StudentParts(network), momentum)
         return super()._step(network, batch)
 
     def _distillation(self, network: SimGCDNetwork, batch: Batch, logits: torch.Tensor, student_temperature: float,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from benchmark.budget import time_constant_at
 import torch
 
 from benchmark.core.errors import GFaceError
@@ -83,7 +85,11 @@ def test_step_is_simgcd_with_the_teacher_targets_after_the_pending_ema_update():
     network.teacher = MeanTeacher(network.backbone, network.prototypes)
     with torch.no_grad():  # the student has moved since the teacher's last update
         network.prototypes.weight.mul_(-1.0)
-    expected_teacher = 0.5 * network.teacher.prototypes.weight + 0.5 * network.prototypes.weight
+    # ω = 0.5 at the paper's 9,200 steps (a horizon of 2 steps, 1/4,600 of training) kept as that fraction of the
+    # batch's run: 1 - 1/(S/4,600), clipped at 0
+    momentum = max(0.0, 1.0 - 4600 / batch.total_steps)
+    assert time_constant_at(MuGCD, "teacher_momentum", 0.5, batch.total_steps) == pytest.approx(momentum)
+    expected_teacher = momentum * network.teacher.prototypes.weight + (1 - momentum) * network.prototypes.weight
     loss, logs = MuGCD(params)._step(network, batch)
     assert torch.allclose(network.teacher.prototypes.weight, expected_teacher)
     _, logits = network(batch.views)
