@@ -34,7 +34,7 @@ MODEL_SELECTION = ("last_epoch", LABELLED_VALIDATION)  # every run trains its fi
 _REQUIRED = {"id", "version", "dataset", "backbone", "known", "new", "labelled_fraction", "split_seeds",
              "k_given", "eval_sets", "model_selection", "scorer"}
 _OPTIONAL = {"description", "profile", "default", "split_sha256", "kind", "family", "validation_fraction",
-             "dataset_spec"}  # a dataset declared in the file (benchmark/protocol_registration.py)
+             "dataset_spec", "cross_dataset"}  # a dataset declared in the file (benchmark/protocol_registration.py)
 
 
 @dataclass(frozen=True)
