@@ -41,34 +41,40 @@ def measured_costs(runs_dir: Path) -> dict[tuple[str, str, str], dict[str, float
 
 
 def cost_by_backbone(specs: list[RunSpec], runs_dir: Path) -> list[list]:
-    """Rows (backbone, runs, measured runs, GPU-hours, CPU-hours) of the sweep ``specs``."""
+    """Rows (backbone, runs, runs measured on a GPU, their GPU-hours, runs measured on a CPU only, their CPU-hours)."""
     costs = measured_costs(runs_dir)
     rows: dict[str, list] = {}
     for spec in specs:
-        row = rows.setdefault(spec.backbone, [spec.backbone, 0, 0, 0.0, 0.0])
+        row = rows.setdefault(spec.backbone, [spec.backbone, 0, 0, 0.0, 0, 0.0])
         row[1] += 1
         measured = costs.get((spec.method, spec.backbone, training_data(spec.protocol.dataset)), {})
         if "cuda" in measured:
             row[2], row[3] = row[2] + 1, row[3] + measured["cuda"] / 3600
         elif measured:
-            row[2], row[4] = row[2] + 1, row[4] + min(measured.values()) / 3600
+            row[4], row[5] = row[4] + 1, row[5] + min(measured.values()) / 3600
     return list(rows.values())
 
 
+def _hours(count: int, hours: float) -> str:
+    return f"{hours:.2f} ({count} runs)" if count else "not measured"
+
+
 def cost_table(specs: list[RunSpec], runs_dir: Path) -> str:
-    """Per backbone: runs, how many have a measured cost, and the hours they sum to."""
+    """Per backbone: runs, how many have a measured cost, and the hours they sum to, per device type."""
     from tabulate import tabulate
-    rows = [[b, n, f"{m} of {n}", f"{g:.1f}" if m else "not measured", f"{c:.1f}" if c else "-"]
-            for b, n, m, g, c in cost_by_backbone(specs, runs_dir)]
-    return tabulate(rows, ["backbone", "runs", "cost measured", "GPU-hours", "CPU-hours"], tablefmt="simple")
+    rows = [[b, n, f"{g + c} of {n}", _hours(g, gh), _hours(c, ch)] for b, n, g, gh, c, ch in
+            cost_by_backbone(specs, runs_dir)]
+    return tabulate(rows, ["backbone", "runs", "cost measured", "GPU-hours", "CPU-hours"], tablefmt="simple",
+                    disable_numparse=True)
 
 
 def cost_summary(specs: list[RunSpec], runs_dir: Path) -> str:
     """One line: runs, and the hours of the measured ones (the rest: not measured)."""
     rows = cost_by_backbone(specs, runs_dir)
-    runs, measured = sum(r[1] for r in rows), sum(r[2] for r in rows)
-    gpu, cpu = sum(r[3] for r in rows), sum(r[4] for r in rows)
-    if not measured:
+    runs, gpu_runs, cpu_runs = sum(r[1] for r in rows), sum(r[2] for r in rows), sum(r[4] for r in rows)
+    if not gpu_runs + cpu_runs:
         return f"{runs} runs; cost not measured (no finished record of these methods, backbones and data)"
-    return (f"{runs} runs; {measured} measured: {gpu:.1f} GPU-hours" + (f", {cpu:.1f} CPU-hours" if cpu else "")
-            + (f"; {runs - measured} not measured" if runs > measured else ""))
+    parts = [f"{sum(r[3] for r in rows):.2f} GPU-hours ({gpu_runs} runs)" if gpu_runs else "",
+             f"{sum(r[5] for r in rows):.2f} CPU-hours ({cpu_runs} runs)" if cpu_runs else "",
+             f"{runs - gpu_runs - cpu_runs} not measured" if runs > gpu_runs + cpu_runs else ""]
+    return f"{runs} runs: " + "; ".join(p for p in parts if p)

@@ -45,7 +45,8 @@ def render_latex(frame: pd.DataFrame) -> str:
         headers, rows = cross_dataset_table(group)
         parts.append(latex_table(_escape(f"Cross-dataset: trained on {train} (D_U All, transductive), tested on "
                                          "other datasets' test splits (All, Old, New), v2 accuracy (%), mean ± std "
-                                         "(n seeds)."), headers, rows, grouped=False))
+                                         "(n seeds)."), ["Method"] + headers[2:],
+                                 [[f"{r[0]} [{r[1]}]"] + r[2:] for r in rows], grouped=False))  # backbone in the row
     means = open_set_means(frame)
     if not means.empty:
         parts.append(latex_table("Open-set recognition (leave-one-class-out, Open-Set-FER pool): mean over the "
