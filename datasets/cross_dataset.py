@@ -120,5 +120,12 @@ def register_cross_dataset(name: str, raw: object, protocol_file: Path, class_na
         return
     if name in DATASETS:
         raise GFaceError(f"protocol file {protocol_file} declares dataset {name!r}, a name already registered")
-    DATASETS.add(name, spec.load)
+    parts = [DATASETS.get(spec.train), DATASETS.get(spec.test)]  # an unknown name: one error naming it
+
+    def loader(data_root: Path | None, cache_dir: Path) -> FERData:
+        return spec.load(data_root, cache_dir)
+
+    loader.__doc__ = f"{spec.train} training images, {spec.test} test images (cross-dataset, {protocol_file.name})"
+    loader.data_folders = tuple(dict.fromkeys(f for part in parts for f in getattr(part, "data_folders", ())))
+    DATASETS.add(name, loader)
     _declared[name] = spec
