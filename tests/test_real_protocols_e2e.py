@@ -76,3 +76,9 @@ def test_the_shipped_recipes_plan_every_real_protocol_and_no_committed_sweep_nam
 def test_a_malformed_cross_dataset_declaration_is_one_error(raw, message):
     with pytest.raises(GFaceError, match=message):
         parse_cross_dataset("rafdb-basic+ferplus-test", raw, "p.yaml", ("fear", "anger"))
+
+
+def test_an_own_dataset_may_not_take_a_cross_dataset_name(tmp_path):
+    from datasets.dataset_spec import register_declared_dataset
+    with pytest.raises(GFaceError, match="kept for cross-dataset protocols"):
+        register_declared_dataset("mine+theirs-test", {"type": "imagefolder", "root": "x"}, tmp_path / "p.yaml")
