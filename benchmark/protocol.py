@@ -35,7 +35,7 @@ _REQUIRED = {"id", "version", "dataset", "backbone", "known", "new", "labelled_f
              "k_given", "eval_sets", "model_selection", "scorer"}
 _OPTIONAL = {"description", "profile", "default", "split_sha256", "kind", "family", "validation_fraction",
              "dataset_spec",  # a dataset declared in the file (benchmark/protocol_registration.py)
-             "subject_independent"}
+             "subject_independent", "cross_dataset"}
 
 
 @dataclass(frozen=True)

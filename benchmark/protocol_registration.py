@@ -1,6 +1,8 @@
 """Registering protocol files: the suite's ``protocols/`` folder, plugin folders and files named on the command line.
 
-A file may declare its own dataset under ``dataset_spec`` (``datasets/dataset_spec.py``): own data without code.
+A file may declare its own dataset under ``dataset_spec`` (``datasets/dataset_spec.py``): own data without code;
+or, under ``cross_dataset``, one composed of another dataset's training images and a third's test images
+(``datasets/cross_dataset.py``).
 A malformed file in a folder is registered as broken (``--list protocols`` shows why; only commands that select it
 fail); a file named on the command line fails at once.
 """
@@ -41,10 +43,13 @@ def register_file(path: Path) -> str:
         where = _sources.get(protocol.id, "a plugin")
         raise GFaceError(f"protocol file {path}: id {protocol.id!r} is already registered (from {where}); "
                          f"rename the file")
-    spec = yaml.safe_load(read_text(path)).get("dataset_spec")
-    if spec is not None:
+    raw = yaml.safe_load(read_text(path))
+    if raw.get("dataset_spec") is not None:
         from datasets.dataset_spec import register_declared_dataset
-        register_declared_dataset(protocol.dataset, spec, path)
+        register_declared_dataset(protocol.dataset, raw["dataset_spec"], path)
+    if raw.get("cross_dataset") is not None:
+        from datasets.cross_dataset import register_cross_dataset
+        register_cross_dataset(protocol.dataset, raw["cross_dataset"], path, protocol.class_names)
     PROTOCOLS.add(protocol.id, protocol)
     _sources[protocol.id] = path
     return protocol.id

@@ -22,6 +22,7 @@ from benchmark.core.paths import COMMAND, LEADERBOARD_DIR
 from benchmark.plan import RunSpec
 
 SWEEPS_FILE = LEADERBOARD_DIR / "sweeps.yaml"
+RECIPES_FILE = LEADERBOARD_DIR / "recipes.yaml"  # real-data boards with no committed runs (same fields, `recipes:`)
 FIELDS = {"name", "board", "command", "cost"}
 FIXED_OPTIONS = ("--methods", "--protocols", "--seeds", "--set", "--ablate", "--hparam-search", "--budget",
                  "--profile", "--backbones", "--list", "--show")  # what a sweep defines; other options pass through
@@ -39,18 +40,18 @@ class Sweep:
         return shlex.split(self.command)
 
 
-def load_sweeps(path: Path | None = None) -> list[Sweep]:
-    """The sweeps of ``path`` (default: ``leaderboard/sweeps.yaml``), read with ``yaml.safe_load``."""
+def load_sweeps(path: Path | None = None, key: str = "sweeps") -> list[Sweep]:
+    """The sweeps of ``path`` (default: ``leaderboard/sweeps.yaml``) under ``key``, read with ``yaml.safe_load``."""
     path = path or SWEEPS_FILE
     if not Path(path).is_file():
         raise MissingFileError(f"{path} not found: `reproduce` works in a source checkout, beside the committed "
                                f"board it regenerates (git clone the repository)")
     try:
-        entries = (yaml.safe_load(Path(path).read_text()) or {}).get("sweeps")
+        entries = (yaml.safe_load(Path(path).read_text()) or {}).get(key)
     except (yaml.YAMLError, AttributeError) as exc:
-        raise GFaceError(f"{path} is not a YAML mapping with a 'sweeps' list ({exc}); restore it with git checkout")
+        raise GFaceError(f"{path} is not a YAML mapping with a {key!r} list ({exc}); restore it with git checkout")
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise GFaceError(f"{path}: 'sweeps' must be a list of mappings; restore it with git checkout")
+        raise GFaceError(f"{path}: {key!r} must be a list of mappings; restore it with git checkout")
     sweeps = []
     for entry in entries:
         unknown, missing = set(entry) - FIELDS, {"name", "board", "command"} - set(entry)
@@ -60,7 +61,7 @@ def load_sweeps(path: Path | None = None) -> list[Sweep]:
         sweeps.append(Sweep(**{key: str(value) for key, value in entry.items()}))
     names = [s.name for s in sweeps]
     if len(set(names)) != len(names):
-        raise GFaceError(f"{path}: sweep names repeat ({', '.join(sorted({n for n in names if names.count(n) > 1}))})")
+        raise GFaceError(f"{path}: names repeat ({', '.join(sorted({n for n in names if names.count(n) > 1}))})")
     return sweeps
 
 
@@ -124,3 +125,32 @@ def list_sweeps(sweeps: list[Sweep], plan: Callable[[Sweep], list[RunSpec]], com
     return (f"{table}\n\n{len(planned)} distinct runs ({len(planned & committed)} of the {len(committed)} on the "
             f"committed board; a run planned by two sweeps counts once)\n\n{details}\n\nThen: {COMMAND} leaderboard "
             f"--runs-dir DIR --publish. Runs are pinned to one CPU thread, as the committed records were.")
+
+
+def load_recipes(path: Path | None = None) -> list[Sweep]:
+    """The recipes of the real-data boards (``leaderboard/recipes.yaml``): sweeps with no committed runs."""
+    return load_sweeps(path or RECIPES_FILE, key="recipes")
+
+
+def shape(specs: list[RunSpec]) -> str:
+    """E.g. "5 protocols × 2 backbones × 14 methods × 3 seeds" (the seeds: repetitions of each split seed)."""
+    parts = [(len({s.protocol.id for s in specs}), "protocol"), (len({s.backbone for s in specs}), "backbone"),
+             (len({s.method for s in specs}), "method"), (len({s.repetition for s in specs}), "seed")]
+    return " × ".join(f"{n} {word}{'s' if n != 1 else ''}" for n, word in parts)
+
+
+def list_recipes(recipes: list[Sweep], plan: Callable[[Sweep], list[RunSpec]], runs_dir: Path) -> str:
+    """One row per recipe: name, its shape, runs and cost (``benchmark/run_costs.py``), then the commands."""
+    from tabulate import tabulate
+
+    from benchmark.run_costs import cost_summary
+    rows = []
+    for recipe in recipes:
+        specs = plan(recipe)
+        rows.append([recipe.name, shape(specs), len(specs), cost_summary(specs, runs_dir)])
+    table = tabulate(rows, ["recipe", "shape", "runs", "cost (measured runs only)"], tablefmt="simple",
+                     maxcolwidths=[None, 45, None, 60])
+    details = "\n".join(f"  {r.name}: {r.board}\n    {COMMAND} reproduce --run {r.name} --data-root DIR --executor "
+                        f"local-gpus   # = {COMMAND} {r.command}" for r in recipes)
+    return (f"Real-data boards ({RECIPES_FILE.name}; licence-gated data, no committed runs; "
+            f"cost: benchmark/run_costs.py, from records under {runs_dir}):\n\n{table}\n\n{details}")

@@ -24,6 +24,7 @@ import numpy as np
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import DATASETS
 from benchmark.core.data import FERData
+from datasets.cross_dataset import cross_dataset_parts
 from datasets.csv_list import list_csv
 from datasets.image_cache import ImageSource, cached_images
 from datasets.imagefolder import list_imagefolder
@@ -104,6 +105,9 @@ def parse_spec(name: str, raw: object, protocol_file: Path) -> DatasetSpec:
 def register_declared_dataset(name: str, raw: object, protocol_file: Path) -> None:
     """Register dataset ``name`` from its spec; several protocol files may declare it, with the same spec."""
     spec = parse_spec(name, raw, protocol_file)
+    if cross_dataset_parts(name):
+        raise GFaceError(f"protocol file {protocol_file} declares dataset {name!r}: names of the form "
+                         f"<train>+<test>-test are kept for cross-dataset protocols; choose another dataset name")
     if name in _declared:
         if _declared[name] != spec:
             raise GFaceError(f"protocol file {protocol_file} declares dataset {name!r} differently from another "

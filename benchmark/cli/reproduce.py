@@ -12,8 +12,9 @@ from benchmark.core.paths import COMMAND, DEFAULT_RUNS_DIR, LEADERBOARD_DIR
 
 def build_reproduce_parser() -> argparse.ArgumentParser:
     parser = Parser(
-        prog=f"{COMMAND} reproduce", description="The sweeps behind the committed board (leaderboard/sweeps.yaml): "
-        "list them with their run counts and costs, or run one. Options after --run NAME other than the sweep's own "
+        prog=f"{COMMAND} reproduce", description="The sweeps behind the committed board (leaderboard/sweeps.yaml) "
+        "and the recipes of the real-data boards (leaderboard/recipes.yaml): list them with their run counts and "
+        "costs, or run one. Options after --run NAME other than the sweep's own "
         "(--executor, --lanes, --cache-dir, --dry-run, ...) go to the run command.")
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--list", action="store_true", help="every sweep: runs, runs on the board, cost, command")
@@ -30,10 +31,11 @@ def sweep_specs(sweep) -> list:
 
 def reproduce_command(args: argparse.Namespace, passed: list[str]) -> int:
     from benchmark.plugin_discovery import load_plugins
-    from benchmark.reproduce import check_passed_options, list_sweeps, load_sweeps, sweep_named
-    sweeps = load_sweeps()
+    from benchmark.reproduce import check_passed_options, list_recipes, list_sweeps, load_recipes, load_sweeps, \
+        sweep_named
+    sweeps, recipes = load_sweeps(), load_recipes()
     if args.run:
-        sweep = sweep_named(args.run, sweeps)
+        sweep = sweep_named(args.run, sweeps + recipes)
         check_passed_options(passed, sweep)
         print(f"sweep {sweep.name}: {COMMAND} {sweep.command}")
         return run_command(build_run_parser().parse_args([*sweep.argv, "--runs-dir", str(args.runs_dir), *passed]))
@@ -45,4 +47,6 @@ def reproduce_command(args: argparse.Namespace, passed: list[str]) -> int:
     runs = read_results(LEADERBOARD_DIR / "results").drop_duplicates(["protocol", "method", "run_id"])
     committed = {tuple(row[:5]) + (int(row[5]), int(row[6])) for row in runs[RUN_SLOT].itertuples(index=False)}
     print(list_sweeps(sweeps, sweep_specs, committed, args.runs_dir))
+    print()
+    print(list_recipes(recipes, sweep_specs, args.runs_dir))
     return 0

@@ -173,6 +173,10 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"{len(specs)} runs: {done} done, {len(specs) - done} pending"
               + (f" ({stale} of them replace stale records: their data, weights or code changed)" if stale else ""))
     if args.dry_run:
+        if main_process:
+            from benchmark.run_costs import cost_table
+            print(f"\nCost per backbone (benchmark/run_costs.py: medians of finished records under {args.runs_dir}):")
+            print(cost_table(specs, args.runs_dir))
         return 0
     from benchmark.executors.lanes import default_lanes
     local = args.executor == "local" and not distributed.launched_by_torchrun()

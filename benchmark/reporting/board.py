@@ -3,9 +3,9 @@ markers in README.md), LaTeX and charts.
 
 LEADERBOARD.md opens with the default protocols (methods in their default configuration, ranked;
 ``headline.py``), then the other configurations on them, then the protocols of other data, one section
-per dataset, then the K-unknown (``k_unknown.py``), fair-comparison (``fair.py``), open-set
-(``open_set.py``), what-the-clusters-follow (``factor_tables.py``, from the store's diagnostics) and ablation
-sections, and the provenance table last. Each section names the sweep that
+per dataset, then the cross-dataset (``cross_dataset.py``), K-unknown (``k_unknown.py``), fair-comparison
+(``fair.py``), open-set (``open_set.py``), what-the-clusters-follow (``factor_tables.py``, from the store's
+diagnostics) and ablation sections, and the provenance table last. Each section names the sweep that
 regenerates it. Cells come from ``cells.py``; a column never mixes protocol versions or scorer versions.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ from tabulate import tabulate
 from benchmark.core.errors import GFaceError
 from benchmark.core.paths import COMMAND
 from benchmark.reporting.cells import COLLAPSED, MISSING, SPLITS, cell, row_labels, searched, versions_note
+from benchmark.reporting.cross_dataset import cross_dataset_lines, crossed
 from benchmark.reporting.fair import fair_lines
 from benchmark.reporting.headline import (data_label, default_protocols, default_rows, display_name,
                                           headline_markdown, headline_table, is_default_config, main_table_rows)
@@ -119,6 +120,7 @@ def render_markdown(frame: pd.DataFrame, sources: str = COMMITTED_SOURCE,
     lines += default_section(frame)
     lines += variants_section(frame)
     lines += other_data_sections(frame)
+    lines += _with_command(cross_dataset_lines(frame), frame[crossed(frame)])
     lines += _with_command(k_unknown_lines(frame), frame[~frame["k_given"].astype(bool)])
     lines += _with_command(fair_lines(frame), frame[searched(frame)], search=True)
     lines += _with_command(open_set_lines(frame), frame[frame["open_class"] != ""])

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.reporting.cells import COLLAPSED, cell, row_labels, searched
+from benchmark.reporting.cross_dataset import crossed
 
 EVAL_SET = "unlabelled_train"
 YOURS = " (yours)"  # marks a method of the user's runs ranked beside the committed board (yours.py)
@@ -58,9 +59,10 @@ def data_label(dataset: str) -> str:
 
 
 def main_table_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the closed-set, K-given, unsearched protocols without ablations: what the main tables show."""
+    """Rows of the closed-set, K-given, unsearched, single-dataset protocols without ablations: what the main tables
+    show (cross-dataset protocols have their own tables, ``cross_dataset.py``)."""
     return frame[(frame["ablation"] == "") & frame["k_given"].astype(bool) & ~searched(frame)
-                 & (frame["open_class"] == "")]
+                 & (frame["open_class"] == "") & ~crossed(frame)]
 
 
 def default_protocols(frame: pd.DataFrame) -> list[str]:

@@ -1,6 +1,6 @@
 """The paper tables of the leaderboard as booktabs LaTeX, through pandas' ``Styler.to_latex``: the ranked main
-table on the default protocols, the fair comparison's label-free "selected" table per partition family and the
-open-set mean table. Text is escaped; only the best All (or AUROC, or lowest FPR@TPR95) of each column is bold,
+table on the default protocols, the fair comparison's label-free "selected" table per partition family, the
+cross-dataset tables and the open-set mean table. Text is escaped; only the best All (or AUROC, or lowest FPR@TPR95) of each column is bold,
 never an Old or New maximum."""
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 import pandas as pd
 
 from benchmark.reporting.board import MAIN_METRICS, REGENERATE, check_consistent
+from benchmark.reporting.cross_dataset import cross_dataset_records, cross_dataset_table, training_dataset
 from benchmark.reporting.fair import TITLES, rule_table, search_runs
 from benchmark.reporting.headline import RANK_LEGEND, default_protocols, display_name, headline_table, setup_line
 from benchmark.reporting.open_set import family_table, open_set_records
@@ -39,6 +40,13 @@ def render_latex(frame: pd.DataFrame) -> str:
                                          "std of the partition means, ± seeds: mean std across seeds (points)."),
                                  [headers[i] for i in keep], [[display_name(r[0])] + [r[i] for i in keep[1:]]
                                                               for r in rows], grouped=False))
+    records = cross_dataset_records(frame)
+    for train, group in records.groupby(training_dataset(records)):
+        headers, rows = cross_dataset_table(group)
+        parts.append(latex_table(_escape(f"Cross-dataset: trained on {train} (D_U All, transductive), tested on "
+                                         "other datasets' test splits (All, Old, New), v2 accuracy (%), mean ± std "
+                                         "(n seeds)."), ["Method"] + headers[2:],
+                                 [[f"{r[0]} [{r[1]}]"] + r[2:] for r in rows], grouped=False))  # backbone in the row
     means = open_set_means(frame)
     if not means.empty:
         parts.append(latex_table("Open-set recognition (leave-one-class-out, Open-Set-FER pool): mean over the "
