@@ -10,9 +10,12 @@ Rows are ``{"factor", "metric", "value", "n"}`` (``n``: the images the value is 
   factors by AMI or ARI (0 = chance);
 - ``expression`` and ``true_expression``: also ``accuracy``, the suite's Hungarian accuracy (v2, one matching)
   against the annotated and against the true classes;
-- ``intensity``: NMI and ARI against the intensity bin, and ``accuracy_weak`` / ``accuracy_medium`` /
-  ``accuracy_strong``: the share of a bin's images whose cluster the one matching against the annotated classes
-  gives their annotated class (the matching of ``accuracy``, restricted to the bin);
+- ``intensity``: NMI, AMI and ARI against the intensity bin (images with no bin left out), and ``accuracy_weak`` /
+  ``accuracy_medium`` / ``accuracy_strong`` / ``accuracy_no_bin``: the share of a bin's images whose cluster the
+  one matching against the annotated classes gives their annotated class (the matching of ``accuracy``, restricted
+  to the bin; ``no_bin``: the faces with no intensity, which show no expression). The four, weighted by their ``n``,
+  give ``accuracy``: where one class without a bin (neutral) takes most of the correct images, every bin can score
+  far below it;
 - ``label_noise`` (only where some D_U images carry a label other than their true class): ``share`` of such images,
   and over them ``follows_annotated`` / ``follows_true``: the share whose cluster that same matching gives their
   annotated, respectively true, class.
@@ -27,6 +30,7 @@ from benchmark.core.scorer import contingency, hungarian_match
 EXPRESSION, TRUE_EXPRESSION, INTENSITY, LABEL_NOISE = "expression", "true_expression", "intensity", "label_noise"
 # fixed thresholds on the largest expression AU intensity (0-1), near the tertiles of SynthFACE model 4
 INTENSITY_BINS = (("weak", 0.0, 0.5), ("medium", 0.5, 0.75), ("strong", 0.75, np.inf))
+NO_BIN = "no_bin"  # the faces with no intensity (no expression shown): ``accuracy_no_bin``
 
 
 def intensity_bins(intensity: np.ndarray) -> np.ndarray:
@@ -67,7 +71,7 @@ def factor_rows(clusters: np.ndarray, labels: np.ndarray, factors: dict[str, np.
         known = bins >= 0
         if known.any():
             rows += agreement(INTENSITY, clusters[known], bins[known])
-        for i, (name, _, _) in enumerate(INTENSITY_BINS):
+        for i, name in [*enumerate(name for name, _, _ in INTENSITY_BINS), (-1, NO_BIN)]:
             inside = bins == i
             if inside.any():
                 rows.append(_row(INTENSITY, f"accuracy_{name}", np.mean(matched[inside] == labels[inside]),

@@ -1,4 +1,5 @@
-"""The ``csv`` layout of a declared dataset: a list file with columns ``path,label,split`` (one image a row)."""
+"""The ``csv`` layout of a declared dataset: a list file with columns ``path,label,split`` (one image a row), and
+any columns its declared attributes read (``datasets/declared_attributes.py``)."""
 from __future__ import annotations
 
 import csv
@@ -6,6 +7,7 @@ import io
 
 from benchmark.core.errors import GFaceError, MissingFileError
 from benchmark.core.text_files import read_text
+from datasets.declared_attributes import attribute_values, check_columns
 from datasets.listed_image import Entry
 
 COLUMNS = ("path", "label", "split")
@@ -22,6 +24,7 @@ def list_csv(spec) -> list[Entry]:
         if missing:
             raise GFaceError(f"dataset {spec.name!r}: {spec.file} lacks the columns {sorted(missing)}; its header "
                              f"must name {', '.join(COLUMNS)}")
+        check_columns(spec.attributes, list(reader.fieldnames), spec.name, spec.file)
         entries = []
         for line, row in enumerate(reader, start=2):
             if any(not (row[c] or "").strip() for c in COLUMNS):
@@ -32,5 +35,6 @@ def list_csv(spec) -> list[Entry]:
                 raise GFaceError(f"dataset {spec.name!r}: {spec.file} line {line} has split {split!r}; expected "
                                  f"{spec.train!r} or {spec.test!r}")
             path = row["path"].strip()
-            entries.append(Entry(spec.root / path, path, row["label"].strip(), split == spec.train))
+            attributes = attribute_values(spec.attributes, path, row, spec.name, f"{spec.file} line {line}")
+            entries.append(Entry(spec.root / path, path, row["label"].strip(), split == spec.train, attributes))
     return entries

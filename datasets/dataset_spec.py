@@ -9,10 +9,16 @@ dataset_spec:
   train: train             # optional: which split is training (default "train"), which is test (default "test")
   test: test
   image_size: 112          # optional: images are resized to this square size (default 112)
+  attributes:              # optional: per-image attributes for the scorer side (datasets/declared_attributes.py)
+    identity: {folder: 2}  # e.g. root/train/happy/<person>/01.jpg; type csv also takes {column: subject}
 ```
 
 ``type: csv`` reads a list file instead (``file: list.csv``, columns ``path,label,split``; image paths relative to
 ``root``, default the list's folder; ``datasets/csv_list.py``).
+
+Declared attributes are registered as the dataset's attribute source (``ATTRIBUTES``): the diagnostics "What do
+the clusters follow?" use them, and a subject-independent protocol splits by ``identity``. The loaded ``FERData``
+holds none of them, so no method's task can.
 """
 from __future__ import annotations
 
@@ -21,19 +27,21 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.core.attributes import SampleAttributes
 from benchmark.core.errors import GFaceError
-from benchmark.core.registry import DATASETS
+from benchmark.core.registry import ATTRIBUTES, DATASETS
 from benchmark.core.data import FERData
 from datasets.cross_dataset import cross_dataset_parts
 from datasets.csv_list import list_csv
+from datasets.declared_attributes import DeclaredAttribute, parse_attributes
 from datasets.image_cache import ImageSource, cached_images
 from datasets.imagefolder import list_imagefolder
 from datasets.listed_image import Entry
 
 SPEC_VERSION = "dataset-spec-1"
 DEFAULT_IMAGE_SIZE = 112
-_FIELDS = {"imagefolder": {"type", "root", "classes", "train", "test", "image_size"},
-           "csv": {"type", "file", "root", "classes", "train", "test", "image_size"}}
+_FIELDS = {"imagefolder": {"type", "root", "classes", "train", "test", "image_size", "attributes"},
+           "csv": {"type", "file", "root", "classes", "train", "test", "image_size", "attributes"}}
 _declared: dict[str, "DatasetSpec"] = {}
 
 
@@ -47,6 +55,7 @@ class DatasetSpec:
     train: str
     test: str
     image_size: int
+    attributes: tuple[DeclaredAttribute, ...] = ()
 
     def entries(self) -> list[Entry]:
         return list_imagefolder(self) if self.type == "imagefolder" else list_csv(self)
@@ -71,6 +80,16 @@ class DatasetSpec:
                        np.array([classes.index(e.label) for e in kept], dtype=np.int64),
                        np.array([e.is_train for e in kept]), tuple(e.sample_id for e in kept), decoded.key,
                        {"declared_in_protocol": True, "type": self.type, **decoded.provenance()})
+
+    def sample_attributes(self, data_root: Path | None, cache_dir: Path, data: FERData) -> SampleAttributes:
+        """The declared attributes of ``data``'s images, in its order (the attribute source of ``ATTRIBUTES``)."""
+        by_id = {e.sample_id: dict(e.attributes) for e in self.entries()}
+        missing = [i for i in data.sample_ids if i not in by_id]
+        if missing:
+            raise GFaceError(f"dataset {self.name!r}: image {missing[0]} of the loaded data is no longer listed; "
+                             f"its listing changed since it was loaded, load it again")
+        factors = {a.name: np.array([by_id[i][a.name] for i in data.sample_ids], dtype=str) for a in self.attributes}
+        return SampleAttributes(tuple(data.sample_ids), factors)
 
 
 def parse_spec(name: str, raw: object, protocol_file: Path) -> DatasetSpec:
@@ -99,7 +118,8 @@ def parse_spec(name: str, raw: object, protocol_file: Path) -> DatasetSpec:
     if not isinstance(size, int) or size < 8:
         raise GFaceError(f"{where}: image_size must be an integer of at least 8, got {size!r}")
     return DatasetSpec(name, kind, root, file, tuple(str(c) for c in classes),
-                       str(raw.get("train", "train")), str(raw.get("test", "test")), size)
+                       str(raw.get("train", "train")), str(raw.get("test", "test")), size,
+                       parse_attributes(raw.get("attributes"), kind, where))
 
 
 def register_declared_dataset(name: str, raw: object, protocol_file: Path) -> None:
@@ -117,6 +137,8 @@ def register_declared_dataset(name: str, raw: object, protocol_file: Path) -> No
         raise GFaceError(f"protocol file {protocol_file} declares dataset {name!r}, a name the suite already "
                          f"registers; choose another dataset name")
     DATASETS.add(name, spec.load)
+    if spec.attributes:
+        ATTRIBUTES.add(name, spec.sample_attributes)
     _declared[name] = spec
 
 

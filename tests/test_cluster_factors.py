@@ -150,3 +150,26 @@ def test_the_subject_independent_pair_mirrors_the_default_pair(pair):
     same = ("dataset", "backbone", "known", "new", "labelled_fraction", "split_seeds", "k_given", "eval_sets",
             "model_selection", "scorer", "profile")
     assert all(getattr(si, f) == getattr(default, f) for f in same) and not si.default
+
+
+def test_the_intensity_bins_and_no_bin_add_up_to_the_accuracy():
+    """The MSP case on synthface-v4-basic (overall 33.8 %, every bin 8-17 %): one large cluster holds the neutral
+    faces and is matched to neutral, which has no bin. By hand: clusters {0}, {1..8}; the matching gives cluster 0
+    class 0 and cluster 1 neutral (class 2, its 4 images), so 5 of 9 are right, and of the binned rows only row 0."""
+    clusters, labels = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1]), np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    intensity = np.array([0.2, 0.6, 0.9, 0.3, 0.8] + [np.nan] * 4)  # weak rows 0, 3; medium 1; strong 2, 4
+    rows = [r for r in factor_rows(clusters, labels, intensity=intensity) if r["metric"].startswith("accuracy")]
+    got = {r["metric"]: (r["value"], r["n"]) for r in rows}
+    assert got == {"accuracy": (5 / 9, 9), "accuracy_weak": (0.5, 2), "accuracy_medium": (0.0, 1),
+                   "accuracy_strong": (0.0, 2), "accuracy_no_bin": (1.0, 4)}
+    binned = [v for m, v in got.items() if m != "accuracy"]
+    assert sum(value * n for value, n in binned) / sum(n for _, n in binned) == pytest.approx(got["accuracy"][0])
+
+
+def test_the_board_says_what_the_intensity_bins_cover():
+    frame = _frame().assign(dataset="synthface-v4-basic")
+    runs = frame.drop_duplicates(["protocol", "method", "run_id"])
+    rows = [{"protocol": r.protocol, "method": r.method, "run_id": r.run_id, **row} for r in runs.itertuples()
+            for row in factor_rows(np.arange(8) % 2, np.arange(8) % 3, intensity=np.r_[np.linspace(0, 1, 6), [np.nan] * 2])]
+    markdown = render_markdown(frame, diagnostics=pd.DataFrame(rows, columns=DIAGNOSTIC_COLUMNS))
+    assert "toy-basic no bin" in markdown and "neutral faces have no intensity bin" in markdown

@@ -7,8 +7,8 @@ and everything reachable from the task through attributes, closures and bound me
 environment, dataset or split, no hidden label array, and no file path with a label file beside it. A function's
 ``__globals__`` (its module's namespace) is not walked: README.md, "Label isolation". The same holds for the
 per-image attributes the scorer side knows (person, AU intensities, class before annotation noise;
-``benchmark/core/attributes.py``): no route from the task reaches them, and the probe's clusters agree with them
-no better than chance.
+``benchmark/core/attributes.py``; a declared dataset's, tests/test_declared_attributes.py): no route from the task
+reaches them, and the probe's clusters agree with them no better than chance.
 """
 import dataclasses
 import functools
@@ -35,6 +35,7 @@ from benchmark.protocol import VALIDATION
 from benchmark.runner import Environment, in_split_order
 from benchmark.scoring import score_predictions
 from benchmark.splits import Split, materialise
+from datasets.dataset_spec import DatasetSpec
 from tests.toy_plugins import ToyParams, toy_backbone
 
 load_plugins()  # the shipped protocols, for parametrisation
@@ -245,14 +246,15 @@ def label_files(folder: Path) -> list[str]:
 
 
 def routes_to_labels(task, data: FERData, split: Split, known: SampleAttributes | None = None) -> list[str]:
-    """Every route from ``task`` to the environment, a dataset, a split, a hidden label or attribute array, or a
-    file path with a label file beside it (a folder: holding one)."""
+    """Every route from ``task`` to the environment, a dataset, a split, a declared dataset's spec (its listing and
+    attribute columns), a hidden label or attribute array, or a file path with a label file beside it (a folder:
+    holding one)."""
     hidden = {id(a) for a in (data.labels, split.unlabelled_y, split.test_y, split.validation_y, split.labelled_y)}
     if known is not None:
         hidden |= {id(a) for a in (*known.factors.values(), known.true_labels, known.intensity)}
     found = []
     for route, obj in reachable(task):
-        if isinstance(obj, (Environment, FERData, Split, SampleAttributes)):
+        if isinstance(obj, (Environment, FERData, Split, SampleAttributes, DatasetSpec)):
             found.append(f"{route}: a {type(obj).__name__}")
         if isinstance(obj, np.ndarray) and id(obj) in hidden:
             found.append(f"{route}: the dataset's or split's labels")

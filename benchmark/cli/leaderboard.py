@@ -43,6 +43,12 @@ def build_leaderboard_parser() -> argparse.ArgumentParser:
                              "(default: $GFACE_CACHE_DIR or ./.cache)")
     parser.add_argument("--data-root", type=Path, help="folder holding the real datasets (or $GFACE_DATA_ROOT), "
                         "for the diagnostics of datasets that declare per-image attributes")
+    parser.add_argument("--protocols", nargs="+", default=[], type=Path, metavar="FILE.yaml",
+                        help="protocol files outside the checkout that your runs used (also "
+                             "$GFACE_PROTOCOL_FILES), for the diagnostics of the attributes their datasets declare")
+    parser.add_argument("--plugins", nargs="+", default=[], type=Path, metavar="DIR",
+                        help="plugin folders your runs used (also $GFACE_PLUGINS), for the diagnostics of the "
+                             "attribute sources they register")
     parser.add_argument("--readme", type=Path, default=REPO_ROOT / "README.md",
                         help="--publish, --check: README whose table between the leaderboard markers is kept in sync")
     return parser
@@ -105,7 +111,10 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         sources = COMMITTED_SOURCE if args.publish else f"`{store}`"
         print(f"no run records under {args.runs_dir}; rendering {store}")
     else:
+        from benchmark.external_plugins import PLUGINS_ENV, PROTOCOLS_ENV, add_to_env
         from benchmark.reporting.run_diagnostics import collect_diagnostics
+        add_to_env(PLUGINS_ENV, args.plugins)
+        add_to_env(PROTOCOLS_ENV, args.protocols)
         fresh = collect_diagnostics(args.runs_dir, args.cache_dir or default_cache_dir(), args.data_root)
         if store.exists() and not args.rebuild:
             frame = merge_results(read_results(store), frame, RUN_SLOT)

@@ -190,7 +190,8 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"  FAILED {spec.protocol.id}/{spec.method}/{spec.run_id}: {message} (traceback in "
               f"{spec.folder(args.runs_dir) / 'log.txt'})", file=sys.stderr)
     if not args.no_leaderboard:
-        leaderboard_command(build_leaderboard_parser().parse_args(["--runs-dir", str(args.runs_dir)]))
+        where = ["--cache-dir", str(cache_dir)] + (["--data-root", str(args.data_root)] if args.data_root else [])
+        leaderboard_command(build_leaderboard_parser().parse_args(["--runs-dir", str(args.runs_dir), *where]))
     return 1 if result.failed else 0
 
 
