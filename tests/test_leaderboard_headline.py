@@ -115,3 +115,10 @@ def test_your_runs_are_ranked_beside_committed_runs_of_the_same_identity(committ
     assert "| 1      | mine (yours) | 90.0 ± 0.0 (3) |" in head
     assert "| –      | SS-k-means" in head and "| –      | k-means" in head
     assert (board / "results" / "store.json").exists() and not (mine / "leaderboard" / "leaderboard.tex").exists()
+
+
+def test_every_registered_method_has_a_colour_and_marker_pair_of_its_own():
+    from benchmark.core.registry import METHODS
+    from benchmark.reporting.chart_style import method_styles
+    styles = method_styles(METHODS.names())
+    assert len({(s["color"], s["marker"]) for s in styles.values()}) == len(styles) > 14

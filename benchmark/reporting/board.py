@@ -19,11 +19,11 @@ from tabulate import tabulate
 
 from benchmark.core.errors import GFaceError
 from benchmark.core.paths import COMMAND
-from benchmark.reporting.cells import COLLAPSED, MISSING, SPLITS, cell, row_labels, searched, versions_note
+from benchmark.reporting.cells import COLLAPSED, SPLITS, cell, row_labels, searched, versions_note
 from benchmark.reporting.cross_dataset import cross_dataset_lines, crossed
 from benchmark.reporting.fair import fair_lines
-from benchmark.reporting.headline import (data_label, default_protocols, default_rows, display_name,
-                                          headline_markdown, headline_table, is_default_config, main_table_rows)
+from benchmark.reporting.headline import (data_label, default_protocols, default_rows, headline_markdown,
+                                          headline_table, is_default_config, main_table_rows, variant_labels)
 from benchmark.reporting.k_unknown import k_unknown_lines
 from benchmark.reporting.factor_tables import factor_lines
 from benchmark.reporting.open_set import open_set_lines
@@ -175,28 +175,6 @@ def variants_section(frame: pd.DataFrame) -> list[str]:
         if rows:
             lines += ["", f"### {title}", "", table(headers, rows)]
     return lines
-
-
-def variant_labels(subset: pd.DataFrame, default: pd.Series) -> pd.Series:
-    """Per row: the method's display name, plus, for a method run in several configurations, the parameters that
-    differ from its default configuration (or "default"); methods without a default run keep ``row_labels``."""
-    reference = {m: json.loads(p) for m, p in subset.loc[default, ["method", "params"]].drop_duplicates("method")
-                 .itertuples(index=False)}
-    several = set(subset.loc[~default, "method"])
-    labels = {}
-    for method, params in subset[["method", "params"]].drop_duplicates().itertuples(index=False):
-        mine, base = json.loads(params), reference.get(method)
-        if base is None:
-            continue
-        diff = sorted(k for k in set(mine) | set(base) if mine.get(k) != base.get(k))
-        shown = ", ".join(f"{k}={mine.get(k, MISSING)}" for k in diff) or "default"
-        labels[(method, params)] = f"{display_name(method)} ({shown})" if method in several else display_name(method)
-    fallback = row_labels(subset) if len(subset) else pd.Series(dtype=str)
-    rows = pd.Series([labels.get((m, p), fallback.get(i)) for i, m, p in
-                      zip(subset.index, subset["method"], subset["params"])], index=subset.index, dtype=object)
-    if (subset.groupby("protocol")["backbone"].nunique() > 1).any():
-        rows = rows.where(rows.str.endswith("]"), rows + " [" + subset["backbone"] + "]")
-    return rows
 
 
 def other_data_sections(frame: pd.DataFrame) -> list[str]:

@@ -1,8 +1,9 @@
 """What makes the charts readable at a glance: one style per method, the same in every chart, and a digest of the
 data each chart plots, stored in the PNG, so that ``leaderboard --check`` sees a chart gone stale without drawing it.
 
-A style is a colour, a marker and a dash pattern together: 14 colours and 14 markers, the dash changing every 14
-methods, so each of the first 14 methods has a colour and a marker of its own.
+A style is a colour, a marker and a dash pattern together: 14 colours and 14 markers, so each of the first 14
+methods has a colour and a marker of its own; from the 15th the colours repeat with another marker (shifted by 5
+per round) and another dash pattern, so no two methods share colour, marker and dash.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def method_styles(methods) -> dict[str, dict]:
     load_plugins()
     from benchmark.core.registry import METHODS
     everyone = sorted(set(METHODS.names()) | set(methods))
-    return {m: {"color": COLOURS[i % len(COLOURS)], "marker": MARKERS[i % len(MARKERS)],
+    return {m: {"color": COLOURS[i % len(COLOURS)], "marker": MARKERS[(i + 5 * (i // len(COLOURS))) % len(MARKERS)],
                 "linestyle": DASHES[i // len(COLOURS) % len(DASHES)]}
             for i, m in enumerate(everyone) if m in set(methods)}
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 from tabulate import tabulate
 
-from benchmark.reporting.cells import cell, row_labels
-from benchmark.reporting.headline import display_name, main_table_rows
+from benchmark.reporting.cells import cell
+from benchmark.reporting.headline import is_default_config, main_table_rows, variant_labels
 
 FACTOR_NAMES = {"expression": "expression (annotated)", "true_expression": "expression (true)",
                 "identity": "person", "intensity": "intensity bin"}
@@ -22,10 +22,11 @@ def factor_records(frame: pd.DataFrame, diagnostics: pd.DataFrame | None) -> pd.
     """Diagnostics of the runs the main tables show, with their row label (``row``)."""
     if diagnostics is None or diagnostics.empty:
         return pd.DataFrame(columns=["protocol", "row", "factor", "metric", "value", "run_id"])
-    runs = main_table_rows(frame).drop_duplicates(["protocol", "method", "run_id"]).copy()
+    runs = main_table_rows(frame).drop_duplicates(["protocol", "method", "run_id"])
+    runs = runs[runs["protocol"].isin(diagnostics["protocol"].unique())].copy()
     if runs.empty:
         return pd.DataFrame(columns=["protocol", "row", "factor", "metric", "value", "run_id"])
-    runs["row"] = [display_name(m) + label[len(m):] for m, label in zip(runs["method"], row_labels(runs))]
+    runs["row"] = variant_labels(runs, is_default_config(runs))  # as the main tables name them
     return diagnostics.merge(runs[["protocol", "method", "run_id", "row"]], on=["protocol", "method", "run_id"])
 
 

@@ -15,7 +15,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from benchmark.reporting.cells import COLLAPSED, cell, row_labels, searched
+from benchmark.reporting.cells import COLLAPSED, MISSING, cell, row_labels, searched
 from benchmark.reporting.cross_dataset import crossed
 
 EVAL_SET = "unlabelled_train"
@@ -193,3 +193,25 @@ def headline_markdown(frame: pd.DataFrame, warning: str = "") -> str:
              setup_line(frame)]
     generated = warning and any(map(is_generated, default_rows(frame)["dataset"].unique()))
     return "\n".join(lines + (["", warning] if generated else []))
+
+
+def variant_labels(subset: pd.DataFrame, default: pd.Series) -> pd.Series:
+    """Per row: the method's display name, plus, for a method run in several configurations, the parameters that
+    differ from its default configuration (or "default"); methods without a default run keep ``row_labels``."""
+    reference = {m: json.loads(p) for m, p in subset.loc[default, ["method", "params"]].drop_duplicates("method")
+                 .itertuples(index=False)}
+    several = set(subset.loc[~default, "method"])
+    labels = {}
+    for method, params in subset[["method", "params"]].drop_duplicates().itertuples(index=False):
+        mine, base = json.loads(params), reference.get(method)
+        if base is None:
+            continue
+        diff = sorted(k for k in set(mine) | set(base) if mine.get(k) != base.get(k))
+        shown = ", ".join(f"{k}={mine.get(k, MISSING)}" for k in diff) or "default"
+        labels[(method, params)] = f"{display_name(method)} ({shown})" if method in several else display_name(method)
+    fallback = row_labels(subset) if len(subset) else pd.Series(dtype=str)
+    rows = pd.Series([labels.get((m, p), fallback.get(i)) for i, m, p in
+                      zip(subset.index, subset["method"], subset["params"])], index=subset.index, dtype=object)
+    if (subset.groupby("protocol")["backbone"].nunique() > 1).any():
+        rows = rows.where(rows.str.endswith("]"), rows + " [" + subset["backbone"] + "]")
+    return rows
