@@ -34,7 +34,7 @@ def test_scaling_keeps_the_paper_proportions_rounding_half_up_and_never_below_on
 def test_budget_values_of_digface_and_a_method_that_does_not_learn():
     digface = METHODS.get("digface")
     assert budget_values("digface", digface, 8, view_bank=8) == {
-        "epochs": 8, "teacher_warmup_epochs": 1, "cluster_start_epoch": 2, "view_bank": 16}
+        "epochs": 8, "teacher_warmup_epochs": 1, "cluster_start_epoch": 2, "grl_max_iters": 40, "view_bank": 16}
     assert budget_values("kmeans", METHODS.get("kmeans"), 8) == {}
     with pytest.raises(GFaceError, match="at least 1"):
         budget_values("gcd", METHODS.get("gcd"), 0)
