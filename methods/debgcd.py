@@ -22,14 +22,13 @@ from torch import nn
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import METHODS
 from benchmark.method import Predictions
-from benchmark.number_of_classes import require_k
 from benchmark.search_space import tuned
 from benchmark.task import GCDTask
-from benchmark.training.backbone_training import TrainingInput, features_of, training_input
+from benchmark.training.backbone_training import TrainingInput, features_of
 from benchmark.training.heads import CosineLinear
 from benchmark.training.knownness_scores import known_mass
 from benchmark.training.rebalance_addon import check_inputs
-from benchmark.training.trainer import Batch, OptimConfig, fit
+from benchmark.training.trainer import Batch
 from benchmark.training.view_bank import check_view_bank
 from methods.simgcd import SimGCD, SimGCDNetwork, SimGCDParams
 
@@ -166,12 +165,7 @@ class DebGCD(SimGCD):
 
     def run(self, task: GCDTask) -> Predictions:
         p = self.params
-        k = require_k(task, self.name)
-        inputs = training_input(task, p.crop_pct, p.view_bank)
-        network = self._network(task, inputs, k)
-        stats = fit(network, self._step, inputs.views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,
-                    OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=False),
-                    task.work_dir, task.seed, task.device, desc=self.name)
+        inputs, network, stats = self._train(task)
         clusters, knownness, reference = {}, {}, {}
         network = network.cpu()
         for eval_set in task.prediction_sets:

@@ -23,12 +23,11 @@ from benchmark.core.registry import METHODS
 from benchmark.method import Predictions
 from benchmark.search_space import tuned
 from benchmark.task import GCDTask
-from benchmark.training.backbone_training import TrainingInput, training_input
+from benchmark.training.backbone_training import TrainingInput
 from benchmark.training.losses import cross_view_cross_entropy
 from benchmark.training.rebalance_addon import check_inputs
-from benchmark.training.trainer import Batch, OptimConfig, fit
+from benchmark.training.trainer import Batch
 from benchmark.training.view_bank import Tail, check_view_bank
-from benchmark.number_of_classes import require_k
 from methods.simgcd import SimGCD, SimGCDNetwork, SimGCDParams, prototype_predictions
 
 
@@ -110,12 +109,7 @@ class MuGCD(SimGCD):
 
     def run(self, task: GCDTask) -> Predictions:
         p = self.params
-        k = require_k(task, self.name)
-        inputs = training_input(task, p.crop_pct, p.view_bank)
-        network = self._network(task, inputs, k)
-        stats = fit(network, self._step, inputs.views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,
-                    OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=False),
-                    task.work_dir, task.seed, task.device, desc=self.name)
+        inputs, network, stats = self._train(task)
         steps = p.epochs * stats.iterations_per_epoch
         momentum = time_constant_at(type(self), "teacher_momentum", p.teacher_momentum, steps)
         ema_update(network.teacher, StudentParts(network), momentum)  # the last step's update

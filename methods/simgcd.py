@@ -28,7 +28,7 @@ from benchmark.training.rebalance_addon import RebalanceAddon, check_inputs
 from benchmark.training.losses import (cross_view_distillation, info_nce, labelled_cross_entropy,
                                        mean_entropy_regulariser, supcon, teacher_temperature)
 from benchmark.training.view_bank import check_view_bank, require_trunk
-from benchmark.training.trainer import Batch, OptimConfig, fit
+from benchmark.training.trainer import Batch, OptimConfig, TrainStats, fit
 from benchmark.number_of_classes import require_k, require_k_given
 
 
@@ -130,14 +130,20 @@ class SimGCD(Method):
 
     def run(self, task: GCDTask) -> Predictions:
         p = self.params
+        inputs, network, stats = self._train(task)
+        clusters, knownness = prototype_predictions(task, inputs, network.prototypes, p.student_temperature)
+        return Predictions(clusters, knownness, "known_class_probability_mass", {"train": vars(stats), **inputs.record})
+
+    def _train(self, task: GCDTask) -> tuple[TrainingInput, SimGCDNetwork, TrainStats]:
+        """The training input, the network for the task's K trained by ``_step``, and the trainer's statistics."""
+        p = self.params
         k = require_k(task, self.name)
         inputs = training_input(task, p.crop_pct, p.view_bank)
         network = self._network(task, inputs, k)
         stats = fit(network, self._step, inputs.views, task.labelled_idx, task.labelled_y, task.unlabelled_idx,
                     OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=False),
                     task.work_dir, task.seed, task.device, desc=self.name)
-        clusters, knownness = prototype_predictions(task, inputs, network.prototypes, p.student_temperature)
-        return Predictions(clusters, knownness, "known_class_probability_mass", {"train": vars(stats), **inputs.record})
+        return inputs, network, stats
 
     def _network(self, task: GCDTask, inputs: TrainingInput, k: int) -> SimGCDNetwork:
         p = self.params
