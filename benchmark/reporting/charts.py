@@ -184,7 +184,8 @@ def cluster_factors_data(frame: pd.DataFrame, diagnostics: pd.DataFrame | None) 
 
 def draw_cluster_factors(stats: pd.DataFrame):
     """One panel per protocol: a point per method at (AMI with the person, AMI with the expression), whiskers of
-    the std where there are several seeds; the diagonal marks clusters that follow both alike."""
+    the std where there are several seeds, hollow for a method's non-default configurations; the diagonal marks
+    clusters that follow both alike."""
     protocols = sorted(stats["protocol"].unique())
     styles = method_styles(sorted(stats["method"].unique()))
     fig, axes = plt.subplots(1, len(protocols), figsize=(2.4 + 4.2 * len(protocols), 4.4), squeeze=False)
@@ -194,9 +195,11 @@ def draw_cluster_factors(stats: pd.DataFrame):
             point = mine.set_index("factor")
             x, y = point.at["identity", "mean"], point.at["expression", "mean"]
             style = styles[method]
+            variant = row.endswith(")") and not row.endswith("(default)")  # another configuration: hollow
             ax.errorbar(x, y, xerr=point.at["identity", "std"], yerr=point.at["expression", "std"],
                         color=style["color"], marker=style["marker"], markersize=7, linestyle="none",
-                        elinewidth=0.7, capsize=1.5, label=row)
+                        markerfacecolor="white" if variant else style["color"], elinewidth=0.7, capsize=1.5,
+                        label=row)
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="follows both alike")
         top = max(0.05, float(here["mean"].max()) * 1.15)
         low = min(0.0, float(here["mean"].min()) - 0.01)  # AMI may fall below 0 (chance)
