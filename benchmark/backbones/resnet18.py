@@ -16,7 +16,7 @@ from benchmark.core.backbone import Backbone, load_state_dict
 from benchmark.backbones.vit_dino import IMAGENET_MEAN, IMAGENET_STD
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import BACKBONES
-from benchmark.core.weights import WEIGHT_FILES, WeightFile, register_weight_file, verify
+from benchmark.core.weights import WEIGHT_FILES, WeightFile, check_state_keys, register_weight_file, verify
 
 INPUT_SIZE = 224
 FEATURE_DIM = 512
@@ -67,18 +67,8 @@ def trunk_state(checkpoint: object, model: torch.nn.Module, source: WeightFile, 
                          f"possibly under 'state_dict'). Get the right file from {source.obtain_from}")
     state = {key.removeprefix("module."): value for key, value in state.items()}
     state = {key: value for key, value in state.items() if not key.startswith("fc.")}
-    expected = model.state_dict()
-    problems = {
-        "missing": [k for k in expected if k not in state and not k.endswith(_OPTIONAL_KEY_SUFFIX)],
-        "unexpected": [k for k in state if k not in expected],
-        "misshapen": [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
-                      if k in state and state[k].shape != v.shape],
-    }
-    if any(problems.values()):
-        listed = "; ".join(f"{len(keys)} {kind} ({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''})"
-                           for kind, keys in problems.items() if keys)
-        raise GFaceError(f"backbone {source.name}: {path} does not hold torchvision ResNet-18 weights: {listed}. "
-                         f"Get the right file from {source.obtain_from}")
+    check_state_keys(model.state_dict(), state, source, path, "torchvision ResNet-18",
+                     optional_suffix=_OPTIONAL_KEY_SUFFIX)
     return state
 
 

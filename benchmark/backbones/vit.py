@@ -13,7 +13,7 @@ import torch
 
 from benchmark.core.backbone import Backbone
 from benchmark.core.errors import GFaceError
-from benchmark.core.weights import WeightFile
+from benchmark.core.weights import WeightFile, check_state_keys
 
 
 def patch_token_map(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -37,18 +37,7 @@ def vit_tail(model: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
 
 def load_exactly(model: torch.nn.Module, state: dict, source: WeightFile, path: Path, architecture: str) -> None:
     """Load ``state`` into ``model``; any missing, unexpected or misshapen key is one error listing them."""
-    expected = model.state_dict()
-    problems = {
-        "missing": [k for k in expected if k not in state],
-        "unexpected": [k for k in state if k not in expected],
-        "misshapen": [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
-                      if k in state and state[k].shape != v.shape],
-    }
-    if any(problems.values()):
-        listed = "; ".join(f"{len(keys)} {kind} ({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''})"
-                           for kind, keys in problems.items() if keys)
-        raise GFaceError(f"backbone {source.name}: {path} does not hold {architecture} weights: {listed}. "
-                         f"Get the right file from {source.obtain_from}")
+    check_state_keys(model.state_dict(), state, source, path, architecture)
     model.load_state_dict(state)
 
 

@@ -104,3 +104,20 @@ def verify(weights: WeightFile, path: Path) -> str:
                          f"it is not the official file; delete it and {weights.advice()}")
     return digest
 
+
+def check_state_keys(expected: dict, state: dict, source: WeightFile, path: Path, architecture: str,
+                     optional_suffix: str | None = None) -> None:
+    """Refuse a state dict whose keys or shapes differ from ``expected`` (a model's ``state_dict()``): one error
+    listing the missing, unexpected and misshapen keys. Keys ending in ``optional_suffix`` may be missing."""
+    problems = {
+        "missing": [k for k in expected if k not in state
+                    and not (optional_suffix and k.endswith(optional_suffix))],
+        "unexpected": [k for k in state if k not in expected],
+        "misshapen": [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
+                      if k in state and state[k].shape != v.shape],
+    }
+    if any(problems.values()):
+        listed = "; ".join(f"{len(keys)} {kind} ({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''})"
+                           for kind, keys in problems.items() if keys)
+        raise GFaceError(f"backbone {source.name}: {path} does not hold {architecture} weights: {listed}. "
+                         f"Get the right file from {source.obtain_from}")
