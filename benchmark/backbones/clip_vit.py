@@ -14,9 +14,9 @@ import timm
 import torch
 
 from benchmark.backbones.vit import load_exactly, tensor_dict, vit_backbone
-from benchmark.core.backbone import Backbone, load_state_dict
+from benchmark.core.backbone import Backbone
 from benchmark.core.registry import BACKBONES
-from benchmark.core.weights import WEIGHT_FILES, WeightFile, register_weight_file, verify
+from benchmark.core.weights import WEIGHT_FILES, WeightFile, load_pinned, register_weight_file
 
 ARCHITECTURE = "vit_base_patch16_clip_quickgelu_224"
 OPENAI_MEAN, OPENAI_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
@@ -95,10 +95,7 @@ def transformers_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def build_clip(source: WeightFile, cache_dir: Path, **architecture) -> Backbone:
     """A CLIP ViT image-tower Backbone (eval mode) with the weights of ``source``; ``architecture`` overrides timm's
     ``vit_base_patch16_clip_quickgelu_224`` arguments (tests build a small one)."""
-    path = source.path(cache_dir)
-    checkpoint = load_state_dict(path, what=f"backbone {source.name}", obtain_from=source.obtain_from,
-                                 advice=source.advice())
-    digest = verify(source, path)  # the pinned hash, whether the file came from the cache or --weights
+    checkpoint, path, digest = load_pinned(source, cache_dir)
     model = timm.create_model(ARCHITECTURE, pretrained=False, num_classes=0, global_pool="token", **architecture)
     load_exactly(model, timm_state(tensor_dict(checkpoint, source, path)), source, path,
                  "a CLIP ViT image tower (transformers layout, vision_model.*)")

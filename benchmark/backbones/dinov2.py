@@ -16,9 +16,9 @@ import torch.nn.functional as F
 
 from benchmark.backbones.vit import load_exactly, tensor_dict, vit_backbone
 from benchmark.backbones.vit_dino import IMAGENET_MEAN, IMAGENET_STD
-from benchmark.core.backbone import Backbone, load_state_dict
+from benchmark.core.backbone import Backbone
 from benchmark.core.registry import BACKBONES
-from benchmark.core.weights import WEIGHT_FILES, WeightFile, register_weight_file, verify
+from benchmark.core.weights import WEIGHT_FILES, WeightFile, load_pinned, register_weight_file
 
 ARCHITECTURE = "vit_base_patch14_dinov2"
 INPUT_SIZE = 224
@@ -48,10 +48,7 @@ def resample_position_embedding(pos_embed: torch.Tensor, grid: int) -> torch.Ten
 def build_dinov2(source: WeightFile, cache_dir: Path, **architecture) -> Backbone:
     """A DINOv2 ViT Backbone (eval mode) with the weights of ``source``; ``architecture`` overrides timm's
     ``vit_base_patch14_dinov2`` arguments (tests build a small one)."""
-    path = source.path(cache_dir)
-    checkpoint = load_state_dict(path, what=f"backbone {source.name}", obtain_from=source.obtain_from,
-                                 advice=source.advice())
-    digest = verify(source, path)  # the pinned hash, whether the file came from the cache or --weights
+    checkpoint, path, digest = load_pinned(source, cache_dir)
     model = timm.create_model(ARCHITECTURE, pretrained=False, img_size=INPUT_SIZE, num_classes=0,
                               global_pool="token", **architecture)
     state = dict(tensor_dict(checkpoint, source, path))

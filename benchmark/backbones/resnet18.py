@@ -12,11 +12,11 @@ from pathlib import Path
 import torch
 from torchvision.models.resnet import BasicBlock, ResNet
 
-from benchmark.core.backbone import Backbone, load_state_dict
+from benchmark.core.backbone import Backbone
 from benchmark.backbones.vit_dino import IMAGENET_MEAN, IMAGENET_STD
 from benchmark.core.errors import GFaceError
 from benchmark.core.registry import BACKBONES
-from benchmark.core.weights import WEIGHT_FILES, WeightFile, check_state_keys, register_weight_file, verify
+from benchmark.core.weights import WEIGHT_FILES, WeightFile, check_state_keys, load_pinned, register_weight_file
 
 INPUT_SIZE = 224
 FEATURE_DIM = 512
@@ -74,10 +74,7 @@ def trunk_state(checkpoint: object, model: torch.nn.Module, source: WeightFile, 
 
 def build_backbone(source: WeightFile, cache_dir: Path) -> Backbone:
     """A ResNet-18 Backbone (eval mode) with the weights of ``source``; one clear message if they are unusable."""
-    path = source.path(cache_dir)
-    checkpoint = load_state_dict(path, what=f"backbone {source.name}", obtain_from=source.obtain_from,
-                                 advice=source.advice())
-    digest = verify(source, path)  # the pinned hash, whether the file came from the cache or --weights
+    checkpoint, path, digest = load_pinned(source, cache_dir)
     model = ResNet18Features()
     model.load_state_dict(trunk_state(checkpoint, model, source, path), strict=False)
     return Backbone(name=source.name, model=model.eval(), input_size=INPUT_SIZE, mean=IMAGENET_MEAN,

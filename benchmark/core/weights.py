@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.core.backbone import file_sha256
+from benchmark.core.backbone import file_sha256, load_state_dict
 from benchmark.core.errors import GFaceError, MissingFileError
 from benchmark.core.paths import COMMAND
 from benchmark.core.registry import Registry
@@ -121,3 +121,12 @@ def check_state_keys(expected: dict, state: dict, source: WeightFile, path: Path
                            for kind, keys in problems.items() if keys)
         raise GFaceError(f"backbone {source.name}: {path} does not hold {architecture} weights: {listed}. "
                          f"Get the right file from {source.obtain_from}")
+
+
+def load_pinned(source: WeightFile, cache_dir: Path) -> tuple[object, Path, str]:
+    """The checkpoint of ``source`` (``weights_only``), its path and its sha256, checked against the pin whether the
+    file came from the cache or ``--weights``."""
+    path = source.path(cache_dir)
+    checkpoint = load_state_dict(path, what=f"backbone {source.name}", obtain_from=source.obtain_from,
+                                 advice=source.advice())
+    return checkpoint, path, verify(source, path)
