@@ -104,3 +104,29 @@ def test_registered_v4_datasets_use_model_4(tmp_path, monkeypatch):
 def test_bad_expression_models_are_refused(bad):
     with pytest.raises(GFaceError, match="expression model"):
         ExpressionModel(version="x", **{"intensity": (0.2, 1.0), **bad})
+
+
+def test_each_control_sets_back_one_factor_of_model_4():
+    from dataclasses import asdict
+    from datasets.synthface.expressions import CONTROLS
+    changed = {name: sorted(k for k, v in asdict(model).items() if k != "version" and asdict(BLENDED)[k] != v)
+               for name, model in CONTROLS.items()}
+    assert changed == {"noiseless": ["label_noise"], "unblended": ["blend_fraction", "blend_weight", "label_noise"],
+                       "narrow": ["intensity", "weak_fraction"]}
+    assert CONTROLS["narrow"].intensity == PROTOTYPE.intensity and CONTROLS["narrow"].weak_fraction == 0.07
+    keys = {synthface_key(SynthConfig(), 0, model) for model in (BLENDED, *CONTROLS.values())}
+    assert len(keys) == 4  # each control is cached apart from model 4
+
+
+def test_the_noiseless_control_draws_model_4_faces_with_their_true_labels():
+    from datasets.synthface.expressions import CONTROLS
+    noisy = generate_subset("basic", TINY, seed=1, progress=False, expression=BLENDED)
+    clean = generate_subset("basic", TINY, seed=1, progress=False, expression=CONTROLS["noiseless"])
+    assert np.array_equal(clean.images, noisy.images) and np.array_equal(clean.au, noisy.au)
+    assert np.array_equal(clean.labels, clean.true_labels) and np.array_equal(clean.true_labels, noisy.true_labels)
+    prototypes, labels, _, annotated = _sample(CONTROLS["noiseless"], BASIC_CLASSES)
+    assert np.array_equal(annotated, labels)
+    _, labels, au, annotated = _sample(CONTROLS["unblended"], BASIC_CLASSES)
+    happy = BASIC_CLASSES.index("happiness")
+    others = prototype_matrix(("happiness",))[0] == 0
+    assert np.array_equal(annotated, labels) and (au[labels == happy][:, others].max(axis=1) > 0.3).mean() < 0.03

@@ -27,6 +27,7 @@ from benchmark.reporting.headline import (data_label, default_protocols, default
 from benchmark.reporting.k_unknown import k_unknown_lines
 from benchmark.reporting.factor_tables import factor_lines
 from benchmark.reporting.open_set import open_set_lines
+from benchmark.reporting.subject_independent import drop_lines, subject_independent_protocols
 
 README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 REGENERATE = "python run_benchmark.py leaderboard"
@@ -119,6 +120,7 @@ def render_markdown(frame: pd.DataFrame, sources: str = COMMITTED_SOURCE,
              f"`{REGENERATE} --publish --latex` rebuilds the tables."]
     lines += default_section(frame)
     lines += variants_section(frame)
+    lines += subject_independent_section(frame)
     lines += other_data_sections(frame)
     lines += _with_command(cross_dataset_lines(frame), frame[crossed(frame)])
     lines += _with_command(k_unknown_lines(frame), frame[~frame["k_given"].astype(bool)])
@@ -177,10 +179,28 @@ def variants_section(frame: pd.DataFrame) -> list[str]:
     return lines
 
 
+def subject_independent_section(frame: pd.DataFrame) -> list[str]:
+    """The subject-independent protocols: the drop from their counterparts, then their own tables."""
+    protocols = subject_independent_protocols(main_table_rows(frame))
+    if not protocols:
+        return []
+    runs = frame[frame["protocol"].isin(protocols)]
+    lines = ["", f"## Subject-independent protocols: {', '.join(protocols)}", "",
+             f"Regenerate: `{sweep_command(runs, ['--methods', 'all'])}`. D_L, D_U and test show disjoint groups of "
+             "people (protocols/README.md, \"Subject-independent splits\")."]
+    lines += drop_lines(frame)
+    for title, eval_set, metrics in MAIN_SECTIONS:
+        headers, rows = pivot(frame, eval_set, metrics, protocols)
+        if rows:
+            lines += ["", f"### {title}", "", table(headers, rows)]
+    return lines
+
+
 def other_data_sections(frame: pd.DataFrame) -> list[str]:
-    """One section per dataset of the main-table protocols that are not default (e.g. an older expression model)."""
+    """One section per dataset of the main-table protocols that are not default (e.g. an older expression model)
+    nor subject-independent (their own section)."""
     subset = main_table_rows(frame)
-    subset = subset[~subset["protocol"].isin(default_protocols(frame))]
+    subset = subset[~subset["protocol"].isin(default_protocols(frame) + subject_independent_protocols(subset))]
     lines = []
     for label, group in sorted(subset.groupby(subset["dataset"].map(data_label)), key=lambda item: item[0]):
         protocols = sorted(group["protocol"].unique())

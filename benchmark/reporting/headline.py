@@ -28,7 +28,7 @@ RANK_LEGEND = (f"Ranked by Mean All, the mean of All over the default protocols.
                f"Rows without every default protocol are not ranked (–).")
 
 
-def _registries():
+def registries():
     from benchmark.plugin_discovery import load_plugins
     load_plugins()
     from benchmark.core.registry import DATASETS, METHODS, PROTOCOLS
@@ -42,7 +42,7 @@ def registered_name(method: str) -> tuple[str, str]:
 
 def display_name(method: str) -> str:
     """The name a method's summary opens with ("DIG-FACE: ..."), else its registered name; the mark kept."""
-    methods, _, _ = _registries()
+    methods, _, _ = registries()
     name, mark = registered_name(method)
     if name not in methods.names():
         return method
@@ -52,7 +52,7 @@ def display_name(method: str) -> str:
 
 def data_label(dataset: str) -> str:
     """A dataset's description, the first clause of its loader's docstring ("SynthFACE, expression model 4")."""
-    _, _, datasets = _registries()
+    _, _, datasets = registries()
     if dataset not in datasets.names():
         return dataset
     return ((datasets.get(dataset).__doc__ or "").split(";")[0].strip().rstrip(".") or dataset)
@@ -66,7 +66,7 @@ def main_table_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def default_protocols(frame: pd.DataFrame) -> list[str]:
-    _, protocols, _ = _registries()
+    _, protocols, _ = registries()
     present = sorted(main_table_rows(frame)["protocol"].unique())
     registered = [p for p in present if p in protocols.names() and protocols.get(p).default]
     return registered or present
@@ -76,7 +76,7 @@ def is_default_config(frame: pd.DataFrame) -> pd.Series:
     """Per row: whether its run is its method's default configuration on its protocol (see the module doc)."""
     from benchmark.method import resolve_params
     from benchmark.protocol import PROFILES
-    methods, protocols, _ = _registries()
+    methods, protocols, _ = registries()
     verdicts = {}
     configs = frame[frame["ablation"] == ""].groupby(["protocol", "method"])["params"].unique()
     for (protocol, column), params in configs.items():
@@ -161,7 +161,7 @@ def setup_line(frame: pd.DataFrame) -> str:
     rows = default_rows(frame)
     if rows.empty:
         return ""
-    _, registered, _ = _registries()
+    _, registered, _ = registries()
 
     def listed(values) -> str:
         return ", ".join(sorted({str(v) for v in values}))
@@ -179,7 +179,7 @@ def setup_line(frame: pd.DataFrame) -> str:
 
 def is_generated(dataset: str) -> bool:
     """Whether a dataset's loader says it is generated (SynthFACE), not read from photographs."""
-    _, _, datasets = _registries()
+    _, _, datasets = registries()
     return dataset in datasets.names() and "generated" in (datasets.get(dataset).__doc__ or "")
 
 

@@ -1,6 +1,7 @@
 """Registered datasets "synthface-basic" (7 classes) and "synthface-compound" (basic ∪ compound, 18 classes), made
 with expression model 3, and "synthface-v4-basic" / "synthface-v4-compound", the same made with expression model 4
-(blends and annotation noise; expressions.py).
+(blends and annotation noise; expressions.py); "synthface-v4-basic-noiseless" / "-unblended" / "-narrow" are model-4
+basic with one factor set back (``CONTROLS``), for controlled comparisons only.
 
 All use the default ``SynthConfig`` and seed 0; ``load_synthface`` takes others.
 
@@ -27,7 +28,7 @@ from benchmark.core.registry import DATASETS
 from benchmark.core.data import FaceSource, FERData
 from benchmark.core.keys import content_key
 from datasets.synthface.action_units import BASIC_CLASSES, COMPOUND_CLASSES
-from datasets.synthface.expressions import BLENDED, PROTOTYPE, ExpressionModel
+from datasets.synthface.expressions import BLENDED, CONTROLS, PROTOTYPE, ExpressionModel
 from datasets.synthface.generate import GENERATOR_VERSION, SynthConfig, generate_subset
 from datasets.synthface.pretraining_faces import FACE_POOL_SEED, face_pool
 
@@ -35,7 +36,8 @@ SEED = 0
 # registered name -> (basic only?, expression model)
 VARIANTS: dict[str, tuple[bool, ExpressionModel]] = {
     "synthface-basic": (True, PROTOTYPE), "synthface-compound": (False, PROTOTYPE),
-    "synthface-v4-basic": (True, BLENDED), "synthface-v4-compound": (False, BLENDED)}
+    "synthface-v4-basic": (True, BLENDED), "synthface-v4-compound": (False, BLENDED),
+    **{f"synthface-v4-basic-{control}": (True, model) for control, model in CONTROLS.items()}}
 NAMES = tuple(VARIANTS)
 _ARRAYS = ("images", "labels", "is_train", "sample_ids")
 LAYOUT = "layout-2"  # 2: images.npy in a folder of its own, away from labels.npy
@@ -74,7 +76,10 @@ def load_synthface(name: str, cache_dir: Path, config: SynthConfig = SynthConfig
 def _register(name: str) -> None:
     def load(data_root: Path | None, cache_dir: Path) -> FERData:
         return load_synthface(name, cache_dir)
-    load.__doc__ = f"SynthFACE, expression model {VARIANTS[name][1].version}; generated, so ``data_root`` is ignored."
+    version = VARIANTS[name][1].version
+    kind = (f"SynthFACE, expression model 4 with one factor set back (controls); model {version}"
+            if VARIANTS[name][1] in CONTROLS.values() else f"SynthFACE, expression model {version}")
+    load.__doc__ = f"{kind}; generated, so ``data_root`` is ignored."  # the board's data label: the first clause
     DATASETS.register(name)(load)
 
 
