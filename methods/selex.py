@@ -8,11 +8,16 @@ L_u (unsupervised self-expertise): InfoNCE whose target keeps 1-α on the other 
 negatives in proportion to Σ_l 2^-l [c_l(a) ≠ c_l(j)], so negatives of the anchor's own cluster get no target mass
 and are pushed away hardest; L_s (supervised self-expertise): SupCon on the labelled rows plus, per level, SupCon
 with the level's pseudo-labels on the first D / 2^(l+1) dimensions of z, weighted 2^-(l+1). Then GCD's
-semi-supervised k-means on the fine-tuned backbone features (methods/gcd.py).
+semi-supervised k-means on the fine-tuned backbone features (methods/gcd.py). ``head=hyperbolic``: HypCD's
+head (Liu, He, Han, CVPR 2025; methods/README.md, "HypCD on SelEx"): the same losses on the head output mapped into
+the Poincaré ball, with the geodesic distance ("distance" terms) and with the Euclidean distance of the ball points'
+directions ("angle" terms, SelEx's own loss), mixed as (1 - α) L_angle + α L_distance, α rising over the run.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
 import numpy as np
 import torch
@@ -27,6 +32,8 @@ from benchmark.number_of_classes import require_k, require_k_given
 from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import TrainingInput, features_of
+from benchmark.training.hyperbolic_head import ball_point, check_head, check_hyperbolic_settings, distance_weight
+from benchmark.training.poincare import pairwise_distance
 from benchmark.training.trainer import Batch, EpochStartFn, ViewFn
 from benchmark.training.view_bank import check_view_bank
 from methods.gcd import GCD, GCDNetwork, GCDParams
@@ -37,9 +44,17 @@ class SelExParams(GCDParams):
     unsupervised_smoothing: float = 0.1  # α; release README: 1 (CUB, Cars), 0.5 (Pets, Aircraft), 0.1 (generic)
     pseudo_label_iters: int = at_least(10, 1)  # per-epoch SS-k-means iterations, one start (release: 10, 1)
     released_code: bool = False  # L_u's target as the release computes it (methods/README.md, "SelEx")
+    head: str = "cosine"  # "hyperbolic": HypCD's head (methods/README.md, "HypCD on SelEx"); the settings below
+    curvature: float = 0.1  # c of the Poincaré ball (HypSelEx scripts, CUB/DINO; release default 0.05)
+    clip_radius: float = 2.0  # feature clipping radius r (HypSelEx scripts, CUB/DINO; release default 0 = none)
+    distance_weight_max: float = 1.0  # α_max of the distance terms (HypSelEx scripts, CUB/DINO: 1; Aircraft: 0.5)
+    distance_ramp_fraction: float = 1.0  # α reaches α_max after this fraction of the epochs (release: 200 of 200)
+    hyperbolic_released_code: bool = False  # angle terms on the raw ball points (release), not on their directions
 
     def __post_init__(self) -> None:
         check_view_bank(self.view_bank, "selex")
+        check_head(self.head, rebalance=0.0, curvature=self.curvature, method_name="selex")
+        check_hyperbolic_settings(self.clip_radius, self.distance_weight_max, "selex")
         if not 0.0 <= self.unsupervised_smoothing <= 1.0:
             raise GFaceError(f"selex.unsupervised_smoothing={self.unsupervised_smoothing}: the share of L_u's "
                              f"target spread over the negatives lies in [0, 1], e.g. 0.1")
@@ -133,21 +148,26 @@ def self_expertise_targets(confusion: torch.Tensor, alpha: float, released_code:
     return targets.scatter_add(1, positives[:, None], (1.0 - alpha_rows)[:, None])
 
 
-def unsupervised_self_expertise(z: torch.Tensor, targets: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Cross-entropy of softmax over j ≠ a of -||z_a - z_j|| / τ against ``targets``, mean over the 2B rows."""
+Distance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (n, D), (m, D) -> (n, m) pairwise distances
+
+
+def unsupervised_self_expertise(z: torch.Tensor, targets: torch.Tensor, temperature: float,
+                                distance: Distance = torch.cdist) -> torch.Tensor:
+    """Cross-entropy of softmax over j ≠ a of -d(z_a, z_j) / τ against ``targets``, mean over the 2B rows."""
     self_mask = torch.eye(len(z), dtype=torch.bool, device=z.device)
-    logits = (-torch.cdist(z, z) / temperature).masked_fill(self_mask, float("-inf"))
+    logits = (-distance(z, z) / temperature).masked_fill(self_mask, float("-inf"))
     log_prob = F.log_softmax(logits, dim=1).masked_fill(self_mask, 0.0)
     return -(targets * log_prob).sum(1).mean()
 
 
-def euclidean_supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float = 0.07,
-                     base_temperature: float = 0.07) -> torch.Tensor:
-    """Supervised contrastive loss with similarities -||z_a - z_j|| (the release's); zero without two rows."""
+def distance_supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float = 0.07, base_temperature: float = 0.07,
+                    distance: Distance = torch.cdist) -> torch.Tensor:
+    """Supervised contrastive loss with similarities -d(z_a, z_j) (the release's: Euclidean); zero without two
+    rows."""
     if len(z) < 2:
         return z.sum() * 0.0
     self_mask = torch.eye(len(z), dtype=torch.bool, device=z.device)
-    logits = -torch.cdist(z, z) / temperature
+    logits = -distance(z, z) / temperature
     logits = logits - logits.max(dim=1, keepdim=True).values.detach()
     positive = (labels[:, None] == labels[None, :]) & ~self_mask
     log_prob = logits - torch.logsumexp(logits.masked_fill(self_mask, float("-inf")), dim=1, keepdim=True)
@@ -156,13 +176,46 @@ def euclidean_supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float =
 
 
 def supervised_self_expertise(z: torch.Tensor, labels: torch.Tensor, labelled: torch.Tensor, levels: torch.Tensor,
-                              temperature: float) -> torch.Tensor:
+                              temperature: float, distance: Distance = torch.cdist) -> torch.Tensor:
     """SupCon on the labelled rows + Σ_l 2^-(l+1) SupCon(first D / 2^(l+1) dimensions of z, level-l labels)."""
-    loss = euclidean_supcon(z[labelled], labels[labelled], temperature)
+    loss = distance_supcon(z[labelled], labels[labelled], temperature, distance=distance)
     for level, level_labels in enumerate(levels):
         dims = max(1, z.shape[1] // 2 ** (level + 1))
-        loss = loss + euclidean_supcon(z[:, :dims], level_labels, temperature) / 2 ** (level + 1)
+        loss = loss + distance_supcon(z[:, :dims], level_labels, temperature, distance=distance) / 2 ** (level + 1)
     return loss
+
+
+@dataclass
+class StepInputs:
+    """What SelEx's loss needs of a step besides the embedding: L_u's targets, the labels, the labelled mask and
+    the pseudo-labels (L, 2B), all over the 2B rows."""
+
+    targets: torch.Tensor
+    labels: torch.Tensor
+    labelled: torch.Tensor
+    levels: torch.Tensor
+
+
+def self_expertise_loss(z: torch.Tensor, step: StepInputs, p: SelExParams,
+                        distance: Distance = torch.cdist) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(1-λ) L_u + λ L_s / 2`` with the distance ``distance``, and its two terms."""
+    unsup = unsupervised_self_expertise(z, step.targets, p.info_nce_temperature, distance)
+    sup = supervised_self_expertise(z, step.labels, step.labelled, step.levels, p.supcon_temperature, distance)
+    return (1 - p.sup_con_weight) * unsup + p.sup_con_weight * sup / 2, unsup, sup
+
+
+def hyperbolic_self_expertise_loss(head_output: torch.Tensor, step: StepInputs, p: SelExParams,
+                                   alpha: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """HypCD on SelEx: ``(1 - α) L_angle + α L_distance``, SelEx's loss on the ball points x of the head output with
+    the geodesic distance d_c (distance) and with ||x̂_a - x̂_j|| of their directions (angle; equal to the cosine
+    head's loss); ``hyperbolic_released_code``: the angle terms with ||x_a - x_j|| of the ball points themselves."""
+    ball = ball_point(head_output, p.curvature, p.clip_radius)
+    angle_points = ball if p.hyperbolic_released_code else F.normalize(ball, dim=-1)
+    angle, unsup_angle, sup_angle = self_expertise_loss(angle_points, step, p)
+    geodesic, unsup_dist, sup_dist = self_expertise_loss(ball, step, p, partial(pairwise_distance, c=p.curvature))
+    logs = {"self_expertise_u_angle": unsup_angle, "self_expertise_s_angle": sup_angle,
+            "self_expertise_u_dist": unsup_dist, "self_expertise_s_dist": sup_dist}
+    return (1 - alpha) * angle + alpha * geodesic, {k: v.item() for k, v in logs.items()}
 
 
 class RowsSeen:
@@ -187,6 +240,9 @@ class SelEx(GCD):
                 "smoke": {"epochs": 1, "batch_size": 16, "head_hidden_dim": 32, "head_out_dim": 64, "n_init": 2,
                           "k_max": 60, "pseudo_label_iters": 3}}
     version = 1
+    later_params = {"head": "cosine", "curvature": 0.1, "clip_radius": 2.0, "distance_weight_max": 1.0,
+                    "distance_ramp_fraction": 1.0,
+                    "hyperbolic_released_code": False}  # HypCD's head came after the committed runs
     summary = "SelEx: GCD with hierarchical pseudo-labels and supervised and unsupervised self-expertise"
 
     def check(self, shape: TaskShape) -> None:
@@ -214,19 +270,24 @@ class SelEx(GCD):
     def _step(self, network: GCDNetwork, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params
         feats = network.backbone(batch.views)
-        z = F.normalize(network.head(feats), dim=-1)
+        head_output = network.head(feats)
+        step = self._step_inputs(feats, batch)
+        if p.head == "hyperbolic":
+            alpha = distance_weight(batch.epoch, p.epochs, p.distance_ramp_fraction, p.distance_weight_max)
+            return hyperbolic_self_expertise_loss(head_output, step, p, alpha)
+        loss, unsup, sup = self_expertise_loss(F.normalize(head_output, dim=-1), step, p)
+        return loss, {"self_expertise_u": unsup.item(), "self_expertise_s": sup.item()}
+
+    def _step_inputs(self, feats: torch.Tensor, batch: Batch) -> StepInputs:
+        """The batch's pseudo-labels (looked up through the rows the view maker last made) and L_u's targets."""
+        p = self.params
         slots = torch.as_tensor(self._slot[self._seen.rows])
-        levels = self._levels[:, slots].repeat(1, 2).to(z.device)
-        labelled = batch.is_labelled.repeat(2)
-        labels = batch.labels.repeat(2)
+        levels = self._levels[:, slots].repeat(1, 2).to(feats.device)
         with torch.no_grad():
             if p.released_code:
                 confusion = released_confusion(feats.detach().float(), levels,
-                                               [r.to(z.device) for r in self._radii])
+                                               [r.to(feats.device) for r in self._radii])
             else:
                 confusion = hierarchical_confusion(levels)
             targets = self_expertise_targets(confusion, p.unsupervised_smoothing, p.released_code)
-        unsup = unsupervised_self_expertise(z, targets, p.info_nce_temperature)
-        sup = supervised_self_expertise(z, labels, labelled, levels, p.supcon_temperature)
-        loss = (1 - p.sup_con_weight) * unsup + p.sup_con_weight * sup / 2
-        return loss, {"self_expertise_u": unsup.item(), "self_expertise_s": sup.item()}
+        return StepInputs(targets, batch.labels.repeat(2), batch.is_labelled.repeat(2), levels)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from benchmark.core.errors import GFaceError
-from methods.selex import (SelExParams, centre_radii, euclidean_supcon, hierarchical_confusion,
+from methods.selex import (SelExParams, centre_radii, distance_supcon, hierarchical_confusion,
                            hierarchical_pseudo_labels, released_confusion, self_expertise_targets,
                            supervised_self_expertise, unsupervised_self_expertise)
 
@@ -60,7 +60,7 @@ def test_unsupervised_self_expertise_is_the_soft_cross_entropy_over_negative_dis
     assert value.item() == pytest.approx(expected / 4, rel=1e-5)
 
 
-def test_euclidean_supcon_by_hand():
+def test_distance_supcon_by_hand():
     z = torch.tensor([[0.0, 0.0], [0.0, 1.0], [2.0, 0.0]])
     labels = torch.tensor([0, 0, 1])
     tau = 0.5
@@ -70,7 +70,7 @@ def test_euclidean_supcon_by_hand():
         others = [j for j in range(3) if j != a]
         expected += -(-d[a, pos] / tau - math.log(sum(math.exp(-d[a, j] / tau) for j in others)))
     # the temperature ratio τ / base τ scales the loss
-    value = euclidean_supcon(z, labels, temperature=tau, base_temperature=tau)
+    value = distance_supcon(z, labels, temperature=tau, base_temperature=tau)
     assert value.item() == pytest.approx(expected / 3, rel=1e-5)
 
 
@@ -79,8 +79,8 @@ def test_supervised_self_expertise_adds_truncated_levels_with_halving_weights():
     z = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
     labels = torch.tensor([0, -1, 0, -1])
     labelled = torch.tensor([True, False, True, False])
-    expected = (euclidean_supcon(z[labelled], labels[labelled]) + euclidean_supcon(z[:, :4], LEVELS[0]) / 2
-                + euclidean_supcon(z[:, :2], LEVELS[1]) / 4)
+    expected = (distance_supcon(z[labelled], labels[labelled]) + distance_supcon(z[:, :4], LEVELS[0]) / 2
+                + distance_supcon(z[:, :2], LEVELS[1]) / 4)
     value = supervised_self_expertise(z, labels, labelled, LEVELS, 0.07)
     assert value.item() == pytest.approx(expected.item(), rel=1e-6)
 

@@ -1,14 +1,15 @@
-"""HypCD's hyperbolic head (Liu, He, Han, CVPR 2025) as an option of the SimGCD-style methods (methods/README.md,
-"HypCD as a head option").
+"""HypCD's hyperbolic head (Liu, He, Han, CVPR 2025) as an option of the SimGCD-style methods and of SelEx
+(methods/README.md, "HypCD as a head option", "HypCD on SelEx").
 
-The backbone feature is clipped to norm ``clip_radius`` and mapped into the Poincaré ball of curvature -c by the
-exponential map at the origin. The classifier is a hyperbolic linear layer (Möbius matrix-vector product, then
-Möbius addition of a bias mapped into the ball; ``released_code``: that addition at curvature 1, as the release's
-``HypLinear`` calls it); its output coordinates are the host's logits. Representation
-learning runs on the ball points themselves (no projector): InfoNCE and SupCon with the negative geodesic distance
-as similarity ("distance" losses) and the same losses on the cosine of the ball points at temperatures scaled by
-``angle_temperature_scale`` ("angle" losses), mixed as ``(1 - α) L_angle + α L_distance`` with α rising linearly
-to ``distance_weight_max`` over the first ``distance_ramp_fraction`` of the epochs.
+The backbone feature (or a projector's output, for a host with a projector) is clipped to norm ``clip_radius`` and
+mapped into the Poincaré ball of curvature -c by the exponential map at the origin (``ball_point``). The classifier
+is a hyperbolic linear layer (Möbius matrix-vector product, then Möbius addition of a bias mapped into the ball;
+``released_code``: that addition at curvature 1, as the release's ``HypLinear`` calls it); its output coordinates
+are the host's logits. Representation learning runs on the ball points themselves (no projector): InfoNCE and
+SupCon with the negative geodesic distance as similarity ("distance" losses) and the same losses on the cosine of
+the ball points at temperatures scaled by ``angle_temperature_scale`` ("angle" losses), mixed as
+``(1 - α) L_angle + α L_distance`` with α rising linearly to ``distance_weight_max`` over the first
+``distance_ramp_fraction`` of the epochs.
 """
 from __future__ import annotations
 
@@ -35,6 +36,21 @@ def check_head(head: str, rebalance: float, curvature: float, method_name: str) 
                          f"hyperbolic head does not have; set {method_name}.rebalance=0 or {method_name}.head=cosine")
 
 
+def check_hyperbolic_settings(clip_radius: float, distance_weight_max: float, method_name: str) -> None:
+    """The clipping radius (>= 0) and the hybrid loss's α_max (in [0, 1])."""
+    if clip_radius < 0:
+        raise GFaceError(f"{method_name}.clip_radius={clip_radius} must be >= 0 (0: no feature clipping); "
+                         f"e.g. {method_name}.clip_radius=2.0")
+    if not 0.0 <= distance_weight_max <= 1.0:
+        raise GFaceError(f"{method_name}.distance_weight_max={distance_weight_max}: the distance losses' share α_max "
+                         f"of the hybrid loss lies in [0, 1]; e.g. {method_name}.distance_weight_max=1.0")
+
+
+def ball_point(feats: torch.Tensor, curvature: float, clip_radius: float) -> torch.Tensor:
+    """``exp_0^c(min(1, r / ||f||) f)`` in float32, projected inside the ball (``clip_radius`` 0: no clipping)."""
+    return project(expmap0(clip_norm(feats.float(), clip_radius), curvature), curvature)
+
+
 class HyperbolicClassifier(nn.Module):
     """Backbone feature -> ball point (``to_ball``) -> K logits (``classify``); ``forward`` does both."""
 
@@ -48,7 +64,7 @@ class HyperbolicClassifier(nn.Module):
         self.bias_curvature = 1.0 if released_code else curvature  # the release's HypLinear adds the bias at c = 1
 
     def to_ball(self, feats: torch.Tensor) -> torch.Tensor:
-        return project(expmap0(clip_norm(feats.float(), self.clip_radius), self.curvature), self.curvature)
+        return ball_point(feats, self.curvature, self.clip_radius)
 
     def classify(self, ball: torch.Tensor) -> torch.Tensor:
         c = self.curvature
