@@ -148,6 +148,10 @@ def test_head_settings_are_checked():
         SimGCDParams(head="hyperbolic", curvature=0.0)
     with pytest.raises(GFaceError, match="rebalance"):
         SimGCDParams(head="hyperbolic", rebalance=1.0, view_bank=0)
+    with pytest.raises(GFaceError, match="simgcd.clip_radius=-1"):
+        SimGCDParams(head="hyperbolic", clip_radius=-1.0)
+    with pytest.raises(GFaceError, match="legogcd.distance_weight_max=1.5"):
+        LegoGCDParams(head="hyperbolic", distance_weight_max=1.5)
     with pytest.raises(GFaceError, match="legogcd.head"):
         LegoGCDParams(head="x")
     with pytest.raises(GFaceError, match="debgcd.head"):
