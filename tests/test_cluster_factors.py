@@ -82,7 +82,8 @@ def test_the_store_keeps_diagnostics_and_the_board_regenerates_the_section_from_
         diagnostics.sort_values(DIAGNOSTIC_COLUMNS[:5]).reset_index(drop=True).assign(
             value=lambda d: d["value"].round(6)), check_dtype=False)
     markdown = render_markdown(read_results(tmp_path), diagnostics=back)
-    assert "## What do the clusters follow?" in markdown and "toy-basic person" in markdown
+    section = markdown.split("## What do the clusters follow?")[1]
+    assert "### toy-basic\n" in section and "| person AMI" in section
     charts = render_charts(read_results(tmp_path), back)
     assert "cluster_factors.png" in charts
     (tmp_path / "cluster_factors.png").write_bytes(charts["cluster_factors.png"])

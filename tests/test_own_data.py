@@ -139,14 +139,14 @@ def test_a_declared_identity_column_gives_the_person_diagnostics_and_a_split_by_
     assert set(records) == {"mine-people", "mine-people-si"}
     assert records["mine-people"]["protocol"]["split_sha256"] != records["mine-people-si"]["protocol"]["split_sha256"]
     section = (runs / "leaderboard" / "LEADERBOARD.md").read_text().split("## What do the clusters follow?")[1]
-    assert "mine-people person" in section and "mine-people-si person" in section
+    assert "### mine-people\n" in section and "### mine-people-si\n" in section and "| person AMI" in section
     # the leaderboard a user types later, rebuilt from the records alone, finds the protocol files it is given
     out = tmp_path / "board"
     proc = subprocess.run([sys.executable, "run_benchmark.py", "leaderboard", "--runs-dir", str(runs), "--cache-dir",
                            str(cache), "--protocols", *map(str, files), "--rebuild", "--output-dir", str(out)],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert "mine-people person" in (out / "LEADERBOARD.md").read_text().split("## What do the clusters follow?")[1]
+    assert "### mine-people\n" in (out / "LEADERBOARD.md").read_text().split("## What do the clusters follow?")[1]
     diagnostics = (out / "results" / "mine-people" / "diagnostics.csv").read_text()
     assert "mine-people,kmeans," in diagnostics and ",identity,ami," in diagnostics
 

@@ -2,10 +2,12 @@
 the drop is computed over the seeds both have (hand-computed on the frozen records)."""
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from benchmark.reporting.board import render_markdown
 from benchmark.reporting.collect import collect_records
+from benchmark.reporting.headline import chart_protocols
 from benchmark.reporting.subject_independent import counterparts, drop_table
 
 DATA = Path(__file__).parent / "data"
@@ -45,3 +47,11 @@ def test_the_board_gives_the_subject_independent_protocols_a_section_of_their_ow
     assert "--protocols synthface-v4-basic-si" in section
     assert "synthface-v4-basic-si" not in board.split("## Subject-independent protocols")[0]
     assert "synthface-v4-basic-si" not in board.split(section)[1].split("## Provenance")[0]
+
+
+def test_charts_give_a_panel_to_the_protocols_most_methods_ran(frame):
+    more = frame[frame["protocol"] == "synthface-v4-basic"].copy()
+    more["method"] = more["method"] + "-copy"  # the default protocol: four methods
+    few = frame[(frame["protocol"] == "synthface-v4-basic") & (frame["method"] == "kmeans")].copy()
+    few["protocol"] = "synthface-v4-basic-narrow"  # a control that one method ran
+    assert chart_protocols(pd.concat([frame, more, few])) == ["synthface-v4-basic", "synthface-v4-basic-si"]

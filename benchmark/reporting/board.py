@@ -22,8 +22,9 @@ from benchmark.core.paths import COMMAND
 from benchmark.reporting.cells import COLLAPSED, SPLITS, cell, row_labels, searched, versions_note
 from benchmark.reporting.cross_dataset import cross_dataset_lines, crossed
 from benchmark.reporting.fair import fair_lines
-from benchmark.reporting.headline import (data_label, default_protocols, default_rows, headline_markdown,
-                                          headline_table, is_default_config, main_table_rows, variant_labels)
+from benchmark.reporting.headline import (chart_protocols, data_label, default_protocols, default_rows,
+                                          headline_markdown, headline_table, is_default_config, main_table_rows,
+                                          variant_labels)
 from benchmark.reporting.k_unknown import k_unknown_lines
 from benchmark.reporting.factor_tables import factor_lines
 from benchmark.reporting.open_set import open_set_lines
@@ -352,7 +353,8 @@ def chart_rows(frame: pd.DataFrame, eval_set: str = "unlabelled_train") -> pd.Da
     row's ``score`` (its mean All over the default protocols; NaN without all of them) and whether it is a
     ``variant`` (not its method's default configuration)."""
     subset = main_table_rows(frame)
-    subset = subset[(subset["eval_set"] == eval_set) & subset["metric"].isin([m for m, _ in SPLITS])].copy()
+    subset = subset[(subset["eval_set"] == eval_set) & subset["metric"].isin([m for m, _ in SPLITS])
+                    & subset["protocol"].isin(chart_protocols(frame))].copy()
     columns = ["protocol", "row", "metric", "mean", "std", "score", "variant"]
     if subset.empty:
         return pd.DataFrame(columns=columns)

@@ -21,14 +21,15 @@ from benchmark.reporting.board import SPLITS, chart_rows  # noqa: E402
 from benchmark.reporting.chart_style import method_styles, png_metadata, stored_digest, data_digest  # noqa: E402
 from benchmark.reporting.factor_tables import factor_records  # noqa: E402
 from benchmark.reporting.fair import chosen_values, rank_taus, search_runs  # noqa: E402
-from benchmark.reporting.headline import default_protocols, display_name  # noqa: E402
+from benchmark.reporting.headline import chart_protocols, default_protocols, display_name  # noqa: E402
 from benchmark.reporting.open_set import open_set_records  # noqa: E402
+from benchmark.reporting.subject_independent import subject_independent_protocols  # noqa: E402
 
 
 def leaderboard_data(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows of the main tables: methods in their default configuration first, then variants, each group ranked by
     mean All over the default protocols (best first, rows without them last); protocols with the default ones
-    first; ``chance`` = 1/K per protocol."""
+    first; ``chance`` = 1/K per protocol; ``note``: default protocol, subject-independent or other data."""
     means = chart_rows(frame)
     if means.empty:
         return means
@@ -39,7 +40,9 @@ def leaderboard_data(frame: pd.DataFrame) -> pd.DataFrame:
     means["protocol_order"] = means["protocol"].map(lambda p: (p not in defaults, p)).map(
         {key: i for i, key in enumerate(sorted(means["protocol"].map(lambda p: (p not in defaults, p)).unique()))})
     means["chance"] = means["protocol"].map(1 / frame.groupby("protocol")["n_classes"].max())
-    means["default"] = means["protocol"].isin(defaults)
+    independent = subject_independent_protocols(frame)
+    means["note"] = means["protocol"].map(lambda p: "default protocol" if p in defaults else
+                                          "subject-independent" if p in independent else "other data")
     return means.sort_values(["protocol_order", "row_order", "metric"]).reset_index(drop=True)
 
 
@@ -67,7 +70,7 @@ def draw_leaderboard(means: pd.DataFrame):
             ax.axvline(100 * chance, color="grey", linestyle=":", linewidth=1, label="chance (1/K)")
         ax.set_xlim(0, 100)
         ax.set_xlabel("accuracy on D_U (%)")
-        ax.set_title(f"{protocol}\n({'default protocol' if here['default'].iloc[0] else 'other data'})", fontsize=9)
+        ax.set_title(f"{protocol}\n({here['note'].iloc[0]})", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     variants = means.drop_duplicates("row").set_index("row")["variant"].reindex(rows).to_numpy()
     if variants.any() and not variants.all():
@@ -172,21 +175,24 @@ def draw_fair_ranks(ranks: pd.DataFrame):
 
 
 def cluster_factors_data(frame: pd.DataFrame, diagnostics: pd.DataFrame | None) -> pd.DataFrame:
-    """Per protocol and method row: mean and std over seeds of the AMI of its D_U clusters with the annotated
-    expression and with the person (``factor_tables.py``); empty without diagnostics."""
+    """Per protocol of ``chart_protocols`` and method row: mean and std over seeds of the AMI of its D_U clusters
+    with the annotated expression and with the person (``factor_tables.py``); empty without diagnostics."""
     records = factor_records(frame, diagnostics)
-    records = records[(records["metric"] == "ami") & records["factor"].isin(["expression", "identity"])]
+    panels = chart_protocols(frame)
+    records = records[(records["metric"] == "ami") & records["factor"].isin(["expression", "identity"])
+                      & records["protocol"].isin(panels)]
     if records.empty:
         return pd.DataFrame(columns=["protocol", "row", "method", "factor", "mean", "std"])
     stats = records.groupby(["protocol", "row", "method", "factor"])["value"].agg(["mean", "std"]).reset_index()
-    return stats.sort_values(["protocol", "row", "factor"]).reset_index(drop=True)
+    stats["order"] = stats["protocol"].map(panels.index)
+    return stats.sort_values(["order", "row", "factor"]).drop(columns="order").reset_index(drop=True)
 
 
 def draw_cluster_factors(stats: pd.DataFrame):
     """One panel per protocol: a point per method at (AMI with the person, AMI with the expression), whiskers of
     the std where there are several seeds, hollow for a method's non-default configurations; the diagonal marks
     clusters that follow both alike."""
-    protocols = sorted(stats["protocol"].unique())
+    protocols = list(stats["protocol"].unique())  # in the order of cluster_factors_data: default protocols first
     styles = method_styles(sorted(stats["method"].unique()))
     fig, axes = plt.subplots(1, len(protocols), figsize=(2.4 + 4.2 * len(protocols), 4.4), squeeze=False)
     for ax, protocol in zip(axes[0], protocols):

@@ -7,7 +7,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmark.reporting.cells import cell
-from benchmark.reporting.headline import is_default_config, main_table_rows, variant_labels
+from benchmark.reporting.headline import chart_protocols, is_default_config, main_table_rows, variant_labels
 
 FACTOR_NAMES = {"expression": "expression (annotated)", "true_expression": "expression (true)",
                 "identity": "person", "intensity": "intensity bin"}
@@ -45,28 +45,31 @@ def factor_lines(frame: pd.DataFrame, diagnostics: pd.DataFrame | None) -> list[
              "mean ± std over seeds (n)."]
     factors = [f for f in FACTOR_NAMES if f in set(records["factor"])]
     factors += sorted(set(records["factor"]) - set(FACTOR_NAMES) - {"label_noise"})
-    for metric, title in (("nmi", "NMI"), ("ami", "AMI"), ("ari", "ARI")):
-        lines += ["", f"### {title} of the D_U clusters with each factor", "",
-                  _table(records, [(f, metric, FACTOR_NAMES.get(f, f)) for f in factors])]
-    lines += ["", "### Accuracy on D_U against the annotated and the true class, by intensity and on noisy labels",
-              "", "Hungarian accuracy (v2, one matching against the annotated classes; `true`: a matching against "
-                  "the true classes); by intensity bin and on the images whose label differs from their true class "
-                  "(noisy → label: the cluster is matched to the annotated class, noisy → true: to the true one). "
-                  "The bins cover only the faces that show an expression: neutral faces have no intensity bin and "
-                  "are the column `no bin`. In each run weak, medium, strong and no bin, weighted by their images, give "
-                  "`annotated`, so where most correct images are neutral every bin scores below it (a closed-set "
-                  "method whose one large cluster is matched to neutral).",
-              "", _table(records, [c for c in ACCURACY_COLUMNS if c[1] in set(records["metric"])], percent=True)]
+    agreement = [(f, metric, f"{FACTOR_NAMES.get(f, f)} {title}") for f in factors
+                 for metric, title in (("ami", "AMI"), ("nmi", "NMI"), ("ari", "ARI"))]
+    accuracy = [c for c in ACCURACY_COLUMNS if c[1] in set(records["metric"])]
+    lines += ["", "Per protocol, two tables. Agreement: AMI, NMI and ARI of the D_U clusters with each factor. Accuracy: "
+              "Hungarian accuracy (v2, one matching against the annotated classes; `true`: a matching against the "
+              "true classes); by intensity bin and on the images whose label differs from their true class (noisy → "
+              "label: the cluster is matched to the annotated class, noisy → true: to the true one). The bins cover "
+              "only the faces that show an expression: neutral faces have no intensity bin and are the column `no "
+              "bin`. In each run weak, medium, strong and no bin, weighted by their images, give `annotated`, so "
+              "where most correct images are neutral every bin scores below it (a closed-set method whose one large "
+              "cluster is matched to neutral)."]
+    shown = chart_protocols(frame)
+    protocols = sorted(set(records["protocol"]), key=lambda p: (p not in shown, shown.index(p) if p in shown else 0, p))
+    for protocol in protocols:
+        mine = records[records["protocol"] == protocol]
+        lines += ["", f"### {protocol}", "", _table(mine, agreement), "", _table(mine, accuracy, percent=True)]
     return lines
 
 
 def _table(records: pd.DataFrame, columns: list[tuple[str, str, str]], percent: bool = False) -> str:
-    protocols = sorted(records["protocol"].unique())
-    headers = ["Method"] + [f"{p} {header}" for p in protocols for _, _, header in columns]
+    """Rows = method rows of ``records`` (one protocol), a column per (factor, metric, header)."""
+    headers = ["Method"] + [header for _, _, header in columns]
     rows = []
     for label in sorted(records["row"].unique()):
         mine = records[records["row"] == label]
-        rows.append([label] + [cell(mine.loc[(mine["protocol"] == p) & (mine["factor"] == f) & (mine["metric"] == m),
-                                             "value"], percent)
-                               for p in protocols for f, m, _ in columns])
+        rows.append([label] + [cell(mine.loc[(mine["factor"] == f) & (mine["metric"] == m), "value"], percent)
+                               for f, m, _ in columns])
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)

@@ -72,6 +72,16 @@ def default_protocols(frame: pd.DataFrame) -> list[str]:
     return registered or present
 
 
+def chart_protocols(frame: pd.DataFrame) -> list[str]:
+    """The protocols a chart gives a panel: the default ones first, then each other main-table protocol that at
+    least half of the default protocols' methods ran (a panel of a few methods is a table's job: LEADERBOARD.md)."""
+    rows = main_table_rows(frame)
+    defaults = default_protocols(frame)
+    methods = rows.groupby("protocol")["method"].nunique()
+    enough = methods[defaults].max() / 2 if defaults else 0
+    return defaults + sorted(p for p in methods.index if p not in defaults and methods[p] >= enough)
+
+
 def is_default_config(frame: pd.DataFrame) -> pd.Series:
     """Per row: whether its run is its method's default configuration on its protocol (see the module doc)."""
     from benchmark.method import resolve_params

@@ -100,5 +100,7 @@ def drop_lines(frame: pd.DataFrame) -> list[str]:
     return ["", "### What shared people were worth: All on D_U with and without them", "",
             "Methods in their default configuration, ranked by Mean All on the subject-independent protocols. ΔAll: "
             "subject-independent minus shared people, in points, ± its standard error from the two seed spreads "
-            "(n: seeds both have). A negative ΔAll is what a method gained from seeing the people of D_U in D_L.", "",
+            "(n: seeds both have). A subject-independent split also holds fewer images (protocols/README.md), so "
+            "ΔAll is what a method lost to unseen people and to the smaller split together; the frozen-feature "
+            "baselines show how much the smaller split alone costs where nothing is trained.", "",
             tabulate(body, headers, tablefmt="github", disable_numparse=True)]
