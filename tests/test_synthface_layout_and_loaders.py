@@ -70,6 +70,9 @@ def test_loaders_return_cached_fer_data(tmp_path):
 
 
 def test_registered_names():
-    assert NAMES == ("synthface-basic", "synthface-compound", "synthface-v4-basic", "synthface-v4-compound")
+    assert NAMES == ("synthface-basic", "synthface-compound", "synthface-v4-basic", "synthface-v4-compound",
+                     "synthface-v4-basic-noiseless", "synthface-v4-basic-unblended", "synthface-v4-basic-narrow")
     assert all(name in DATASETS.names() for name in NAMES)
     assert "expression model 4" in DATASETS.get("synthface-v4-basic").__doc__
+    assert DATASETS.get("synthface-v4-basic-narrow").__doc__.startswith(
+        "SynthFACE, expression model 4 with one factor set back (controls); model 4-narrow;")  # one board section
