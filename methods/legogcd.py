@@ -19,7 +19,7 @@ from benchmark.core.registry import METHODS
 from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import TrainingInput
-from benchmark.training.hyperbolic_head import check_head, check_hyperbolic_settings
+from benchmark.training.hyperbolic_head import check_head
 from benchmark.training.rebalance_addon import check_inputs
 from benchmark.method import Predictions
 from benchmark.training.trainer import Batch
@@ -41,8 +41,7 @@ class LegoGCDParams(SimGCDParams):
     def __post_init__(self) -> None:
         check_view_bank(self.view_bank, "legogcd")
         check_inputs(self.rebalance, self.view_bank, "legogcd")
-        check_head(self.head, self.rebalance, self.curvature, "legogcd")
-        check_hyperbolic_settings(self.clip_radius, self.distance_weight_max, "legogcd")
+        check_head(self.head, self.rebalance, self.curvature, self.clip_radius, self.distance_weight_max, "legogcd")
 
 
 def dual_view_kl(logits: torch.Tensor, temperature: float, released_code: bool = False) -> torch.Tensor:

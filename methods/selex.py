@@ -32,7 +32,7 @@ from benchmark.number_of_classes import require_k, require_k_given
 from benchmark.search_space import tuned
 from benchmark.task import GCDTask
 from benchmark.training.backbone_training import TrainingInput, features_of
-from benchmark.training.hyperbolic_head import ball_point, check_head, check_hyperbolic_settings, distance_weight
+from benchmark.training.hyperbolic_head import ball_point, check_head, distance_weight
 from benchmark.training.poincare import pairwise_distance
 from benchmark.training.trainer import Batch, EpochStartFn, ViewFn
 from benchmark.training.view_bank import check_view_bank
@@ -53,8 +53,8 @@ class SelExParams(GCDParams):
 
     def __post_init__(self) -> None:
         check_view_bank(self.view_bank, "selex")
-        check_head(self.head, rebalance=0.0, curvature=self.curvature, method_name="selex")
-        check_hyperbolic_settings(self.clip_radius, self.distance_weight_max, "selex")
+        check_head(self.head, rebalance=0.0, curvature=self.curvature, clip_radius=self.clip_radius,
+                   distance_weight_max=self.distance_weight_max, method_name="selex")
         if not 0.0 <= self.unsupervised_smoothing <= 1.0:
             raise GFaceError(f"selex.unsupervised_smoothing={self.unsupervised_smoothing}: the share of L_u's "
                              f"target spread over the negatives lies in [0, 1], e.g. 0.1")

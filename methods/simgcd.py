@@ -22,8 +22,8 @@ from benchmark.task import GCDTask
 from benchmark.training.backbone_training import TrainingInput, features_of, training_input
 from benchmark.training.knownness_scores import known_mass
 from benchmark.training.heads import CosineLinear, ProjectionMLP
-from benchmark.training.hyperbolic_head import (HyperbolicClassifier, check_head, check_hyperbolic_settings,
-                                                distance_weight, hybrid_contrastive_loss)
+from benchmark.training.hyperbolic_head import (HyperbolicClassifier, check_head, distance_weight,
+                                                hybrid_contrastive_loss)
 from benchmark.training.rebalance_addon import RebalanceAddon, check_inputs
 from benchmark.training.losses import (cross_view_distillation, info_nce, labelled_cross_entropy,
                                        mean_entropy_regulariser, supcon, teacher_temperature)
@@ -64,8 +64,7 @@ class SimGCDParams:
     def __post_init__(self) -> None:
         check_view_bank(self.view_bank, "simgcd")
         check_inputs(self.rebalance, self.view_bank, "simgcd")
-        check_head(self.head, self.rebalance, self.curvature, "simgcd")
-        check_hyperbolic_settings(self.clip_radius, self.distance_weight_max, "simgcd")
+        check_head(self.head, self.rebalance, self.curvature, self.clip_radius, self.distance_weight_max, "simgcd")
 
 
 class SimGCDNetwork(nn.Module):

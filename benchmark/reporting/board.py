@@ -189,7 +189,12 @@ def subject_independent_section(frame: pd.DataFrame) -> list[str]:
     lines = ["", f"## Subject-independent protocols: {', '.join(protocols)}", "",
              f"Regenerate: `{sweep_command(runs, ['--methods', 'all'])}`. D_L, D_U and test show disjoint groups of "
              "people (protocols/README.md, \"Subject-independent splits\")."]
-    lines += drop_lines(frame)
+    return lines + drop_lines(frame) + main_tables(frame, protocols)
+
+
+def main_tables(frame: pd.DataFrame, protocols: list[str]) -> list[str]:
+    """The ``MAIN_SECTIONS`` tables of ``protocols`` (markdown lines; a table only where it has rows)."""
+    lines = []
     for title, eval_set, metrics in MAIN_SECTIONS:
         headers, rows = pivot(frame, eval_set, metrics, protocols)
         if rows:
@@ -208,10 +213,7 @@ def other_data_sections(frame: pd.DataFrame) -> list[str]:
         lines += ["", f"## {label}: {', '.join(protocols)}", "",
                   f"Regenerate: `{sweep_command(group, ['--methods', 'all'])}` (rows with bracketed parameters: "
                   "add their `--set METHOD.PARAM=VALUE`)."]
-        for title, eval_set, metrics in MAIN_SECTIONS:
-            headers, rows = pivot(frame, eval_set, metrics, protocols)
-            if rows:
-                lines += ["", f"### {title}", "", table(headers, rows)]
+        lines += main_tables(frame, protocols)
     return lines
 
 

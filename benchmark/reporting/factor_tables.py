@@ -56,9 +56,9 @@ def factor_lines(frame: pd.DataFrame, diagnostics: pd.DataFrame | None) -> list[
               "bin`. In each run weak, medium, strong and no bin, weighted by their images, give `annotated`, so "
               "where most correct images are neutral every bin scores below it (a closed-set method whose one large "
               "cluster is matched to neutral)."]
-    shown = chart_protocols(frame)
-    protocols = sorted(set(records["protocol"]), key=lambda p: (p not in shown, shown.index(p) if p in shown else 0, p))
-    for protocol in protocols:
+    present = set(records["protocol"])
+    charted = [p for p in chart_protocols(frame) if p in present]  # default protocols first, as the charts
+    for protocol in charted + sorted(present - set(charted)):
         mine = records[records["protocol"] == protocol]
         lines += ["", f"### {protocol}", "", _table(mine, agreement), "", _table(mine, accuracy, percent=True)]
     return lines

@@ -27,14 +27,10 @@ def _task(protocol) -> tuple:
 def counterparts(frame: pd.DataFrame) -> dict[str, str]:
     """Subject-independent protocol id -> the id of its counterpart, for the protocols of ``frame`` that have both."""
     _, registered, _ = registries()
-    present = [p for p in sorted(frame["protocol"].unique()) if p in registered.names()]
-    shared = {_task(registered.get(p)): p for p in present if not registered.get(p).subject_independent}
-    pairs = {}
-    for protocol in present:
-        spec = registered.get(protocol)
-        if spec.subject_independent and _task(spec) in shared:
-            pairs[protocol] = shared[_task(spec)]
-    return pairs
+    independent = subject_independent_protocols(frame)
+    shared = {_task(registered.get(p)): p for p in sorted(frame["protocol"].unique())
+              if p in registered.names() and p not in independent}
+    return {p: shared[_task(registered.get(p))] for p in independent if _task(registered.get(p)) in shared}
 
 
 def subject_independent_protocols(frame: pd.DataFrame) -> list[str]:
@@ -72,8 +68,8 @@ def drop_table(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     independent = rows[rows["protocol"].isin(list(pairs))]
     score = independent.groupby(["row", "protocol"])["value"].mean().unstack()
     score = score.reindex(columns=list(pairs)).mean(axis=1, skipna=False)
-    order = sorted(rows["row"].unique(), key=lambda r: (-score.get(r, np.nan) if not np.isnan(score.get(r, np.nan))
-                                                        else np.inf, r))
+    ranking = score.reindex(rows["row"].unique()).fillna(-np.inf)  # rows without every pair last
+    order = sorted(ranking.index, key=lambda r: (-ranking[r], r))
     headers = ["Method"]
     for protocol, shared in pairs.items():
         headers += [f"{shared} All", f"{protocol} All", "ΔAll"]

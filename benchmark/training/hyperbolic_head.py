@@ -24,7 +24,10 @@ from benchmark.training.poincare import (clip_norm, cosine_similarity_matrix, ex
 HEADS = ("cosine", "hyperbolic")
 
 
-def check_head(head: str, rebalance: float, curvature: float, method_name: str) -> None:
+def check_head(head: str, rebalance: float, curvature: float, clip_radius: float, distance_weight_max: float,
+               method_name: str) -> None:
+    """The head's name, and its settings: curvature > 0 and no MEK add-on for the hyperbolic head; whatever the head,
+    the clipping radius (>= 0) and the hybrid loss's α_max (in [0, 1])."""
     if head not in HEADS:
         raise GFaceError(f"{method_name}.head={head!r} is not one of {', '.join(HEADS)}; "
                          f"set {method_name}.head=cosine (the paper's head) or {method_name}.head=hyperbolic (HypCD)")
@@ -34,10 +37,6 @@ def check_head(head: str, rebalance: float, curvature: float, method_name: str) 
     if head == "hyperbolic" and rebalance:
         raise GFaceError(f"{method_name}.rebalance computes class activation maps with cosine prototypes, which the "
                          f"hyperbolic head does not have; set {method_name}.rebalance=0 or {method_name}.head=cosine")
-
-
-def check_hyperbolic_settings(clip_radius: float, distance_weight_max: float, method_name: str) -> None:
-    """The clipping radius (>= 0) and the hybrid loss's α_max (in [0, 1])."""
     if clip_radius < 0:
         raise GFaceError(f"{method_name}.clip_radius={clip_radius} must be >= 0 (0: no feature clipping); "
                          f"e.g. {method_name}.clip_radius=2.0")

@@ -74,9 +74,9 @@ PROTOTYPE = ExpressionModel(version="3", intensity=(0.6, 1.0), weak_fraction=0.0
 BLENDED = ExpressionModel(version="4", intensity=(0.25, 1.0), blend_fraction=0.5, blend_weight=(0.2, 0.8),
                           label_noise=0.25)
 EXPRESSION_MODELS: dict[str, ExpressionModel] = {m.version: m for m in (PROTOTYPE, BLENDED)}
-# Model 4 with one of its three factors set back, for the controlled comparisons of FINDINGS.md ("What makes model 4
-# hard for contrastive fine-tuning?"); datasets synthface-v4-basic-<name>. Same random streams as model 4, so
-# "noiseless" renders model 4's very images and changes only the wrong labels.
+# Model 4 with one of its three factors set back, for the controlled comparisons of FINDINGS.md ("Does GCD's
+# contrastive fine-tuning help over k-means on frozen features?"); datasets synthface-v4-basic-<name>. Same random
+# streams as model 4, so "noiseless" renders model 4's very images and changes only the wrong labels.
 CONTROLS: dict[str, ExpressionModel] = {
     "noiseless": replace(BLENDED, version="4-noiseless", label_noise=0.0),
     "unblended": replace(BLENDED, version="4-unblended", blend_fraction=0.0, blend_weight=(0.0, 0.0), label_noise=0.0),
