@@ -1,8 +1,8 @@
 """The sweeps behind the committed board, as data (``leaderboard/sweeps.yaml``): list them, or run one.
 
 A sweep is a name and the options of an ordinary run command, so ``reproduce --run NAME`` is that command: resumable,
-on any executor. ``--list`` prints each sweep's run count, how many of its runs the committed board holds, and its
-cost: the median wall time of its finished records under ``--runs-dir`` when there are any, else what the docs
+on any executor. ``--list`` prints each sweep's run count, how many of its runs the committed board holds and how
+many of those an older version of their method's code made (``reporting/older_code.py``), and its cost: the median wall time of its finished records under ``--runs-dir`` when there are any, else what the docs
 measured. The command line does the planning (``plan``: sweep -> run specs), so this module needs no parser.
 """
 from __future__ import annotations
@@ -107,8 +107,9 @@ def wall_times(runs_dir: Path) -> dict[tuple, float]:
 
 
 def list_sweeps(sweeps: list[Sweep], plan: Callable[[Sweep], list[RunSpec]], committed: set[tuple],
-                runs_dir: Path) -> str:
-    """One block per sweep: name, runs, runs on the committed board, cost, the part of the board, the command."""
+                runs_dir: Path, older: set[tuple] = frozenset()) -> str:
+    """One block per sweep: name, runs, runs on the committed board, those of them made by an older version of
+    their method's code (``older``, re-run by the sweep), cost, the part of the board, the command."""
     from tabulate import tabulate
 
     times, rows, planned = wall_times(runs_dir), [], set()
@@ -118,8 +119,9 @@ def list_sweeps(sweeps: list[Sweep], plan: Callable[[Sweep], list[RunSpec]], com
         measured = [times[s] for s in slots if s in times]
         cost = (f"{statistics.median(measured):.0f} s/run (median of {len(measured)} records in {runs_dir})"
                 if measured else sweep.cost or "-")
-        rows.append([sweep.name, len(slots), len(slots & committed), cost])
-    table = tabulate(rows, ["sweep", "runs", "on the board", "cost"], tablefmt="simple", maxcolwidths=[None] * 3 + [70])
+        rows.append([sweep.name, len(slots), len(slots & committed), len(slots & older), cost])
+    table = tabulate(rows, ["sweep", "runs", "on the board", "older code", "cost"], tablefmt="simple",
+                     maxcolwidths=[None] * 4 + [62])
     details = "\n".join(f"  {s.name}: {s.board}\n    {COMMAND} reproduce --run {s.name}   # = {COMMAND} {s.command}"
                         for s in sweeps)
     return (f"{table}\n\n{len(planned)} distinct runs ({len(planned & committed)} of the {len(committed)} on the "

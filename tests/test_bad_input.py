@@ -43,7 +43,7 @@ def _empty_record(runs: Path) -> None:
     (folder / "done").write_text("")
 
 
-def _store(out: Path, runs_csv: str | None = None, score: str = "0.5", version: int = 1) -> None:
+def _store(out: Path, runs_csv: str | None = None, score: str = "0.5", version: int = 2) -> None:
     """A one-run results store under ``out/results/``: ``runs_csv`` replaces its runs.csv, ``score`` its value."""
     from benchmark.reporting.store import RUN_COLUMNS, SCORE_COLUMNS
     folder = out / "results" / "toy-basic"
@@ -179,8 +179,8 @@ CASES = {
                                              lambda tmp: _store(tmp / "out", "protocol,method\ntoy-basic,kmeans\n"),
                                              ("toy-basic/runs.csv has the columns", "--rebuild")),
     "results store of another version": (["leaderboard", "--check", "--output-dir", "{tmp}/out"], {},
-                                         lambda tmp: _store(tmp / "out", version=2),
-                                         ("results store version 2", "reads version 1")),
+                                         lambda tmp: _store(tmp / "out", version=3),
+                                         ("results store version 3", "reads versions 1, 2")),
     "old results.csv": (["leaderboard", "--output-dir", "{tmp}/out", "--runs-dir", "{tmp}/runs"], {},
                         _write("out/results.csv", "protocol,method\n"),
                         ("old single-file results table", "python -m benchmark.tools.migrate_results")),

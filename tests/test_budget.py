@@ -155,3 +155,17 @@ def test_time_constants_name_parameters_of_the_right_kind(method):
             assert isinstance(value, float) and 0.0 <= value < 1.0
         else:
             assert constant.kind == budget.RAMP and isinstance(value, int)
+
+
+def test_publishing_some_curves_keeps_the_committed_curves_of_the_others():
+    from benchmark.tools.learning_curves import with_committed_points
+
+    def points(method, protocol, budgets, value):
+        return pd.DataFrame([{"method": method, "protocol": protocol, "budget": b, "metric": "all", "mean": value,
+                              "std": 0.0, "n": 3, "collapsed": 0} for b in budgets])
+    committed = pd.concat([points("a", "p", [1, 2, 4], 0.5), points("b", "p", [1, 2], 0.4), points("b", "q", [1], 0.3)])
+    fresh = pd.concat([points("b", "p", [1, 2, 4, 8], 0.6), points("c", "p", [1], 0.7)])
+    merged = with_committed_points(committed, fresh)
+    by_curve = merged.groupby(["method", "protocol"])["budget"].apply(list).to_dict()
+    assert by_curve == {("a", "p"): [1, 2, 4], ("b", "p"): [1, 2, 4, 8], ("b", "q"): [1], ("c", "p"): [1]}
+    assert set(merged.loc[merged["method"] == "b", "mean"]) == {0.6, 0.3}  # the fresh curve replaced its own whole

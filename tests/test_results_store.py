@@ -22,7 +22,7 @@ def _run(protocol: str, method: str, seed: int, params: dict, results: dict, **f
             "model_selection": "last_epoch", "method": method, "params": json.dumps(params, sort_keys=True),
             "hparam_draw": 0, "ablation": "", "backbone": "toy-pixels", "scorer": "hungarian_v2/1",
             "split_seed": seed, "repetition": 0, "run_id": f"split{seed}-rep0-{method}", "split_sha256": "ab12",
-            "versions": "5a79e34512eb", "collapsed": False, "n_classes": 7, "k_given": True, "k_estimated": None,
+            "versions": "5a79e34512eb", "method_version": "2", "collapsed": False, "n_classes": 7, "k_given": True, "k_estimated": None,
             "score_adapter": ""} | fields
     return [{**base, "eval_set": eval_set, "metric": metric, "value": value}
             for eval_set, values in results.items() for metric, value in values.items()]
@@ -115,12 +115,32 @@ def test_a_protocol_whose_runs_are_gone_leaves_the_store(tmp_path):
 
 def test_a_store_of_another_version_is_refused(tmp_path):
     write_results(_frame(), tmp_path / "results")
-    (tmp_path / "results" / STORE_FILE).write_text(json.dumps({"store_version": 2}))
-    with pytest.raises(GFaceError, match="results store version 2, and this code reads version 1"):
+    (tmp_path / "results" / STORE_FILE).write_text(json.dumps({"store_version": 3}))
+    with pytest.raises(GFaceError, match="results store version 3, and this code reads versions 1, 2"):
         read_results(tmp_path / "results")
     (tmp_path / "results" / STORE_FILE).unlink()
     with pytest.raises(GFaceError, match="not a readable results store"):
         read_results(tmp_path / "results")
+
+
+def test_a_version_1_store_reads_with_the_method_version_not_recorded(tmp_path):
+    """Version 2 added ``method_version``; a store written before it reads, the column empty ("not recorded")."""
+    frame = _frame()
+    write_results(frame, tmp_path / "results")
+    for runs_csv in (tmp_path / "results").glob("*/runs.csv"):
+        runs_csv.write_text(pd.read_csv(runs_csv, dtype=str, keep_default_na=False)
+                            .drop(columns="method_version").to_csv(index=False))
+    (tmp_path / "results" / STORE_FILE).write_text(json.dumps({"store_version": 1}))
+    back = read_results(tmp_path / "results")
+    assert set(back["method_version"]) == {""} and list(back.columns) == list(COLUMNS)
+    assert back.drop(columns="method_version").equals(read_results_v2(frame, tmp_path).drop(columns="method_version"))
+
+
+def read_results_v2(frame: pd.DataFrame, tmp_path) -> pd.DataFrame:
+    write_results(frame, tmp_path / "again")
+    back = read_results(tmp_path / "again")
+    assert set(back["method_version"]) == {"2"}
+    return back
 
 
 def test_the_old_single_file_is_refused_with_the_command_that_converts_it(tmp_path, capsys):

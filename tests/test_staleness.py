@@ -81,3 +81,37 @@ def test_a_truncated_record_makes_its_run_pending_again(run_dirs, capsys):
     assert "1 runs: 0 done, 1 pending" in capsys.readouterr().out
     assert _cli(run_dirs) == 0
     assert json.loads(record.read_text())["run_id"] == record.parent.name
+
+
+def test_runs_of_an_older_method_version_show_apart_marked_and_counted(run_dirs, monkeypatch, tmp_path, capsys):
+    """A method version bump leaves the older runs on the board as their own row, marked (code v1), never averaged
+    with the new code's runs; the section and ``leaderboard --check`` count them."""
+    from benchmark.reporting.older_code import is_older_code, mark_older_code, older_code_counts, older_code_summary
+    assert _cli(run_dirs) == 0
+    _changed_method_version(monkeypatch)
+    assert _cli(run_dirs, "--seeds", "2") == 0  # rep 0 again at version 2, rep 1 new: the version-1 rep 0 stays
+    frame = collect_records(run_dirs[0])
+    assert sorted(frame.drop_duplicates("run_id")["method_version"]) == ["1", "2", "2"]
+    assert is_older_code(frame).equals(frame["method_version"] == "1")
+    marked, _ = mark_older_code(frame)
+    assert set(marked["method"]) == {"toy-ss", "toy-ss (code v1)"}
+    counts = older_code_counts(marked)
+    assert counts[["method", "part", "recorded", "current", "runs"]].values.tolist() == [
+        ["toy-ss", "main tables, toy-blobs", 1, 2, 1]]
+    text = render_markdown(marked)
+    assert "| toy-ss (code v1) |" in text and "(code vN) marks a method's runs of an older version" in text
+    assert "## Runs of older code" in text and "| toy-ss | main tables, toy-blobs | 1 | 1 | 2 |" in text
+    assert "Runs of older code" not in render_markdown(frame[frame["method_version"] == "2"])
+    assert older_code_summary(marked) == "1 runs of older method code, shown apart as (code vN): toy-ss v1 (code v2): 1"
+    out = tmp_path / "board"
+    runs, cache = run_dirs
+    assert main(["leaderboard", "--runs-dir", str(runs), "--cache-dir", str(cache), "--output-dir", str(out)]) == 0
+    assert "| toy-ss (code v1) |" in (out / "LEADERBOARD.md").read_text()
+
+
+def test_a_run_without_a_recorded_version_or_of_an_unregistered_method_is_not_judged():
+    import pandas as pd
+    from benchmark.reporting.older_code import is_older_code
+    frame = pd.DataFrame({"method": ["legogcd", "legogcd", "legogcd (yours)", "not-registered", "legogcd"],
+                          "method_version": ["1", "", "1", "1", str(METHODS.get("legogcd").version)]})
+    assert is_older_code(frame).tolist() == [True, False, True, False, False]

@@ -60,6 +60,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     from benchmark.reporting.charts import render_charts, stale_charts
     from benchmark.reporting.collect import collect_records, merge_results
     from benchmark.reporting.latex import render_latex
+    from benchmark.reporting.older_code import mark_older_code, older_code_summary
     from benchmark.reporting.factor_store import merge_diagnostics, read_diagnostics
     from benchmark.reporting.store import check_store, read_results, remove_absent_protocols
 
@@ -83,7 +84,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         raise MissingFileError(f"--readme {readme_path} is not a file; pass the README whose table between the "
                                f"markers {README_START} and {README_END} is kept in sync")
     if args.check:
-        frame, diagnostics = read_results(store), read_diagnostics(store)
+        frame, diagnostics = mark_older_code(read_results(store), read_diagnostics(store))
         texts = [(markdown_path, render_markdown(frame, diagnostics=diagnostics)),
                  (readme_path, readme_with_table(readme_path, readme_table(frame)))]
         texts += [(latex_path, render_latex(frame))] if latex_path.exists() else []
@@ -93,7 +94,8 @@ def leaderboard_command(args: argparse.Namespace) -> int:
             print(f"stale: {', '.join(stale)} differ from {store}; run: {COMMAND} leaderboard --publish "
                   f"--latex", file=sys.stderr)
             return 1
-        print(f"leaderboard is up to date with {store}")
+        older = older_code_summary(frame)
+        print(f"leaderboard is up to date with {store}" + (f"; {older}" if older else ""))
         return 0
     frame = collect_records(args.runs_dir)
     diagnostics = read_diagnostics(store) if store.is_dir() and (frame.empty or not args.rebuild) else None
@@ -128,6 +130,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
                     f"on {', '.join(joined) or 'no protocol'}" + "".join(f"; kept apart: {a}" for a in apart))
         for reason in apart:
             print(f"not ranked beside the committed board: {reason}", file=sys.stderr)
+    frame, diagnostics = mark_older_code(frame, diagnostics)
     files[markdown_path] = render_markdown(frame, sources, diagnostics)
     if args.publish:
         files[readme_path] = readme_with_table(readme_path, readme_table(frame))

@@ -44,9 +44,13 @@ def reproduce_command(args: argparse.Namespace, passed: list[str]) -> int:
     from benchmark.reporting.board import RUN_SLOT
     from benchmark.reporting.store import read_results
     load_plugins()
+    from benchmark.reporting.older_code import is_older_code
     runs = read_results(LEADERBOARD_DIR / "results").drop_duplicates(["protocol", "method", "run_id"])
-    committed = {tuple(row[:5]) + (int(row[5]), int(row[6])) for row in runs[RUN_SLOT].itertuples(index=False)}
-    print(list_sweeps(sweeps, sweep_specs, committed, args.runs_dir))
+
+    def slots(frame) -> set[tuple]:
+        return {tuple(row[:5]) + (int(row[5]), int(row[6])) for row in frame[RUN_SLOT].itertuples(index=False)}
+
+    print(list_sweeps(sweeps, sweep_specs, slots(runs), args.runs_dir, slots(runs[is_older_code(runs)])))
     print()
     print(list_recipes(recipes, sweep_specs, args.runs_dir))
     return 0

@@ -27,6 +27,7 @@ from benchmark.reporting.headline import (chart_protocols, data_label, default_p
                                           variant_labels)
 from benchmark.reporting.k_unknown import k_unknown_lines
 from benchmark.reporting.factor_tables import factor_lines
+from benchmark.reporting.older_code import older_code_lines
 from benchmark.reporting.open_set import open_set_lines
 from benchmark.reporting.subject_independent import drop_lines, subject_independent_protocols
 
@@ -36,6 +37,7 @@ COMMITTED_SOURCE = "`leaderboard/results/`"
 RUN_KEY = ["protocol", "method", "run_id"]
 RUN_SLOT = ["protocol", "method", "params", "ablation", "backbone", "split_seed", "repetition"]  # a run per slot
 CELL_KEY = ["protocol", "method", "params", "ablation", "backbone"]
+OLDER_LEGEND = "; (code vN) marks a method's runs of an older version of its code (section Runs of older code)"
 SWEEP = COMMAND  # every local run uses one CPU thread (benchmark/executors/lanes.py)
 
 
@@ -116,7 +118,8 @@ def render_markdown(frame: pd.DataFrame, sources: str = COMMITTED_SOURCE,
              f"Generated from {sources} ({len(frame.drop_duplicates(RUN_KEY))} runs) by `{REGENERATE}`; do not edit "
              "by hand. Cells: mean ± sample std (n seeds). Accuracies in %, Hungarian-matched; AUROC and FPR@TPR95 "
              "(known = positive) as fractions. † marks a cell with at least one collapsed run (one cluster holds "
-             "≥ 90 % of the scored set, D_U or on open-set protocols the pool, or Old accuracy is 0 there). Each "
+             "≥ 90 % of the scored set, D_U or on open-set protocols the pool, or Old accuracy is 0 there)"
+             f"{OLDER_LEGEND if older_code_lines(frame) else ''}. Each "
              "section names the sweep that regenerates its runs; then "
              f"`{REGENERATE} --publish --latex` rebuilds the tables."]
     lines += default_section(frame)
@@ -135,6 +138,7 @@ def render_markdown(frame: pd.DataFrame, sources: str = COMMITTED_SOURCE,
                   f"Regenerate: `{sweep_command(ablated, ['--methods', *sorted(ablated['method'].unique()), '--ablate'])}`"]
         for title, (headers, rows) in tables:
             lines += ["", f"### {title}", "", table(headers, rows)]
+    lines += older_code_lines(frame)
     lines += provenance_lines(frame)
     return "\n".join(lines) + "\n"
 

@@ -15,7 +15,7 @@ METRICS = ("all", "old", "new", "all_v1", "old_v1", "new_v1", "all_balanced", "o
            "auroc", "fpr_at_tpr95", "closed_accuracy", "closed_mca", "auroc_reference", "fpr_at_tpr95_reference")
 COLUMNS = ("protocol", "protocol_version", "dataset", "open_class", "family", "model_selection", "method", "params",
            "hparam_draw", "ablation", "backbone", "scorer", "eval_set", "split_seed", "repetition", "run_id",
-           "split_sha256", "versions", "collapsed", "n_classes", "k_given", "k_estimated", "score_adapter", "metric",
+           "split_sha256", "versions", "method_version", "collapsed", "n_classes", "k_given", "k_estimated", "score_adapter", "metric",
            "value")
 READABLE_SCHEMAS = (1, 2, 3)  # record schema versions this code reads (benchmark/runner.py writes RECORD_SCHEMA)
 
@@ -59,6 +59,7 @@ def record_rows(record: dict) -> list[dict]:
             "scorer": record["scorer"], "split_seed": record["seeds"]["split"],
             "repetition": record["seeds"]["repetition"], "run_id": record["run_id"],
             "split_sha256": record["protocol"]["split_sha256"], "versions": versions_key(record.get("identity")),
+            "method_version": str((record.get("identity") or {}).get("method_version", "")),
             "collapsed": bool(record.get("collapse", {}).get("collapsed", False)),
             "n_classes": record.get("K", {}).get("value"), "k_given": bool(record.get("K", {}).get("given", True)),
             "k_estimated": record.get("K", {}).get("estimated"),

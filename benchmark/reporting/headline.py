@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,8 @@ from benchmark.reporting.cross_dataset import crossed
 
 EVAL_SET = "unlabelled_train"
 YOURS = " (yours)"  # marks a method of the user's runs ranked beside the committed board (yours.py)
+OLDER_CODE = " (code v{version})"  # marks a method's runs of an older code version (older_code.py)
+MARKS = re.compile(r"(?: \(yours\)| \(code v\d+\))+$")
 HEADLINE_METRICS = [("all", "All", True)]
 CLOSE = "≈"
 RANK_LEGEND = (f"Ranked by Mean All, the mean of All over the default protocols. {CLOSE}: the row's Mean All is "
@@ -36,8 +39,9 @@ def registries():
 
 
 def registered_name(method: str) -> tuple[str, str]:
-    """(the registered name, the mark) of a method column value such as "kmeans (yours)"."""
-    return (method[:-len(YOURS)], YOURS) if method.endswith(YOURS) else (method, "")
+    """(the registered name, the marks) of a method column value such as "kmeans (yours)" or "orca (code v1)"."""
+    marks = MARKS.search(method)
+    return (method[:marks.start()], marks.group()) if marks else (method, "")
 
 
 def display_name(method: str) -> str:

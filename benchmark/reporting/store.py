@@ -1,9 +1,10 @@
 """The results store, ``leaderboard/results/``: what ``write_results`` writes and ``read_results`` reads back as the
 long table (a row per run, evaluation set and metric; ``collect.py``).
 
-Layout (store version 1, recorded in ``store.json``): a folder per protocol id, holding
+Layout (store version 2, recorded in ``store.json``): a folder per protocol id, holding
 - ``runs.csv``: a row per run, keyed by (protocol, method, run_id): its configuration, parameters and identities,
-  stored once per run;
+  stored once per run (version 2 added ``method_version``, the code version of the method that made the run; a
+  version-1 store reads with it empty, "not recorded");
 - ``scores.csv``: a row per run and evaluation set, a column per metric (``METRICS``): empty where the run's record
   has no such metric, ``null`` where the record holds null (undefined, e.g. AUROC without a known class), otherwise
   the value to 6 decimals;
@@ -28,14 +29,16 @@ from benchmark.core.text_files import read_text
 from benchmark.reporting.collect import COLUMNS, METRICS
 from benchmark.reporting.factor_store import DIAGNOSTICS_FILE, diagnostics_texts
 
-STORE_VERSION = 1
+STORE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+ADDED_IN_2 = ("method_version",)
 STORE_FILE = "store.json"
 RUN_KEY = ["protocol", "method", "run_id"]
 RUN_COLUMNS = RUN_KEY + [c for c in COLUMNS if c not in RUN_KEY + ["eval_set", "metric", "value"]]
 SCORE_COLUMNS = RUN_KEY + ["eval_set", *METRICS]
 NULL = "null"
-TEXT_COLUMNS = {c: str for c in ("params", "ablation", "score_adapter", "open_class", "versions", "family",
-                                 "model_selection")}
+TEXT_COLUMNS = {c: str for c in ("params", "ablation", "score_adapter", "open_class", "versions", "method_version",
+                                 "family", "model_selection")}
 LONG_ORDER = ["protocol", "method", "params", "ablation", "split_seed", "repetition"]  # then eval_set, metric
 FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 REBUILD = "restore it with git checkout, or rebuild it from run records: python run_benchmark.py leaderboard --rebuild"
@@ -80,9 +83,11 @@ def remove_absent_protocols(store: Path, protocols: set[str]) -> None:
 def read_results(store: Path) -> pd.DataFrame:
     """The long table (a row per run, evaluation set and metric; ``COLUMNS``) held by the store at ``store``."""
     store = Path(store)
-    check_store(store)
+    version = check_store(store)
     folders = [f for f in sorted(store.iterdir()) if f.is_dir() and not f.name.startswith(".")]
-    runs, _ = _read_tables(store, folders, "runs.csv", RUN_COLUMNS, TEXT_COLUMNS)
+    columns = RUN_COLUMNS if version == STORE_VERSION else [c for c in RUN_COLUMNS if c not in ADDED_IN_2]
+    runs, _ = _read_tables(store, folders, "runs.csv", columns, TEXT_COLUMNS)
+    runs = runs.reindex(columns=RUN_COLUMNS, fill_value="")
     scores, where = _read_tables(store, folders, "scores.csv", SCORE_COLUMNS, str)
     runs = typed_run_fields(runs)
     if runs.duplicated(RUN_KEY).any():
@@ -112,8 +117,9 @@ def read_results(store: Path) -> pd.DataFrame:
     return long[list(COLUMNS)]
 
 
-def check_store(store: Path) -> None:
-    """Refuse what is not a results store of the version this code reads, naming the fix."""
+def check_store(store: Path) -> int:
+    """The store version of ``store``; refuses what is not a results store of a version this code reads, naming
+    the fix."""
     legacy = store.parent / "results.csv"
     if not store.exists():
         if legacy.is_file():
@@ -128,10 +134,12 @@ def check_store(store: Path) -> None:
     except (OSError, json.JSONDecodeError, AttributeError) as exc:
         raise GFaceError(f"{store} is not a readable results store ({store / STORE_FILE}: {exc}); {REBUILD}") \
             from exc
-    if version != STORE_VERSION:
-        raise GFaceError(f"{store} is results store version {version!r}, and this code reads version "
-                         f"{STORE_VERSION} only; use the code that wrote it (git log {store / STORE_FILE}), or "
-                         f"rebuild it from run records: python run_benchmark.py leaderboard --rebuild")
+    if version not in READABLE_VERSIONS:
+        raise GFaceError(f"{store} is results store version {version!r}, and this code reads versions "
+                         f"{', '.join(map(str, READABLE_VERSIONS))}; use the code that wrote it (git log "
+                         f"{store / STORE_FILE}), or rebuild it from run records: python run_benchmark.py "
+                         f"leaderboard --rebuild")
+    return version
 
 
 def typed_run_fields(frame: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from benchmark.reporting.collect import COLUMNS
 from benchmark.reporting.store import typed_run_fields
 
 OPTIONAL_COLUMNS = {"open_class": "", "family": "", "model_selection": "last_epoch", "hparam_draw": 0,
-                    "ablation": "", "versions": "", "collapsed": False,  # absent in older files
+                    "ablation": "", "versions": "", "method_version": "", "collapsed": False,  # absent in older files
                     "n_classes": None, "k_given": True, "k_estimated": None}
 RESTORE = "restore it with git checkout before converting it"
 
@@ -23,7 +23,7 @@ def read_legacy_csv(path: Path) -> pd.DataFrame:
     """The long table held by an old ``results.csv``, typed as ``benchmark.reporting.store.read_results`` returns it."""
     try:
         frame = pd.read_csv(io.StringIO(read_text(path, f"re-save it as UTF-8, or {RESTORE}")), dtype={"params": str, "ablation": str, "score_adapter": str, "open_class": str,
-                                         "versions": str, "family": str, "model_selection": str},
+                                         "versions": str, "method_version": str, "family": str, "model_selection": str},
                             keep_default_na=False, na_values={"value": [""]})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
         raise GFaceError(f"{path} is not a readable results table ({exc}); {RESTORE}") from exc

@@ -2,6 +2,7 @@
 
     python -m benchmark.tools.learning_curves --runs-dir runs/curves            # every learner, model-3 protocols
     python -m benchmark.tools.learning_curves --runs-dir runs/curves --publish  # maintainers: into leaderboard/
+                                                     # (the committed curves of other methods are kept)
     python -m benchmark.tools.learning_curves --replot leaderboard              # the chart from the CSV files there
 
 Budgets double from ``--min-budget`` while any curve is still rising: at each budget one ordinary sweep
@@ -153,6 +154,15 @@ def plot(points: pd.DataFrame, table: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+def with_committed_points(committed: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
+    """The ``fresh`` curves plus the ``committed`` ones of the (method, protocol) pairs ``fresh`` does not hold, so a
+    publish of some methods' curves keeps the others'; a fresh curve replaces its committed one whole."""
+    pairs = set(zip(fresh["method"], fresh["protocol"]))
+    kept = committed[[pair not in pairs for pair in zip(committed["method"], committed["protocol"])]]
+    merged = pd.concat([kept, fresh], ignore_index=True)
+    return merged.sort_values(["method", "protocol", "budget", "metric"], kind="stable").reset_index(drop=True)
+
+
 def write_outputs(points: pd.DataFrame, output_dir: Path) -> pd.DataFrame:
     output_dir.mkdir(parents=True, exist_ok=True)
     table = budgets_table(choices(points))
@@ -203,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         if points.empty:
             raise GFaceError(f"no curve runs under {args.runs_dir}; run without --tables-only first")
         output_dir = args.output_dir or (LEADERBOARD_DIR if args.publish else args.runs_dir / "learning-curves")
+        if args.publish and (output_dir / "learning_curves.csv").is_file():
+            points = with_committed_points(pd.read_csv(output_dir / "learning_curves.csv"), points)
         table = write_outputs(points, output_dir)
         print(table.to_string(index=False))
         print(f"wrote {output_dir}/LEARNING_CURVES.md, learning_curves.csv, budgets.csv, learning_curves.png")
