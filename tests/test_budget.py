@@ -86,16 +86,11 @@ def test_curve_points_average_seeds_per_budget_and_ignore_ablations_and_other_se
     assert method_budgets(choices(curve_points(frame))) == {"m": 4}  # not plateaued: the largest budget run
 
 
-# Added in round 5 and run at the cap budget (16 epochs) until their curves are run; methods/README.md says so.
-AWAITING_CURVES = {"selex", "debgcd", "mugcd"}
-
-
 def test_every_learner_trains_at_the_budget_the_rule_chose():
     """The committed budgets (leaderboard/budgets.csv, from the learning curves) are the cpu profiles' budgets."""
     table = pd.read_csv(LEADERBOARD_DIR / "budgets.csv")
     chosen = table.groupby("method")["method_budget"].first().to_dict()
-    assert AWAITING_CURVES.isdisjoint(chosen), "a curve is in: take the method off AWAITING_CURVES"
-    for method in sorted(set(LEARNERS) - AWAITING_CURVES):
+    for method in sorted(LEARNERS):
         assert method in chosen, f"{method} has no learning curve: python -m benchmark.tools.learning_curves"
         profile = METHODS.get(method).profiles["cpu"]
         assert profile.get("budget") == chosen[method], f"{method}: cpu budget {profile.get('budget')} vs the " \
