@@ -27,7 +27,8 @@ def build_leaderboard_parser() -> argparse.ArgumentParser:
     parser.add_argument("--check", action="store_true",
                         help="exit non-zero if the committed LEADERBOARD.md, README table, leaderboard.tex or "
                              "charts differ from what the committed results store, leaderboard/results/, gives "
-                             "(writes nothing)")
+                             "(writes nothing); also counts the runs of an older method code version the board "
+                             "shows apart as 'name (code vN)'")
     parser.add_argument("--latex", action="store_true", help="also write leaderboard.tex (booktabs)")
     parser.add_argument("--with-committed", action="store_true",
                         help="rank your runs (marked '(yours)') beside the committed board's runs of the same run "
