@@ -22,8 +22,8 @@ def _run(protocol: str, method: str, seed: int, params: dict, results: dict, **f
             "model_selection": "last_epoch", "method": method, "params": json.dumps(params, sort_keys=True),
             "hparam_draw": 0, "ablation": "", "backbone": "toy-pixels", "scorer": "hungarian_v2/1",
             "split_seed": seed, "repetition": 0, "run_id": f"split{seed}-rep0-{method}", "split_sha256": "ab12",
-            "versions": "5a79e34512eb", "method_version": "2", "collapsed": False, "n_classes": 7, "k_given": True, "k_estimated": None,
-            "score_adapter": ""} | fields
+            "versions": "5a79e34512eb", "method_version": "2", "collapsed": False, "n_classes": 7, "k_given": True,
+            "k_estimated": None, "score_adapter": ""} | fields
     return [{**base, "eval_set": eval_set, "metric": metric, "value": value}
             for eval_set, values in results.items() for metric, value in values.items()]
 

@@ -17,7 +17,8 @@ def build_reproduce_parser() -> argparse.ArgumentParser:
         "costs, or run one. Options after --run NAME other than the sweep's own "
         "(--executor, --lanes, --cache-dir, --dry-run, ...) go to the run command.")
     action = parser.add_mutually_exclusive_group(required=True)
-    action.add_argument("--list", action="store_true", help="every sweep: runs, runs on the board, those of older method code, cost, command")
+    action.add_argument("--list", action="store_true",
+                        help="every sweep: runs, runs on the board, those of older method code, cost, command")
     action.add_argument("--run", metavar="NAME", help="run this sweep (resumable, like any sweep)")
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
                         help="where run folders are (--list: the median wall time of the records found there)")

@@ -114,12 +114,13 @@ def render_markdown(frame: pd.DataFrame, sources: str = COMMITTED_SOURCE,
                     diagnostics: pd.DataFrame | None = None) -> str:
     """LEADERBOARD.md; ``sources`` names what ``frame`` was built from (markdown)."""
     check_consistent(frame)
+    older = older_code_lines(frame)
     lines = ["# GFACE-Bench leaderboard", "",
              f"Generated from {sources} ({len(frame.drop_duplicates(RUN_KEY))} runs) by `{REGENERATE}`; do not edit "
              "by hand. Cells: mean ± sample std (n seeds). Accuracies in %, Hungarian-matched; AUROC and FPR@TPR95 "
              "(known = positive) as fractions. † marks a cell with at least one collapsed run (one cluster holds "
              "≥ 90 % of the scored set, D_U or on open-set protocols the pool, or Old accuracy is 0 there)"
-             f"{OLDER_LEGEND if older_code_lines(frame) else ''}. Each "
+             f"{OLDER_LEGEND if older else ''}. Each "
              "section names the sweep that regenerates its runs; then "
              f"`{REGENERATE} --publish --latex` rebuilds the tables."]
     lines += default_section(frame)
@@ -138,7 +139,7 @@ def render_markdown(frame: pd.DataFrame, sources: str = COMMITTED_SOURCE,
                   f"Regenerate: `{sweep_command(ablated, ['--methods', *sorted(ablated['method'].unique()), '--ablate'])}`"]
         for title, (headers, rows) in tables:
             lines += ["", f"### {title}", "", table(headers, rows)]
-    lines += older_code_lines(frame)
+    lines += older
     lines += provenance_lines(frame)
     return "\n".join(lines) + "\n"
 

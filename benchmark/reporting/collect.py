@@ -15,8 +15,8 @@ METRICS = ("all", "old", "new", "all_v1", "old_v1", "new_v1", "all_balanced", "o
            "auroc", "fpr_at_tpr95", "closed_accuracy", "closed_mca", "auroc_reference", "fpr_at_tpr95_reference")
 COLUMNS = ("protocol", "protocol_version", "dataset", "open_class", "family", "model_selection", "method", "params",
            "hparam_draw", "ablation", "backbone", "scorer", "eval_set", "split_seed", "repetition", "run_id",
-           "split_sha256", "versions", "method_version", "collapsed", "n_classes", "k_given", "k_estimated", "score_adapter", "metric",
-           "value")
+           "split_sha256", "versions", "method_version", "collapsed", "n_classes", "k_given", "k_estimated",
+           "score_adapter", "metric", "value")
 READABLE_SCHEMAS = (1, 2, 3)  # record schema versions this code reads (benchmark/runner.py writes RECORD_SCHEMA)
 
 

@@ -9,14 +9,12 @@ register, are not judged.
 """
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
+from benchmark.reporting.cells import searched
+from benchmark.reporting.cross_dataset import crossed
 from benchmark.reporting.headline import OLDER_CODE, registered_name, registries
-
-MARKED = re.compile(r" \(code v(\d+)\)$")
-RUN_KEY = ["protocol", "method", "run_id"]
+from benchmark.reporting.store import RUN_KEY
 
 
 def is_older_code(frame: pd.DataFrame) -> pd.Series:
@@ -51,10 +49,10 @@ def mark_older_code(frame: pd.DataFrame, diagnostics: pd.DataFrame | None = None
 
 
 def older_code_counts(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per marked method and part of the board: the runs, their code version and the registered one."""
+    """Per method and part of the board: the runs of older code, their code version and the registered one."""
     runs = frame.drop_duplicates(RUN_KEY)
-    versions = runs["method"].str.extract(MARKED)[0]
-    runs = runs[versions.notna()].assign(recorded=versions[versions.notna()].astype(int))
+    runs = runs[is_older_code(runs)]
+    runs = runs.assign(recorded=runs["method_version"].astype(int))
     if runs.empty:
         return pd.DataFrame(columns=["method", "part", "recorded", "current", "runs"])
     methods, _, _ = registries()
@@ -66,8 +64,6 @@ def older_code_counts(frame: pd.DataFrame) -> pd.DataFrame:
 
 def board_part(runs: pd.DataFrame) -> list[str]:
     """The board section a run is shown in, by the kind of its protocol."""
-    from benchmark.reporting.cells import searched
-    from benchmark.reporting.cross_dataset import crossed
     parts = pd.Series("main tables", index=runs.index)
     parts[runs["open_class"].astype(str) != ""] = "open set"
     parts[~runs["k_given"].astype(bool)] = "K not given"
@@ -78,7 +74,7 @@ def board_part(runs: pd.DataFrame) -> list[str]:
 
 
 def older_code_summary(frame: pd.DataFrame) -> str:
-    """One line: how many runs of older code the (marked) ``frame`` holds, by method ("" if none)."""
+    """One line: how many runs of older code ``frame`` holds, by method ("" if none)."""
     counts = older_code_counts(frame)
     if counts.empty:
         return ""
@@ -88,7 +84,7 @@ def older_code_summary(frame: pd.DataFrame) -> str:
 
 
 def older_code_lines(frame: pd.DataFrame) -> list[str]:
-    """The board section listing the older-code runs of the (marked) ``frame``, with what re-runs them."""
+    """The board section listing the older-code runs of ``frame``, with what re-runs them."""
     counts = older_code_counts(frame)
     if counts.empty:
         return []
