@@ -3,7 +3,8 @@
 A sweep is a name and the options of an ordinary run command, so ``reproduce --run NAME`` is that command: resumable,
 on any executor. ``--list`` prints each sweep's run count, how many of its runs the committed board holds and how
 many of those an older version of their method's code made (``reporting/older_code.py``), and its cost: the median
-wall time of its finished records under ``--runs-dir`` when there are any, else what the docs measured. The command line does the planning (``plan``: sweep -> run specs), so this module needs no parser.
+wall time of its finished records under ``--runs-dir`` when there are any, else what the docs measured. The command
+line does the planning (``plan``: sweep -> run specs), so this module needs no parser.
 """
 from __future__ import annotations
 

@@ -95,7 +95,8 @@ def older_code_lines(frame: pd.DataFrame) -> list[str]:
              "gave; every table and chart shows them as their own row, marked (code vN), never averaged with the "
              "current code's runs. The Regenerate command of their section re-runs them at the current version "
              "(`python run_benchmark.py reproduce --list` names the sweeps).", "",
-             "| method | part of the board | runs | version of the runs | version of the code |", "|---|---|---|---|---|"]
+             "| method | part of the board | runs | version of the runs | version of the code |",
+             "|---|---|---|---|---|"]
     for row in counts.itertuples(index=False):
         lines.append(f"| {display_name(row.method)} | {row.part} | {row.runs} | {row.recorded} | {row.current} |")
     return lines
