@@ -16,6 +16,7 @@ from benchmark.core.keys import content_key
 
 TRANSFORM_VERSION = "resize-bicubic-antialias+centre-crop+normalise/1"
 FEATURES = "features"  # <cache_dir>/features/: frozen features, no labels in it
+FEATURE_BATCH = 256  # images per forward pass of extract_features
 
 
 def to_model_input(batch_uint8: torch.Tensor, backbone: Backbone) -> torch.Tensor:
@@ -35,7 +36,7 @@ def to_model_input(batch_uint8: torch.Tensor, backbone: Backbone) -> torch.Tenso
 
 @torch.no_grad()
 def extract_features(backbone: Backbone, images: np.ndarray, device: torch.device, rows: np.ndarray | None = None,
-                     batch_size: int = 256, progress: bool = True) -> np.ndarray:
+                     batch_size: int = FEATURE_BATCH, progress: bool = True) -> np.ndarray:
     """float32 (N, feature_dim) features of uint8 (N, H, W, 3) images (or of ``images[rows]``), model in eval mode."""
     model = backbone.model.to(device).eval()
     rows = np.arange(len(images)) if rows is None else np.asarray(rows)

@@ -12,7 +12,9 @@ argmax over the K classes. Knownness: probability mass on the known classes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,7 +24,8 @@ from benchmark.method import Method, Predictions, TaskShape, at_least
 from benchmark.search_space import tuned
 from benchmark.number_of_classes import require_k
 from benchmark.task import GCDTask
-from benchmark.training.backbone_training import check_classifier_training, classify_sets, features_of, training_input
+from benchmark.training.backbone_training import (check_classifier_training, classify_sets, features_during_training,
+                                                   training_input)
 from benchmark.training.heads import CosineLinear
 from benchmark.training.losses import mean_entropy_regulariser
 from benchmark.training.trainer import Batch, OptimConfig, fit
@@ -104,9 +107,10 @@ def mean_uncertainty(cosines: torch.Tensor, scale: float) -> float:
     return float(1 - F.softmax(scale * cosines.float(), dim=1).max(1).values.mean())
 
 
-def unlabelled_uncertainty(task: GCDTask, network_copy: nn.Module, classifier: CosineLinear, scale: float) -> float:
+def unlabelled_uncertainty(unlabelled_features: Callable[[], np.ndarray], classifier: CosineLinear,
+                           scale: float) -> float:
     """ū of D_U as the release measures it before each epoch: test-transform images, the model in eval mode."""
-    feats = torch.from_numpy(features_of(task, network_copy, task.unlabelled_idx))
+    feats = torch.from_numpy(unlabelled_features())
     with torch.no_grad():
         cosines = classifier.eval()(feats.to(next(classifier.parameters()).device))
     return mean_uncertainty(cosines, scale)
@@ -133,9 +137,10 @@ class ORCA(Method):
         inputs = training_input(task, p.crop_pct, p.view_bank)
         network = ORCANetwork(inputs.trained, task.backbone.feature_dim, k, task.seed)
         measured: dict[str, float] = {}
+        unlabelled_features = features_during_training(task, inputs, task.unlabelled_idx)
 
         def measure_uncertainty(model: ORCANetwork, epoch: int) -> None:  # fit's epoch_start: exact on resume
-            model.mean_uncertainty = unlabelled_uncertainty(task, inputs.network, model.classifier, p.logit_scale)
+            model.mean_uncertainty = unlabelled_uncertainty(unlabelled_features, model.classifier, p.logit_scale)
             measured[str(epoch)] = round(model.mean_uncertainty, 6)
 
         optim = OptimConfig(p.epochs, p.batch_size, p.lr, p.momentum, p.weight_decay, decay_1d=True,

@@ -31,7 +31,7 @@ from benchmark.method import TaskShape, at_least
 from benchmark.number_of_classes import require_k, require_k_given
 from benchmark.search_space import tuned
 from benchmark.task import GCDTask
-from benchmark.training.backbone_training import TrainingInput, features_of
+from benchmark.training.backbone_training import TrainingInput, features_during_training
 from benchmark.training.hyperbolic_head import ball_point, check_head, distance_weight
 from benchmark.training.poincare import pairwise_distance
 from benchmark.training.trainer import Batch, EpochStartFn, ViewFn
@@ -251,8 +251,9 @@ class SelEx(GCD):
 
     def _training_hooks(self, task: GCDTask, inputs: TrainingInput) -> tuple[ViewFn, EpochStartFn]:
         """Views that remember their rows (the step looks up their pseudo-labels) and the per-epoch clustering."""
-        self._task, self._k, self._full_network = task, require_k(task, self.name), inputs.network
+        self._task, self._k = task, require_k(task, self.name)
         self._rows = np.concatenate([task.labelled_idx, task.unlabelled_idx])
+        self._features = features_during_training(task, inputs, self._rows)
         self._slot = np.full(len(task.images), -1, dtype=np.int64)
         self._slot[self._rows] = np.arange(len(self._rows))
         self._seen = RowsSeen(inputs.views)
@@ -261,7 +262,7 @@ class SelEx(GCD):
     def _epoch_start(self, network: GCDNetwork, epoch: int) -> None:
         """This epoch's pseudo-labels from the current backbone (a function of the model and the epoch)."""
         task, p = self._task, self.params
-        feats = l2_normalise(features_of(task, self._full_network, self._rows))
+        feats = l2_normalise(self._features())
         pseudo = hierarchical_pseudo_labels(feats, len(task.labelled_idx), task.labelled_y, task.n_known, self._k,
                                             p.pseudo_label_iters, seed=(task.seed * 1000 + epoch) % 2 ** 32)
         self._levels = torch.as_tensor(np.stack(pseudo.labels))

@@ -175,12 +175,16 @@ def test_orca_margin_comes_from_an_eval_pass_over_d_u_at_the_start_of_each_epoch
     events = []
     measure, step = orca.unlabelled_uncertainty, ORCA._step
 
-    def spy_measure(task, network_copy, classifier, scale):
-        expected_rows = len(task.unlabelled_idx)
-        value = measure(task, network_copy, classifier, scale)
-        assert not network_copy.training and not classifier.training  # eval mode during the pass
-        feats = torch.from_numpy(orca.features_of(task, network_copy, task.unlabelled_idx))
-        assert len(feats) == expected_rows
+    features_during_training, passes = orca.features_during_training, []
+
+    def spy_features(task, inputs, rows):
+        passes.append(np.array_equal(rows, task.unlabelled_idx))  # the pass is over D_U
+        return features_during_training(task, inputs, rows)
+
+    def spy_measure(unlabelled_features, classifier, scale):
+        value = measure(unlabelled_features, classifier, scale)
+        assert not classifier.training  # eval mode during the pass
+        feats = torch.from_numpy(unlabelled_features())
         assert value == pytest.approx(mean_uncertainty(classifier(feats), scale))
         events.append(("measured", value, classifier.weight.detach().clone()))
         return value
@@ -189,13 +193,14 @@ def test_orca_margin_comes_from_an_eval_pass_over_d_u_at_the_start_of_each_epoch
         events.append(("step", batch.epoch, network.classifier.weight.detach().clone(), network.training))
         return step(self, network, batch)
 
+    monkeypatch.setattr(orca, "features_during_training", spy_features)
     monkeypatch.setattr(orca, "unlabelled_uncertainty", spy_measure)
     monkeypatch.setattr(ORCA, "_step", spy_step)
     monkeypatch.setitem(METHODS.get("orca").profiles, "smoke", {"epochs": 2, "batch_size": 16})
     _, _, record = smoke_run("orca", "toy-cnn", tmp_path, monkeypatch)
     kinds = [e[0] for e in events]
     starts = [i for i, k in enumerate(kinds) if k == "measured"]
-    assert len(starts) == 2 and starts[0] == 0
+    assert len(starts) == 2 and starts[0] == 0 and passes == [True]
     for epoch, start in enumerate(starts):
         first_step = events[start + 1]
         assert first_step[:2] == ("step", epoch) and first_step[3]  # the next step is e's first, in train mode

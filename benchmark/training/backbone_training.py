@@ -10,7 +10,7 @@ import torch
 
 from benchmark.core.backbone import Backbone
 from benchmark.core.errors import GFaceError
-from benchmark.features import extract_features
+from benchmark.features import FEATURE_BATCH, extract_features, to_model_input
 from benchmark.method import TaskShape, require_steps
 from benchmark.number_of_classes import require_k_given
 from benchmark.task import GCDTask
@@ -19,6 +19,9 @@ from benchmark.training.finetune import freeze_all_but
 from benchmark.training.knownness_scores import known_mass
 from benchmark.training.trainer import ViewFn, image_views
 from benchmark.training.view_bank import Tail, load_view_bank, require_trunk
+
+
+TRUNK_CACHE_BYTES = 2 * 1024 ** 3  # float32 trunk outputs kept for features_during_training
 
 
 def trainable_copy(backbone: Backbone) -> torch.nn.Module:
@@ -63,7 +66,33 @@ def training_input(task: GCDTask, crop_pct: float, view_bank: int) -> TrainingIn
 def features_of(task: GCDTask, network: torch.nn.Module, rows: np.ndarray, backbone: Backbone | None = None) -> np.ndarray:
     """Test-transform features of the given rows from a (fine-tuned) copy of ``backbone`` (default: the task's)."""
     tuned = dataclasses.replace(backbone or task.backbone, model=network)
-    return extract_features(tuned, task.images, task.device, rows=rows, progress=False)
+    return extract_features(tuned, task.images, task.device, rows=rows, batch_size=FEATURE_BATCH, progress=False)
+
+
+def features_during_training(task: GCDTask, inputs: TrainingInput, rows: np.ndarray) -> Callable[[], np.ndarray]:
+    """A function giving ``features_of(task, inputs.network, rows)`` for rows fixed for the run, to call again during
+    training. With a view bank only the tail trains and the trunk (its batch-norm statistics included) never changes,
+    so the trunk's outputs of the test-transform images are computed once (when they fit in
+    ``TRUNK_CACHE_BYTES``) and each call runs the tail alone, in the same batches: the same values, bit for bit
+    (tests/test_training_features.py), without the trunk's cost."""
+    whole = lambda: features_of(task, inputs.network, rows)  # noqa: E731
+    if not isinstance(inputs.trained, Tail) or not len(rows):
+        return whole
+    backbone, network = task.backbone, inputs.network
+    trunk_outputs: list[torch.Tensor] = []
+    with torch.no_grad():
+        network.to(task.device).eval()
+        for start in range(0, len(rows), FEATURE_BATCH):
+            batch = torch.from_numpy(np.ascontiguousarray(task.images[rows[start:start + FEATURE_BATCH]]))
+            trunk_outputs.append(backbone.trunk(network, to_model_input(batch.to(task.device), backbone)))
+            if trunk_outputs[0][0].numel() * 4 * len(rows) > TRUNK_CACHE_BYTES:  # known from the first batch
+                return whole
+
+    @torch.no_grad()
+    def tail_features() -> np.ndarray:
+        network.to(task.device).eval()
+        return np.concatenate([backbone.tail(network, h).float().cpu().numpy() for h in trunk_outputs])
+    return tail_features
 
 
 def classify_sets(task: GCDTask, network: torch.nn.Module, head: Callable[[torch.Tensor], torch.Tensor],
