@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from benchmark.core.errors import GFaceError
-from benchmark.speed import learner_speed, rafdb_scale, ss_kmeans, training_throughput
+from benchmark.speed import epoch_features, learner_speed, rafdb_scale, ss_kmeans, training_throughput
 
 
 def test_ss_kmeans_times_ours_and_matches_the_public_entry_point(tmp_path, capsys):
@@ -65,6 +65,17 @@ def test_learner_speed_times_three_pipelines_and_the_step_parts(tmp_path, capsys
     parts = json.loads((tmp_path / "learners-step-parts.json").read_text())["rows"][0]
     assert parts["frozen trunk (no graph)"] > 0 and parts["whole step (view bank)"] > 0
     assert "One training step of 8 images" in capsys.readouterr().out
+
+
+def test_epoch_features_times_both_ways_and_finds_them_bit_identical(tmp_path):
+    from tests.toy_plugins import register_toys
+    register_toys()
+    out = tmp_path / "epoch.json"
+    assert epoch_features.main(["--protocol", "toy-cnn", "--view-bank", "2", "--repeats", "1", "--cache-dir",
+                                str(tmp_path / "cache"), "--device", "cpu", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["bit-identical"] for row in rows] == [True, True]
+    assert all(row["whole network (ms)"] >= 0 and row["tail on cached trunk (ms)"] >= 0 for row in rows)
 
 
 @pytest.mark.parametrize("name", ["resnet18_msceleb", "resnet18_imagenet"])
