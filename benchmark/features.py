@@ -3,6 +3,7 @@ file that is damaged (cut short, another dtype or row count) is logged and extra
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -34,6 +35,15 @@ def to_model_input(batch_uint8: torch.Tensor, backbone: Backbone) -> torch.Tenso
     return (x - mean) / std
 
 
+def model_input_batches(backbone: Backbone, images: np.ndarray, rows: np.ndarray, device: torch.device,
+                        batch_size: int = FEATURE_BATCH, progress: bool = False) -> Iterator[torch.Tensor]:
+    """Test-transformed model inputs of ``images[rows]``, ``batch_size`` rows at a time, in row order."""
+    starts = range(0, len(rows), batch_size)
+    for start in tqdm(starts, desc=f"features {backbone.name}", unit="batch", disable=not progress, leave=False):
+        batch = torch.from_numpy(np.ascontiguousarray(images[rows[start:start + batch_size]])).to(device)
+        yield to_model_input(batch, backbone)
+
+
 @torch.no_grad()
 def extract_features(backbone: Backbone, images: np.ndarray, device: torch.device, rows: np.ndarray | None = None,
                      batch_size: int = FEATURE_BATCH, progress: bool = True) -> np.ndarray:
@@ -41,10 +51,10 @@ def extract_features(backbone: Backbone, images: np.ndarray, device: torch.devic
     model = backbone.model.to(device).eval()
     rows = np.arange(len(images)) if rows is None else np.asarray(rows)
     out = np.empty((len(rows), backbone.feature_dim), dtype=np.float32)
-    starts = range(0, len(rows), batch_size)
-    for start in tqdm(starts, desc=f"features {backbone.name}", unit="batch", disable=not progress, leave=False):
-        batch = torch.from_numpy(np.ascontiguousarray(images[rows[start:start + batch_size]])).to(device)
-        out[start:start + len(batch)] = model(to_model_input(batch, backbone)).float().cpu().numpy()
+    start = 0
+    for x in model_input_batches(backbone, images, rows, device, batch_size, progress):
+        out[start:start + len(x)] = model(x).float().cpu().numpy()
+        start += len(x)
     return out
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from typing import Callable
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 
 from benchmark.core.backbone import Backbone
 from benchmark.core.errors import GFaceError
-from benchmark.features import FEATURE_BATCH, extract_features, to_model_input
+from benchmark.features import FEATURE_BATCH, extract_features, model_input_batches
 from benchmark.method import TaskShape, require_steps
 from benchmark.number_of_classes import require_k_given
 from benchmark.task import GCDTask
@@ -75,16 +76,15 @@ def features_during_training(task: GCDTask, inputs: TrainingInput, rows: np.ndar
     so the trunk's outputs of the test-transform images are computed once (when they fit in
     ``TRUNK_CACHE_BYTES``) and each call runs the tail alone, in the same batches: the same values, bit for bit
     (tests/test_training_features.py), without the trunk's cost."""
-    whole = lambda: features_of(task, inputs.network, rows)  # noqa: E731
+    whole = functools.partial(features_of, task, inputs.network, rows)
     if not isinstance(inputs.trained, Tail) or not len(rows):
         return whole
     backbone, network = task.backbone, inputs.network
     trunk_outputs: list[torch.Tensor] = []
     with torch.no_grad():
         network.to(task.device).eval()
-        for start in range(0, len(rows), FEATURE_BATCH):
-            batch = torch.from_numpy(np.ascontiguousarray(task.images[rows[start:start + FEATURE_BATCH]]))
-            trunk_outputs.append(backbone.trunk(network, to_model_input(batch.to(task.device), backbone)))
+        for x in model_input_batches(backbone, task.images, rows, task.device, FEATURE_BATCH):
+            trunk_outputs.append(backbone.trunk(network, x))
             if trunk_outputs[0][0].numel() * 4 * len(rows) > TRUNK_CACHE_BYTES:  # known from the first batch
                 return whole
 
